@@ -1,0 +1,26 @@
+"""The root of the ``stocksync`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from stocksync.cli.setup import catalog_app, channel_app, db_app, location_app
+from stocksync.cli.stock import ledger_app, order_app, stock_app
+
+app = typer.Typer(
+    name="stocksync",
+    help="One oversell-safe stock ledger for every sales channel.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(location_app, name="location")
+app.add_typer(channel_app, name="channel")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(stock_app, name="stock")
+app.add_typer(order_app, name="order")
+app.add_typer(ledger_app, name="ledger")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,117 @@
+"""Commands that set the ledger up: schema, locations, channels, catalog files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from stocksync.cli.output import JsonOpt, console, errors_to_exit, print_json, run, table
+from stocksync.domain.errors import InvalidRequestError
+from stocksync.domain.model import ChannelPolicy
+from stocksync.ledger.catalog import export_catalog, import_catalog
+from stocksync.ledger.config import ChannelInfo, LocationInfo, add_channel, add_location, list_channels, list_locations
+
+db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
+location_app = typer.Typer(help="Warehouses, 3PLs and stores.", no_args_is_help=True)
+channel_app = typer.Typer(help="Sales channels and how much each one lists.", no_args_is_help=True)
+catalog_app = typer.Typer(help="SKUs, bundles, stock and listings as one CSV file.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the ledger schema to the latest version."""
+    from stocksync.ledger.migrate import upgrade
+    from stocksync.ledger.service import Ledger
+
+    ledger = Ledger.from_settings()
+    upgrade(ledger.engine)
+    console.print(f"ledger schema is current: {ledger.engine.url.render_as_string(hide_password=True)}")
+
+
+@location_app.command("add")
+def location_add(
+    name: str,
+    kind: str = typer.Option("warehouse", help="warehouse, 3pl or store."),
+    country: str | None = typer.Option(None, help="Two-letter ISO country code."),
+    region: str | None = typer.Option(None),
+    lat: float | None = typer.Option(None, help="Latitude, with --lon."),
+    lon: float | None = typer.Option(None, help="Longitude, with --lat."),
+) -> None:
+    """Add a location."""
+    run(lambda s: add_location(s, LocationInfo(name, kind, country, region, lat, lon)))
+    console.print(f"added location {name}")
+
+
+@location_app.command("list")
+def location_list(as_json: bool = JsonOpt) -> None:
+    """List locations."""
+    rows = run(list_locations)
+    if as_json:
+        print_json([vars_of(r) for r in rows])
+        return
+    table("Locations", ["name", "kind", "country", "region", "lat", "lon"],
+          [[r.name, r.kind, r.country, r.region, r.latitude, r.longitude] for r in rows])
+
+
+@channel_app.command("add")
+def channel_add(
+    name: str,
+    kind: str = typer.Option(..., help="shopify, amazon, woocommerce or custom."),
+    priority: int = typer.Option(0, help="Higher numbers win the last units (see --last-units)."),
+    buffer: int = typer.Option(0, help="Units held back from this channel."),
+    max_listed: int | None = typer.Option(None, "--max", help="Never list more than this."),
+    share: int = typer.Option(100, help="Percentage of the pool this channel may list (rounded down)."),
+    zero_below: int = typer.Option(0, help="List 0 when the pool is at or below this."),
+    last_units: int = typer.Option(
+        0, help="When the pool is at or below this, only the top-priority channel shows stock."
+    ),
+    locations: str = typer.Option("", help="Comma-separated locations that feed the channel (default: all)."),
+) -> None:
+    """Add a sales channel and its listing rules."""
+    with errors_to_exit():
+        try:
+            policy = ChannelPolicy(buffer, max_listed, share, zero_below, last_units)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+    feeds = tuple(n.strip() for n in locations.split(",") if n.strip())
+    run(lambda s: add_channel(s, ChannelInfo(name, kind, priority, policy, feeds)))
+    console.print(f"added channel {name}")
+
+
+@channel_app.command("list")
+def channel_list(as_json: bool = JsonOpt) -> None:
+    """List channels with their rules."""
+    rows = [c.to_dict() for c in run(list_channels)]
+    if as_json:
+        print_json(rows)
+        return
+    cols = ["name", "kind", "priority", "buffer", "max_listed", "share_pct", "zero_below", "last_units", "locations"]
+    table("Channels", cols, [[r[c] if c != "locations" else _join(r[c]) for c in cols] for r in rows])
+
+
+@catalog_app.command("import")
+def catalog_import(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
+    """Import a catalog CSV; a bad row aborts the whole file."""
+    text = file.read_text(encoding="utf-8")
+    summary = run(lambda s: import_catalog(s, text))
+    console.print(
+        f"imported {summary.skus} SKUs ({summary.bundles} bundles), {summary.stock_rows} stock rows, "
+        f"{summary.listings} listings"
+        + (f"; new locations: {', '.join(summary.locations_created)}" if summary.locations_created else "")
+    )
+
+
+@catalog_app.command("export")
+def catalog_export(file: Path) -> None:
+    """Write the catalog in the import format."""
+    file.write_text(run(export_catalog), encoding="utf-8")
+    console.print(f"wrote {file}")
+
+
+def vars_of(obj: object) -> dict[str, object]:
+    return {name: getattr(obj, name) for name in obj.__slots__}  # type: ignore[attr-defined]
+
+
+def _join(value: object) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)

@@ -1,0 +1,157 @@
+"""Commands that read and change stock, orders and the journal."""
+
+from __future__ import annotations
+
+import typer
+
+from stocksync.cli.output import JsonOpt, console, errors_to_exit, fail, ledger, print_json, run, table
+from stocksync.domain.model import MovementReason
+from stocksync.ledger.queries import stock_report
+from stocksync.ledger.results import LineIn, OrderResult, StockResult
+
+stock_app = typer.Typer(help="Stock per SKU and location.", no_args_is_help=True)
+order_app = typer.Typer(help="Channel orders.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The journal itself.", no_args_is_help=True)
+
+KeyOpt = typer.Option(None, "--key", help="Idempotency key; the same key twice has one effect.")
+
+
+@stock_app.command("show")
+def stock_show(skus: list[str] = typer.Argument(None), as_json: bool = JsonOpt) -> None:
+    """Stock per location and what each channel listing should show."""
+    report = run(lambda s: stock_report(s, skus or []))
+    if as_json:
+        print_json([r.to_dict() for r in report])
+        return
+    rows = []
+    for r in report:
+        for loc in r.locations:
+            rows.append([r.sku, loc.location, loc.on_hand, loc.committed, loc.available, "", "", ""])
+        if r.components:
+            recipe = " + ".join(f"{q}x {c}" for c, q in r.components.items())
+            rows.append([r.sku, f"bundle: {recipe}", "", "", "", "", "", ""])
+        for li in r.listings:
+            rows.append([r.sku, f"→ {li.channel} ({li.external_id})", "", "", "", li.desired, li.pushed, li.expected])
+    table("Stock", ["sku", "location / listing", "on_hand", "committed", "available", "desired", "pushed", "expected"], rows)
+
+
+@stock_app.command("receive")
+def stock_receive(
+    sku: str, qty: int, location: str = typer.Option(..., "--location", "-l"),
+    key: str | None = KeyOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Add received units at a location."""
+    with errors_to_exit():
+        _stock_out(ledger().receive(sku, qty, location, key=key), as_json)
+
+
+@stock_app.command("set")
+def stock_set(
+    sku: str, qty: int, location: str = typer.Option(..., "--location", "-l"),
+    reason: MovementReason = typer.Option(MovementReason.CYCLE_COUNT, help="cycle_count, adjustment or reconciliation."),
+    key: str | None = KeyOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Set on hand at a location (a count); commitments above it are released and recorded short."""
+    with errors_to_exit():
+        _stock_out(ledger().set_stock(sku, qty, location, reason=reason, key=key), as_json)
+
+
+@stock_app.command("adjust")
+def stock_adjust(
+    sku: str, delta: int, location: str = typer.Option(..., "--location", "-l"),
+    reason: MovementReason = typer.Option(MovementReason.ADJUSTMENT), note: str = "",
+    key: str | None = KeyOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Change on hand by DELTA (negative for damage or loss)."""
+    with errors_to_exit():
+        _stock_out(ledger().adjust(sku, delta, location, reason=reason, key=key, note=note), as_json)
+
+
+def _stock_out(result: StockResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_dict())
+        return
+    what = "duplicate, nothing changed" if result.duplicate else "done"
+    console.print(
+        f"{result.sku} @ {result.location}: on_hand {result.on_hand}, committed {result.committed}, "
+        f"available {result.available} ({what})"
+    )
+
+
+@order_app.command("record")
+def order_record(
+    lines: list[str] = typer.Argument(..., help="SKU=QTY for each line."),
+    channel: str = typer.Option(..., "--channel", "-c"),
+    order_id: str = typer.Option(..., "--order-id", "-o"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Record a channel order: commit what is available, record the rest short."""
+    parsed = []
+    for text in lines:
+        sku, eq, qty = text.rpartition("=")
+        if not eq or not sku or not qty.strip().lstrip("-").isdigit():
+            raise fail(f"{text!r} is not SKU=QTY")
+        parsed.append(LineIn(sku, int(qty)))
+    with errors_to_exit():
+        _order_out(ledger().record_order(channel, order_id, parsed), as_json)
+
+
+@order_app.command("cancel")
+def order_cancel(
+    channel: str = typer.Option(..., "--channel", "-c"),
+    order_id: str = typer.Option(..., "--order-id", "-o"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Cancel an order and release what it holds."""
+    with errors_to_exit():
+        _order_out(ledger().cancel_order(channel, order_id), as_json)
+
+
+@order_app.command("ship")
+def order_ship(
+    channel: str = typer.Option(..., "--channel", "-c"),
+    order_id: str = typer.Option(..., "--order-id", "-o"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ship everything the order holds: on hand and committed go down together."""
+    with errors_to_exit():
+        _order_out(ledger().ship_order(channel, order_id), as_json)
+
+
+@order_app.command("show")
+def order_show(
+    channel: str = typer.Option(..., "--channel", "-c"),
+    order_id: str = typer.Option(..., "--order-id", "-o"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show an order and per line what is committed, short, cancelled and shipped."""
+    with errors_to_exit():
+        _order_out(ledger().order(channel, order_id), as_json)
+
+
+def _order_out(result: OrderResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table(
+        f"Order {result.external_id} on {result.channel}: {result.reported_status}",
+        ["line", "sku", "qty", "committed", "short", "cancelled", "shipped", "returned", "status"],
+        [[ln.line_no, ln.sku, ln.quantity, ln.committed, ln.short, ln.cancelled, ln.shipped, ln.returned,
+          ln.status.value] for ln in result.lines],
+    )
+
+
+@ledger_app.command("verify")
+def ledger_verify(as_json: bool = JsonOpt) -> None:
+    """Recompute counters from the journal and listings from the rules; exit 1 on any mismatch."""
+    with errors_to_exit():
+        mismatches = ledger().verify()
+    if as_json:
+        print_json({"ok": not mismatches, "mismatches": [m.to_dict() for m in mismatches]})
+    elif mismatches:
+        table("Ledger mismatches", ["kind", "subject", "field", "expected", "actual"],
+              [[m.kind, m.subject, m.field, m.expected, m.actual] for m in mismatches])
+    else:
+        console.print("ledger verified: every counter matches the journal, every listing the rules")
+    if mismatches:
+        raise typer.Exit(1)

@@ -1,0 +1,75 @@
+"""Turn available stock into the quantity each channel lists. Pure functions, no I/O.
+
+A channel's *pool* of a SKU is the available stock (on hand minus committed) summed over the
+locations that feed the channel. The channel's :class:`ChannelPolicy` shapes the pool into a
+listed quantity; the last-units guard then looks across the channels that share that stock so
+that, when little is left, only the top-ranked channel shows it and two channels cannot both
+sell the last unit during the sync gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from stocksync.domain.model import ChannelPolicy
+
+__all__ = ["Claim", "bundle_pool", "pool", "sellable_quantities", "shape"]
+
+
+def pool(available_by_location: Mapping[int, int], locations: Iterable[int]) -> int:
+    """Available units over ``locations``; a location short of its commitments counts against it."""
+    return max(0, sum(available_by_location.get(loc, 0) for loc in locations))
+
+
+def bundle_pool(component_pools: Mapping[str, int], components: Mapping[str, int]) -> int:
+    """How many whole bundles the components' pools can make: the scarcest component decides."""
+    if not components:
+        raise ValueError("a bundle needs at least one component")
+    return min(max(0, component_pools.get(sku, 0)) // qty for sku, qty in components.items())
+
+
+def shape(pool_qty: int, policy: ChannelPolicy) -> int:
+    """Apply one channel's policy to its pool, before the last-units guard."""
+    if pool_qty <= policy.zero_below:
+        return 0
+    qty = max(0, pool_qty - policy.buffer)
+    qty = qty * policy.share_pct // 100
+    if policy.max_listed is not None:
+        qty = min(qty, policy.max_listed)
+    return qty
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One channel's view of one SKU: its pool, its policy and which locations feed it."""
+
+    channel: str
+    priority: int
+    """Higher wins the last units; ties go to the channel whose name sorts first."""
+    pool: int
+    policy: ChannelPolicy
+    locations: frozenset[int]
+
+    @property
+    def rank(self) -> tuple[int, str]:
+        return (-self.priority, self.channel)
+
+
+def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
+    """The quantity each channel should list for one SKU, the last-units guard applied.
+
+    A channel whose pool is at or below its ``last_units`` lists 0 if a channel that shares a
+    location with it, still shows stock after its own policy, and ranks above it.
+    """
+    shaped = {c.channel: shape(c.pool, c.policy) for c in claims}
+    showing = [c for c in claims if shaped[c.channel] > 0]
+    result = dict(shaped)
+    for claim in showing:
+        if claim.pool > claim.policy.last_units:
+            continue
+        if any(
+            other.rank < claim.rank and other.locations & claim.locations for other in showing
+        ):
+            result[claim.channel] = 0
+    return result

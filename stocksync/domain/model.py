@@ -1,0 +1,83 @@
+"""Plain value types shared by the ledger, the allocation rules and the channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "ChannelKind",
+    "ChannelPolicy",
+    "LineStatus",
+    "LocationKind",
+    "MovementReason",
+    "OrderStatus",
+]
+
+
+class ChannelKind(StrEnum):
+    SHOPIFY = "shopify"
+    AMAZON = "amazon"
+    WOOCOMMERCE = "woocommerce"
+    CUSTOM = "custom"
+
+
+class LocationKind(StrEnum):
+    WAREHOUSE = "warehouse"
+    THREE_PL = "3pl"
+    STORE = "store"
+
+
+class MovementReason(StrEnum):
+    RECEIPT = "receipt"
+    CYCLE_COUNT = "cycle_count"
+    ADJUSTMENT = "adjustment"
+    ORDER_COMMIT = "order_commit"
+    CANCEL_RELEASE = "cancel_release"
+    SHIPMENT = "shipment"
+    RETURN_RESTOCK = "return_restock"
+    RECONCILIATION = "reconciliation"
+
+
+class LineStatus(StrEnum):
+    COMMITTED = "committed"
+    OVERSOLD = "oversold"
+    CANCELLED = "cancelled"
+    SHIPPED = "shipped"
+
+
+class OrderStatus(StrEnum):
+    COMMITTED = "committed"
+    PARTIALLY_OVERSOLD = "partially_oversold"
+    OVERSOLD = "oversold"
+    CANCELLED = "cancelled"
+    SHIPPED = "shipped"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPolicy:
+    """How a channel turns the pool of available stock into the quantity it lists.
+
+    Applied in this order: zero-out threshold, safety buffer, percentage share (rounded down),
+    maximum listed, then the last-units guard (which needs the other channels, see allocation).
+    """
+
+    buffer: int = 0
+    """Units held back from this channel."""
+    max_listed: int | None = None
+    """Never list more than this."""
+    share_pct: int = 100
+    """Percentage of the pool (after the buffer) this channel may list, rounded down."""
+    zero_below: int = 0
+    """List 0 when the pool is at or below this."""
+    last_units: int = 0
+    """When the pool is at or below this, list 0 unless this is the top-ranked channel showing stock."""
+
+    def __post_init__(self) -> None:
+        if self.buffer < 0 or self.zero_below < 0 or self.last_units < 0:
+            raise ValueError("buffer, zero_below and last_units must be >= 0")
+        if self.max_listed is not None and self.max_listed < 0:
+            raise ValueError("max_listed must be >= 0")
+        if not 0 <= self.share_pct <= 100:
+            raise ValueError("share_pct must be between 0 and 100")

@@ -1,0 +1,1 @@
+"""The ledger adapter: tables, transactions and the operations that change stock."""

@@ -1,0 +1,307 @@
+"""Catalog files: SKUs, bundles, stock per location and channel listings in one CSV.
+
+Columns: ``sku,location,on_hand`` (required), ``title``, ``reorder_point``, ``lead_time_days``,
+``components`` (``SKU*QTY;SKU*QTY`` for a bundle) and ``listing:CHANNEL`` (that channel's id for
+the SKU). One row per SKU x location; a bundle has one row with no location. The whole file is
+checked before anything is written, and imported in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from stocksync.domain.errors import CatalogError
+from stocksync.ledger.listings import refresh_listings
+from stocksync.ledger.stock import set_stock
+from stocksync.ledger.tables import (
+    BundleComponentRow,
+    ChannelRow,
+    ListingRow,
+    LocationRow,
+    SkuRow,
+    StockRow,
+)
+
+__all__ = ["CatalogSummary", "export_catalog", "import_catalog"]
+
+REQUIRED = ("sku", "location", "on_hand")
+OPTIONAL = ("title", "reorder_point", "lead_time_days", "components")
+LISTING_PREFIX = "listing:"
+
+
+@dataclass
+class _Sku:
+    sku: str
+    row: int
+    title: str | None = None
+    reorder_point: int | None = None
+    lead_time_days: int | None = None
+    components: dict[str, int] | None = None
+    stock: dict[str, int] = field(default_factory=dict)
+    listings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSummary:
+    skus: int
+    bundles: int
+    locations_created: list[str]
+    stock_rows: int
+    listings: int
+
+
+def import_catalog(session: Session, text: str) -> CatalogSummary:
+    """Check and import a catalog file (see the module docstring); raise CatalogError on a bad row."""
+    skus, channels = _parse(text)
+    _check_references(session, skus, channels)
+    _check_listing_ids(session, skus)
+    created = _ensure_locations(session, {loc for s in skus.values() for loc in s.stock})
+    ids = _upsert_skus(session, skus)
+    run = uuid.uuid4().hex
+    for item in skus.values():
+        for loc, qty in item.stock.items():
+            set_stock(session, sku=item.sku, qty=qty, location=loc, key=f"import:{run}:{item.sku}@{loc}",
+                      note="catalog import")
+    listing_count = _upsert_listings(session, skus, ids, channels)
+    refresh_listings(session, set(ids.values()))
+    return CatalogSummary(
+        skus=len(skus), bundles=sum(1 for s in skus.values() if s.components),
+        locations_created=created, stock_rows=sum(len(s.stock) for s in skus.values()),
+        listings=listing_count,
+    )
+
+
+def _parse(text: str) -> tuple[dict[str, _Sku], dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in reader.fieldnames or []]
+    reader.fieldnames = header
+    for col in REQUIRED:
+        if col not in header:
+            raise CatalogError(1, col, "required column is missing")
+    channels: dict[str, str] = {}
+    for col in header:
+        if col.startswith(LISTING_PREFIX):
+            channels[col] = col[len(LISTING_PREFIX):].strip()
+            if not channels[col]:
+                raise CatalogError(1, col, "a listing column must name a channel")
+        elif col not in REQUIRED + OPTIONAL:
+            raise CatalogError(1, col, "unknown column")
+    skus: dict[str, _Sku] = {}
+    for n, raw in enumerate(reader, start=2):
+        row = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+        if None in raw:
+            raise CatalogError(n, "", "more cells than columns")
+        _parse_row(n, row, skus, channels)
+    if not skus:
+        raise CatalogError(2, "sku", "the file has no rows")
+    for item in skus.values():
+        for comp in item.components or {}:
+            if comp in skus and skus[comp].components:
+                raise CatalogError(item.row, "components", f"{comp!r} is a bundle; bundles cannot nest")
+    return skus, channels
+
+
+def _parse_row(n: int, row: dict[str, str], skus: dict[str, _Sku], channels: dict[str, str]) -> None:
+    sku = row["sku"]
+    if not sku:
+        raise CatalogError(n, "sku", "is empty")
+    item = skus.setdefault(sku, _Sku(sku, n))
+    _merge(n, item, "title", row.get("title") or None)
+    _merge(n, item, "reorder_point", _int(n, "reorder_point", row.get("reorder_point", "")))
+    _merge(n, item, "lead_time_days", _int(n, "lead_time_days", row.get("lead_time_days", "")))
+    if row.get("components"):
+        _merge(n, item, "components", _components(n, sku, row["components"]))
+    location, on_hand = row["location"], row["on_hand"]
+    if item.components and (location or on_hand not in ("", "0")):
+        raise CatalogError(n, "location", f"{sku!r} is a bundle; it holds no stock of its own")
+    if bool(location) != bool(on_hand):
+        raise CatalogError(n, "on_hand" if location else "location", "give location and on_hand together")
+    if location:
+        if location in item.stock:
+            raise CatalogError(n, "location", f"{sku!r} at {location!r} appears twice")
+        item.stock[location] = _int(n, "on_hand", on_hand, required=True) or 0
+    for col, channel in channels.items():
+        if row.get(col):
+            if item.listings.setdefault(channel, row[col]) != row[col]:
+                raise CatalogError(n, col, f"{sku!r} already has listing {item.listings[channel]!r}")
+
+
+def _merge(n: int, item: _Sku, attr: str, value: object) -> None:
+    if value is None:
+        return
+    current = getattr(item, attr)
+    if current is not None and current != value:
+        raise CatalogError(n, attr, f"{item.sku!r} has {current!r} on row {item.row}")
+    setattr(item, attr, value)
+
+
+def _int(n: int, column: str, text: str, *, required: bool = False) -> int | None:
+    if text == "":
+        if required:
+            raise CatalogError(n, column, "is empty")
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise CatalogError(n, column, f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise CatalogError(n, column, f"{value} is negative")
+    return value
+
+
+def _components(n: int, sku: str, text: str) -> dict[str, int]:
+    parts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, star, qty = part.rpartition("*")
+        if not star or not name.strip():
+            raise CatalogError(n, "components", f"{part!r} is not SKU*QTY")
+        count = _int(n, "components", qty.strip(), required=True) or 0
+        if count <= 0:
+            raise CatalogError(n, "components", f"{part!r} needs a quantity above 0")
+        name = name.strip()
+        if name == sku:
+            raise CatalogError(n, "components", "a bundle cannot contain itself")
+        parts[name] = parts.get(name, 0) + count
+    if not parts:
+        raise CatalogError(n, "components", "lists no component")
+    return parts
+
+
+def _check_references(session: Session, skus: dict[str, _Sku], channels: dict[str, str]) -> None:
+    known_channels = set(session.execute(select(ChannelRow.name)).scalars())
+    for col, name in channels.items():
+        if name not in known_channels:
+            raise CatalogError(1, col, f"no channel named {name!r}; add it first")
+    wanted = {c for s in skus.values() for c in s.components or {}} | set(skus)
+    existing = {
+        r.sku: r for r in session.execute(select(SkuRow).where(SkuRow.sku.in_(wanted))).scalars()
+    }
+    stocked = set(
+        session.execute(
+            select(SkuRow.sku).join(StockRow, StockRow.sku_id == SkuRow.id).where(SkuRow.sku.in_(set(skus)))
+        ).scalars()
+    )
+    for item in skus.values():
+        if item.components and item.sku in stocked:
+            raise CatalogError(item.row, "components", f"{item.sku!r} has stock; it cannot become a bundle")
+        if not item.components and item.sku in existing and existing[item.sku].is_bundle and item.stock:
+            raise CatalogError(item.row, "location", f"{item.sku!r} is a bundle; it holds no stock")
+        for comp in item.components or {}:
+            if comp not in skus and comp not in existing:
+                raise CatalogError(item.row, "components", f"unknown component SKU {comp!r}")
+            if comp not in skus and existing[comp].is_bundle:
+                raise CatalogError(item.row, "components", f"{comp!r} is a bundle; bundles cannot nest")
+
+
+def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:
+    """A channel's listing id names one SKU: within the file and against the ledger."""
+    seen: dict[tuple[str, str], str] = {}
+    for item in skus.values():
+        for channel, ext in item.listings.items():
+            other = seen.setdefault((channel, ext), item.sku)
+            if other != item.sku:
+                raise CatalogError(item.row, LISTING_PREFIX + channel, f"{ext!r} is also {other!r}'s listing")
+    if not seen:
+        return
+    taken = session.execute(
+        select(ChannelRow.name, ListingRow.external_id, SkuRow.sku)
+        .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
+        .join(SkuRow, SkuRow.id == ListingRow.sku_id)
+        .where(ListingRow.external_id.in_({ext for _, ext in seen}))
+    ).tuples()
+    for channel, ext, owner in taken:
+        sku = seen.get((channel, ext))
+        if sku is not None and sku != owner:
+            row = skus[sku].row
+            raise CatalogError(row, LISTING_PREFIX + channel, f"{ext!r} is already {owner!r}'s listing")
+
+
+def _ensure_locations(session: Session, names: set[str]) -> list[str]:
+    known = set(session.execute(select(LocationRow.name)).scalars())
+    created = sorted(names - known)
+    for name in created:
+        session.add(LocationRow(name=name, kind="warehouse"))
+    session.flush()
+    return created
+
+
+def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> dict[str, int]:
+    rows = {r.sku: r for r in session.execute(select(SkuRow).where(SkuRow.sku.in_(set(skus)))).scalars()}
+    for item in skus.values():
+        row = rows.get(item.sku) or SkuRow(sku=item.sku)
+        row.title = item.title if item.title is not None else row.title
+        row.reorder_point = item.reorder_point if item.reorder_point is not None else row.reorder_point
+        row.lead_time_days = item.lead_time_days if item.lead_time_days is not None else row.lead_time_days
+        row.is_bundle = bool(item.components) or row.is_bundle
+        session.add(row)
+        rows[item.sku] = row
+    session.flush()
+    ids = {name: int(row.id) for name, row in rows.items() if row.id is not None}
+    comp_ids = dict(session.execute(select(SkuRow.sku, SkuRow.id).where(
+        SkuRow.sku.in_({c for s in skus.values() for c in s.components or {}})
+    )).tuples().all())
+    for item in skus.values():
+        if item.components:
+            session.execute(delete(BundleComponentRow).where(BundleComponentRow.bundle_id == ids[item.sku]))
+            for comp, qty in item.components.items():
+                session.add(BundleComponentRow(bundle_id=ids[item.sku], component_id=comp_ids[comp], qty=qty))
+    session.flush()
+    return ids
+
+
+def _upsert_listings(session: Session, skus: dict[str, _Sku], ids: dict[str, int], channels: dict[str, str]) -> int:
+    channel_ids = dict(session.execute(select(ChannelRow.name, ChannelRow.id)).tuples().all())
+    existing = {
+        (r.channel_id, r.sku_id): r
+        for r in session.execute(select(ListingRow).where(ListingRow.sku_id.in_(set(ids.values())))).scalars()
+    }
+    count = 0
+    for item in skus.values():
+        for channel, external_id in item.listings.items():
+            key = (channel_ids[channel], ids[item.sku])
+            row = existing.get(key) or ListingRow(channel_id=key[0], sku_id=key[1], external_id=external_id)
+            row.external_id = external_id
+            session.add(row)
+            count += 1
+    session.flush()
+    return count
+
+
+def export_catalog(session: Session) -> str:
+    """The ledger's catalog in the import format; importing it back changes nothing."""
+    channels = list(session.execute(select(ChannelRow.id, ChannelRow.name).order_by(ChannelRow.name)).tuples())
+    header = [*REQUIRED, *OPTIONAL, *(LISTING_PREFIX + name for _, name in channels)]
+    listings: dict[int, dict[int, str]] = defaultdict(dict)
+    for ch, sku, ext in session.execute(select(ListingRow.channel_id, ListingRow.sku_id, ListingRow.external_id)):
+        listings[sku][ch] = ext
+    comps: dict[int, list[str]] = defaultdict(list)
+    for b, name, qty in session.execute(
+        select(BundleComponentRow.bundle_id, SkuRow.sku, BundleComponentRow.qty)
+        .join(SkuRow, SkuRow.id == BundleComponentRow.component_id)
+        .order_by(SkuRow.sku)
+    ):
+        comps[b].append(f"{name}*{qty}")
+    stock: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for sku, loc, on_hand in session.execute(
+        select(StockRow.sku_id, LocationRow.name, StockRow.on_hand)
+        .join(LocationRow, LocationRow.id == StockRow.location_id)
+        .order_by(LocationRow.name)
+    ):
+        stock[sku].append((loc, on_hand))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for sku in session.execute(select(SkuRow).order_by(SkuRow.sku)).scalars():
+        assert sku.id is not None
+        base = [sku.title, sku.reorder_point, sku.lead_time_days, ";".join(comps.get(sku.id, []))]
+        ext = [listings[sku.id].get(ch, "") for ch, _ in channels]
+        for loc, on_hand in stock.get(sku.id) or [("", "")]:  # type: ignore[list-item]
+            writer.writerow([sku.sku, loc, on_hand, *base, *ext])
+    return out.getvalue()

@@ -1,0 +1,93 @@
+"""Read models for people: stock per SKU with its listings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from stocksync.domain.errors import NotFoundError
+from stocksync.ledger.tables import BundleComponentRow, ChannelRow, ListingRow, LocationRow, SkuRow, StockRow
+
+__all__ = ["SkuStock", "stock_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocationStock:
+    location: str
+    on_hand: int
+    committed: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListingStock:
+    channel: str
+    external_id: str
+    desired: int
+    pushed: int | None
+    expected: int | None
+    dirty: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SkuStock:
+    sku: str
+    title: str
+    reorder_point: int
+    components: dict[str, int]
+    locations: list[LocationStock] = field(default_factory=list)
+    listings: list[ListingStock] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        return sum(loc.available for loc in self.locations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "available": self.available, "is_bundle": bool(self.components)}
+
+
+def stock_report(session: Session, skus: Sequence[str] = ()) -> list[SkuStock]:
+    """Stock and listings of ``skus`` (every SKU when empty), sorted by SKU."""
+    stmt = select(SkuRow).order_by(SkuRow.sku)
+    if skus:
+        stmt = stmt.where(SkuRow.sku.in_(set(skus)))
+    rows = list(session.execute(stmt).scalars())
+    missing = set(skus) - {r.sku for r in rows}
+    if missing:
+        raise NotFoundError("sku", sorted(missing)[0])
+    ids = [r.id for r in rows]
+    stock: dict[int, list[LocationStock]] = defaultdict(list)
+    for sku_id, loc, on_hand, committed in session.execute(
+        select(StockRow.sku_id, LocationRow.name, StockRow.on_hand, StockRow.committed)
+        .join(LocationRow, LocationRow.id == StockRow.location_id)
+        .where(StockRow.sku_id.in_(ids))
+        .order_by(LocationRow.name)
+    ):
+        stock[sku_id].append(LocationStock(loc, on_hand, committed, on_hand - committed))
+    listings: dict[int, list[ListingStock]] = defaultdict(list)
+    for r, channel in session.execute(
+        select(ListingRow, ChannelRow.name)
+        .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
+        .where(ListingRow.sku_id.in_(ids))
+        .order_by(ChannelRow.name)
+    ):
+        listings[r.sku_id].append(
+            ListingStock(channel, r.external_id, r.desired_qty, r.pushed_qty, r.expected_qty, r.dirty)
+        )
+    comps: dict[int, dict[str, int]] = defaultdict(dict)
+    for b, name, qty in session.execute(
+        select(BundleComponentRow.bundle_id, SkuRow.sku, BundleComponentRow.qty)
+        .join(SkuRow, SkuRow.id == BundleComponentRow.component_id)
+        .where(BundleComponentRow.bundle_id.in_(ids))
+    ):
+        comps[b][name] = qty
+    return [
+        SkuStock(r.sku, r.title, r.reorder_point, comps.get(r.id, {}), stock.get(r.id, []), listings.get(r.id, []))
+        for r in rows
+        if r.id is not None
+    ]

@@ -1,0 +1,124 @@
+"""The ledger's front door: one transaction per call, retried when the database asks for it.
+
+Callers that need several steps in one transaction (the webhook receiver storing an event and
+applying it) open :func:`stocksync.ledger.db.transaction` themselves and call the functions in
+``orders``, ``stock`` and ``returns`` directly.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from stocksync.domain.model import MovementReason
+from stocksync.ledger import orders, returns, stock
+from stocksync.ledger.db import make_engine, transaction
+from stocksync.ledger.results import LineIn, OrderResult, StockResult
+from stocksync.ledger.verify import Mismatch, verify_ledger
+from stocksync.settings import Settings, get_settings
+
+__all__ = ["Ledger", "new_key"]
+
+T = TypeVar("T")
+
+# PostgreSQL asks a transaction to run again on a deadlock or a serialization failure.
+_RETRY_SQLSTATES = {"40P01", "40001"}
+
+
+def new_key(prefix: str) -> str:
+    """A fresh idempotency key for an operation that has no natural one."""
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+class Ledger:
+    """Stock operations on one database, each atomic and idempotent on its key."""
+
+    def __init__(self, engine: Engine, *, attempts: int = 5) -> None:
+        self.engine = engine
+        self.attempts = attempts
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Ledger:
+        s = settings or get_settings()
+        return cls(make_engine(s.database_url, pool_size=s.db_pool_size, busy_timeout_ms=s.sqlite_busy_timeout_ms))
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction, again from the start if PostgreSQL reports a deadlock."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with transaction(self.engine) as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if _sqlstate(exc) not in _RETRY_SQLSTATES or attempt == self.attempts:
+                    raise
+                time.sleep(0.005 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def receive(self, sku: str, qty: int, location: str, *, key: str | None = None, note: str = "") -> StockResult:
+        key = key or new_key("receive")
+        return self.run(lambda s: stock.receive_stock(s, sku=sku, qty=qty, location=location, key=key, note=note))
+
+    def set_stock(
+        self, sku: str, qty: int, location: str, *, reason: MovementReason = MovementReason.CYCLE_COUNT,
+        key: str | None = None, note: str = "",
+    ) -> StockResult:
+        key = key or new_key("set")
+        return self.run(
+            lambda s: stock.set_stock(s, sku=sku, qty=qty, location=location, key=key, reason=reason, note=note)
+        )
+
+    def adjust(
+        self, sku: str, delta: int, location: str, *, reason: MovementReason = MovementReason.ADJUSTMENT,
+        key: str | None = None, note: str = "",
+    ) -> StockResult:
+        key = key or new_key("adjust")
+        return self.run(
+            lambda s: stock.adjust_stock(s, sku=sku, delta=delta, location=location, key=key, reason=reason, note=note)
+        )
+
+    def record_order(
+        self, channel: str, external_id: str, lines: Sequence[LineIn], *, placed_at: datetime | None = None
+    ) -> OrderResult:
+        return self.run(
+            lambda s: orders.record_order(s, channel=channel, external_id=external_id, lines=lines, placed_at=placed_at)
+        )
+
+    def cancel_order(
+        self, channel: str, external_id: str, *, quantities: Mapping[str, int] | None = None, key: str | None = None
+    ) -> OrderResult:
+        return self.run(
+            lambda s: orders.cancel_order(s, channel=channel, external_id=external_id, key=key, quantities=quantities)
+        )
+
+    def ship_order(
+        self, channel: str, external_id: str, *, quantities: Mapping[str, int] | None = None, key: str | None = None
+    ) -> OrderResult:
+        return self.run(
+            lambda s: orders.ship_order(s, channel=channel, external_id=external_id, key=key, quantities=quantities)
+        )
+
+    def restock_return(
+        self, channel: str, external_id: str, sku: str, qty: int, *, key: str, location: str | None = None
+    ) -> OrderResult:
+        return self.run(
+            lambda s: returns.restock_return(
+                s, channel=channel, external_id=external_id, sku=sku, qty=qty, key=key, location=location
+            )
+        )
+
+    def order(self, channel: str, external_id: str) -> OrderResult:
+        return self.run(lambda s: orders.order_result(s, channel=channel, external_id=external_id))
+
+    def verify(self) -> list[Mismatch]:
+        return self.run(verify_ledger)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)

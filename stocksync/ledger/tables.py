@@ -1,0 +1,254 @@
+"""SQLModel tables of the ledger. Counters in ``stock`` are a cache of the ``movements`` journal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "BundleComponentRow",
+    "ChannelLocationRow",
+    "ChannelRow",
+    "InboxEventRow",
+    "ListingRow",
+    "LocationRow",
+    "MovementRow",
+    "OperationRow",
+    "OrderLineRow",
+    "OrderRow",
+    "SkuRow",
+    "StockRow",
+    "metadata",
+    "utcnow",
+]
+
+metadata = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kw)  # type: ignore[call-overload]
+
+
+# A sellable item. A bundle lists components and holds no stock of its own.
+class SkuRow(SQLModel, table=True):
+    __tablename__ = "skus"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=255, unique=True)
+    title: str = Field(default="", max_length=500)
+    reorder_point: int = 0
+    lead_time_days: int = 0
+    is_bundle: bool = False
+    created_at: datetime = _ts()
+
+
+# A bundle's recipe: qty units of component per bundle.
+class BundleComponentRow(SQLModel, table=True):
+    __tablename__ = "bundle_components"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="ck_bundle_components_qty_positive"),
+        CheckConstraint("bundle_id <> component_id", name="ck_bundle_components_not_self"),
+        Index("ix_bundle_components_component_id", "component_id"),
+    )
+
+    bundle_id: int = Field(foreign_key="skus.id", primary_key=True)
+    component_id: int = Field(foreign_key="skus.id", primary_key=True)
+    qty: int
+
+
+# A warehouse, 3PL or store that holds stock.
+class LocationRow(SQLModel, table=True):
+    __tablename__ = "locations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    kind: str = Field(default="warehouse", max_length=20)
+    country: str | None = Field(default=None, max_length=2)
+    region: str | None = Field(default=None, max_length=100)
+    latitude: float | None = None
+    longitude: float | None = None
+    created_at: datetime = _ts()
+
+
+# Counters per SKU x location; the database refuses a state that commits more than is on hand.
+class StockRow(SQLModel, table=True):
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="ck_stock_on_hand_nonnegative"),
+        CheckConstraint("committed >= 0", name="ck_stock_committed_nonnegative"),
+        CheckConstraint("committed <= on_hand", name="ck_stock_committed_within_on_hand"),
+    )
+
+    sku_id: int = Field(foreign_key="skus.id", primary_key=True)
+    location_id: int = Field(foreign_key="locations.id", primary_key=True)
+    on_hand: int = 0
+    committed: int = 0
+    updated_at: datetime = _ts()
+
+
+# The idempotency registry: one row per ledger operation; a second call with the key is a duplicate.
+class OperationRow(SQLModel, table=True):
+    __tablename__ = "operations"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    key: str = Field(max_length=300, unique=True)
+    kind: str = Field(max_length=30)
+    created_at: datetime = _ts()
+
+
+# The append-only journal; stock counters are the sums of these deltas.
+class MovementRow(SQLModel, table=True):
+    __tablename__ = "movements"
+    __table_args__ = (
+        Index("ix_movements_order_line", "order_id", "line_no"),
+        Index("ix_movements_sku_location", "sku_id", "location_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    key: str = Field(max_length=320, unique=True)
+    operation_id: int = Field(sa_column=Column(BigInteger, ForeignKey("operations.id"), nullable=False))
+    sku_id: int = Field(foreign_key="skus.id")
+    location_id: int = Field(foreign_key="locations.id")
+    delta_on_hand: int = 0
+    delta_committed: int = 0
+    reason: str = Field(max_length=30)
+    channel_id: int | None = Field(default=None, foreign_key="channels.id")
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    line_no: int | None = None
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = _ts()
+
+
+# A sales channel and the policy that shapes what it lists.
+class ChannelRow(SQLModel, table=True):
+    __tablename__ = "channels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    kind: str = Field(max_length=20)
+    priority: int = 0
+    buffer: int = 0
+    max_listed: int | None = None
+    share_pct: int = 100
+    zero_below: int = 0
+    last_units: int = 0
+    created_at: datetime = _ts()
+
+
+# The locations that feed a channel; a channel with none is fed by every location.
+class ChannelLocationRow(SQLModel, table=True):
+    __tablename__ = "channel_locations"
+
+    channel_id: int = Field(foreign_key="channels.id", primary_key=True)
+    location_id: int = Field(foreign_key="locations.id", primary_key=True)
+
+
+# A SKU as listed on one channel, and where the push pipeline stands with it.
+class ListingRow(SQLModel, table=True):
+    __tablename__ = "listings"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "sku_id", name="uq_listings_channel_sku"),
+        UniqueConstraint("channel_id", "external_id", name="uq_listings_channel_external_id"),
+        Index("ix_listings_sku_id", "sku_id"),
+        Index(
+            "ix_listings_dirty",
+            "channel_id",
+            "id",
+            postgresql_where=text("dirty"),
+            sqlite_where=text("dirty"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="channels.id")
+    sku_id: int = Field(foreign_key="skus.id")
+    external_id: str = Field(max_length=255)
+    external_refs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    desired_qty: int = 0
+    """What the rules say this channel should list now."""
+    pushed_qty: int | None = None
+    """The last quantity the channel accepted from us."""
+    expected_qty: int | None = None
+    """What the channel should show now: last pushed minus its own orders ingested since."""
+    version: int = 0
+    """Bumped whenever desired_qty changes; a push records the version it carried."""
+    pushed_version: int = 0
+    dirty: bool = True
+    """The channel needs a push: it shows (or may show) something other than desired_qty."""
+    pushed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    updated_at: datetime = _ts()
+
+
+# A channel's order, keyed by the channel's own id.
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("channel_id", "external_id", name="uq_orders_channel_external_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    channel_id: int = Field(foreign_key="channels.id")
+    external_id: str = Field(max_length=100)
+    status: str = Field(max_length=30)
+    placed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+# One line of an order: quantity = committed + short + cancelled + shipped, always.
+class OrderLineRow(SQLModel, table=True):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint(
+            "quantity = committed + short + cancelled + shipped",
+            name="ck_order_lines_quantities_add_up",
+        ),
+    )
+
+    order_id: int = Field(sa_column=Column(BigInteger, ForeignKey("orders.id"), primary_key=True))
+    line_no: int = Field(primary_key=True)
+    sku_id: int = Field(foreign_key="skus.id")
+    external_line_id: str | None = Field(default=None, max_length=100)
+    quantity: int
+    committed: int = 0
+    short: int = 0
+    cancelled: int = 0
+    shipped: int = 0
+    returned: int = 0
+    status: str = Field(max_length=30)
+
+
+# Raw channel events as received, unique on the channel's event id; kept for audit and replay.
+class InboxEventRow(SQLModel, table=True):
+    __tablename__ = "inbox_events"
+    __table_args__ = (UniqueConstraint("channel_id", "event_id", name="uq_inbox_events_channel_event"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    channel_id: int = Field(foreign_key="channels.id")
+    event_id: str = Field(max_length=200)
+    topic: str = Field(default="", max_length=100)
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="received", max_length=20)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: datetime = _ts()
+    processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

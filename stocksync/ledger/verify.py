@@ -1,0 +1,121 @@
+"""Check the ledger against itself: counters against the journal, listings against the rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from stocksync.ledger.listings import compute_desired, load_listings
+from stocksync.ledger.tables import (
+    BundleComponentRow,
+    ChannelRow,
+    LocationRow,
+    MovementRow,
+    OrderLineRow,
+    OrderRow,
+    SkuRow,
+    StockRow,
+)
+
+__all__ = ["Mismatch", "verify_ledger"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    kind: str
+    subject: str
+    field: str
+    expected: Any
+    actual: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verify_ledger(session: Session) -> list[Mismatch]:
+    """Every place where a stored value differs from what the journal and the rules give."""
+    return _stock(session) + _lines(session) + _listings(session)
+
+
+def _stock(session: Session) -> list[Mismatch]:
+    m = MovementRow
+    sums = {
+        (sku, loc): (int(on_hand), int(committed))
+        for sku, loc, on_hand, committed in session.execute(
+            select(m.sku_id, m.location_id, func.sum(m.delta_on_hand), func.sum(m.delta_committed))
+            .group_by(m.sku_id, m.location_id)
+        )
+    }
+    names = _names(session)
+    out = []
+    rows = {(r.sku_id, r.location_id): r for r in session.execute(select(StockRow)).scalars()}
+    for key in sorted(set(rows) | set(sums)):
+        journal = sums.get(key, (0, 0))
+        row = rows.get(key)
+        stored = (row.on_hand, row.committed) if row else (0, 0)
+        subject = f"{names['sku'][key[0]]}@{names['location'][key[1]]}"
+        for i, fld in enumerate(("on_hand", "committed")):
+            if journal[i] != stored[i]:
+                out.append(Mismatch("stock", subject, fld, journal[i], stored[i]))
+        if not 0 <= stored[1] <= stored[0]:
+            out.append(Mismatch("stock", subject, "committed", f"0..{stored[0]}", stored[1]))
+    return out
+
+
+def _lines(session: Session) -> list[Mismatch]:
+    m = MovementRow
+    held: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+    for order, line, sku, total in session.execute(
+        select(m.order_id, m.line_no, m.sku_id, func.sum(m.delta_committed))
+        .where(m.order_id.is_not(None))
+        .group_by(m.order_id, m.line_no, m.sku_id)
+    ):
+        held[(order, line)][sku] = int(total)
+    recipes: dict[int, dict[int, int]] = defaultdict(dict)
+    for b, c, q in session.execute(select(BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty)):
+        recipes[b][c] = q
+    out = []
+    rows = session.execute(
+        select(OrderLineRow, ChannelRow.name, OrderRow.external_id)
+        .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
+        .join(ChannelRow, ChannelRow.id == OrderRow.channel_id)
+    )
+    for line, channel, external_id in rows:
+        recipe = recipes.get(line.sku_id) or {line.sku_id: 1}
+        journal = held.get((line.order_id, line.line_no), {})
+        subject = f"{channel}/{external_id}#{line.line_no}"
+        for sku, per_unit in recipe.items():
+            if journal.get(sku, 0) != line.committed * per_unit:
+                out.append(Mismatch("order_line", subject, f"committed[{sku}]", journal.get(sku, 0), line.committed * per_unit))
+        total = line.committed + line.short + line.cancelled + line.shipped
+        if total != line.quantity:
+            out.append(Mismatch("order_line", subject, "quantity", total, line.quantity))
+    return out
+
+
+def _listings(session: Session) -> list[Mismatch]:
+    listings = load_listings(session, None, lock=False)
+    if not listings:
+        return []
+    desired = compute_desired(session, listings)
+    skus = _names(session)["sku"]
+    out = []
+    for row in listings:
+        subject = f"{row.channel}/{skus[row.sku_id]}"
+        if desired[row.id] != row.desired_qty:
+            out.append(Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty))
+        should_push = row.expected_qty is None or row.expected_qty != row.desired_qty
+        if should_push and not row.dirty:
+            out.append(Mismatch("listing", subject, "dirty", True, row.dirty))
+    return out
+
+
+def _names(session: Session) -> dict[str, dict[int, str]]:
+    return {
+        "sku": dict(session.execute(select(SkuRow.id, SkuRow.sku)).tuples().all()),
+        "location": dict(session.execute(select(LocationRow.id, LocationRow.name)).tuples().all()),
+    }
