@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from stocksync.domain.errors import StockSyncError
 from stocksync.ledger.service import Ledger
+from stocksync.settings import get_settings
 
 __all__ = ["JsonOpt", "console", "fail", "ledger", "print_json", "table", "errors_to_exit"]
 
@@ -49,11 +51,30 @@ def errors_to_exit() -> Iterator[None]:
         raise fail(str(exc)) from None
 
 
+_ledgers: dict[str, Ledger] = {}
+
+
+def _dispose_all() -> None:
+    for instance in _ledgers.values():
+        instance.engine.dispose()
+
+
+atexit.register(_dispose_all)
+
+
+def open_ledger() -> Ledger:
+    """The ledger named by the settings, one engine per database for the life of the process."""
+    url = get_settings().database_url
+    if url not in _ledgers:
+        _ledgers[url] = Ledger.from_settings()
+    return _ledgers[url]
+
+
 def ledger() -> Ledger:
     """The ledger named by the settings; refuses politely when its schema is missing."""
     from sqlalchemy import inspect
 
-    instance = Ledger.from_settings()
+    instance = open_ledger()
     if not inspect(instance.engine).has_table("alembic_version"):
         raise fail(
             f"the ledger at {instance.engine.url.render_as_string(hide_password=True)} has no schema; "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from stocksync.cli.output import JsonOpt, console, errors_to_exit, print_json, run, table
+from stocksync.cli.output import JsonOpt, console, errors_to_exit, open_ledger, print_json, run, table
 from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.catalog import export_catalog, import_catalog
@@ -22,9 +22,8 @@ catalog_app = typer.Typer(help="SKUs, bundles, stock and listings as one CSV fil
 def db_upgrade() -> None:
     """Create or migrate the ledger schema to the latest version."""
     from stocksync.ledger.migrate import upgrade
-    from stocksync.ledger.service import Ledger
 
-    ledger = Ledger.from_settings()
+    ledger = open_ledger()
     upgrade(ledger.engine)
     console.print(f"ledger schema is current: {ledger.engine.url.render_as_string(hide_password=True)}")
 

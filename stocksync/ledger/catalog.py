@@ -215,7 +215,7 @@ def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:
         .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
         .join(SkuRow, SkuRow.id == ListingRow.sku_id)
         .where(ListingRow.external_id.in_({ext for _, ext in seen}))
-    ).tuples()
+    )
     for channel, ext, owner in taken:
         sku = seen.get((channel, ext))
         if sku is not None and sku != owner:
@@ -246,7 +246,7 @@ def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> dict[str, int]:
     ids = {name: int(row.id) for name, row in rows.items() if row.id is not None}
     comp_ids = dict(session.execute(select(SkuRow.sku, SkuRow.id).where(
         SkuRow.sku.in_({c for s in skus.values() for c in s.components or {}})
-    )).tuples().all())
+    )).all())
     for item in skus.values():
         if item.components:
             session.execute(delete(BundleComponentRow).where(BundleComponentRow.bundle_id == ids[item.sku]))
@@ -257,7 +257,7 @@ def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> dict[str, int]:
 
 
 def _upsert_listings(session: Session, skus: dict[str, _Sku], ids: dict[str, int], channels: dict[str, str]) -> int:
-    channel_ids = dict(session.execute(select(ChannelRow.name, ChannelRow.id)).tuples().all())
+    channel_ids = dict(session.execute(select(ChannelRow.name, ChannelRow.id)).all())
     existing = {
         (r.channel_id, r.sku_id): r
         for r in session.execute(select(ListingRow).where(ListingRow.sku_id.in_(set(ids.values())))).scalars()
@@ -276,7 +276,7 @@ def _upsert_listings(session: Session, skus: dict[str, _Sku], ids: dict[str, int
 
 def export_catalog(session: Session) -> str:
     """The ledger's catalog in the import format; importing it back changes nothing."""
-    channels = list(session.execute(select(ChannelRow.id, ChannelRow.name).order_by(ChannelRow.name)).tuples())
+    channels = list(session.execute(select(ChannelRow.id, ChannelRow.name).order_by(ChannelRow.name)).all())
     header = [*REQUIRED, *OPTIONAL, *(LISTING_PREFIX + name for _, name in channels)]
     listings: dict[int, dict[int, str]] = defaultdict(dict)
     for ch, sku, ext in session.execute(select(ListingRow.channel_id, ListingRow.sku_id, ListingRow.external_id)):

@@ -116,6 +116,6 @@ def _listings(session: Session) -> list[Mismatch]:
 
 def _names(session: Session) -> dict[str, dict[int, str]]:
     return {
-        "sku": dict(session.execute(select(SkuRow.id, SkuRow.sku)).tuples().all()),
-        "location": dict(session.execute(select(LocationRow.id, LocationRow.name)).tuples().all()),
+        "sku": dict(session.execute(select(SkuRow.id, SkuRow.sku)).all()),
+        "location": dict(session.execute(select(LocationRow.id, LocationRow.name)).all()),
     }
