@@ -26,6 +26,8 @@ def bundle_pool(component_pools: Mapping[str, int], components: Mapping[str, int
     """How many whole bundles the components' pools can make: the scarcest component decides."""
     if not components:
         raise ValueError("a bundle needs at least one component")
+    if any(qty <= 0 for qty in components.values()):
+        raise ValueError("a bundle's component quantities must be positive")
     return min(max(0, component_pools.get(sku, 0)) // qty for sku, qty in components.items())
 
 
@@ -59,17 +61,19 @@ class Claim:
 def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
 
-    A channel whose pool is at or below its ``last_units`` lists 0 if a channel that shares a
-    location with it, still shows stock after its own policy, and ranks above it.
+    Channels are taken in rank order. A channel whose pool is at or below its ``last_units``
+    lists 0 if a higher-ranked channel that shares a location with it is itself still listing
+    stock; a channel the guard hides does not hide others, so no location's last units end up
+    listed nowhere.
     """
-    shaped = {c.channel: shape(c.pool, c.policy) for c in claims}
-    showing = [c for c in claims if shaped[c.channel] > 0]
-    result = dict(shaped)
-    for claim in showing:
-        if claim.pool > claim.policy.last_units:
+    result = {c.channel: shape(c.pool, c.policy) for c in claims}
+    listing: list[Claim] = []
+    for claim in sorted(claims, key=lambda c: c.rank):
+        if result[claim.channel] <= 0:
             continue
-        if any(
-            other.rank < claim.rank and other.locations & claim.locations for other in showing
-        ):
+        guarded = claim.pool <= claim.policy.last_units
+        if guarded and any(other.locations & claim.locations for other in listing):
             result[claim.channel] = 0
+        else:
+            listing.append(claim)
     return result

@@ -30,6 +30,8 @@ def fill_line(
     decremented in place, so consecutive lines of one order see what earlier lines took. Each
     component is taken from the locations with the most available first, to keep splits few.
     """
+    if not recipe or any(per_unit <= 0 for per_unit in recipe.values()):
+        raise ValueError("a recipe needs at least one SKU, each with a positive quantity")
     if quantity <= 0:
         return 0, []
     units = min(
