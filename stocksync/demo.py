@@ -72,14 +72,23 @@ class DemoReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "database": self.database, "sku": self.sku, "units_before": self.units_before,
+            "database": self.database,
+            "sku": self.sku,
+            "units_before": self.units_before,
             "orders_placed": len(self.orders),
-            "orders_in_ledger": self.orders_in_ledger, "units_committed": self.committed,
-            "oversold_units": self.oversold_units, "short_orders": self.short_orders,
+            "orders_in_ledger": self.orders_in_ledger,
+            "units_committed": self.committed,
+            "oversold_units": self.oversold_units,
+            "short_orders": self.short_orders,
             "per_channel": self.per_channel(),
-            "winners": [f"{o.channel}/{o.external_id}" for o in self.orders if o.lines[0].committed],
-            "listings_before": self.listings_before, "listings_after": self.listings_after,
-            "stock_after": {k: {"on_hand": v[0], "committed": v[1]} for k, v in self.stock_after.items()},
+            "winners": [
+                f"{o.channel}/{o.external_id}" for o in self.orders if o.lines[0].committed
+            ],
+            "listings_before": self.listings_before,
+            "listings_after": self.listings_after,
+            "stock_after": {
+                k: {"on_hand": v[0], "committed": v[1]} for k, v in self.stock_after.items()
+            },
             "ledger_mismatches": self.mismatches,
         }
 
@@ -96,7 +105,9 @@ def run_demo(db_path: Path, *, shoppers_per_channel: int = 4) -> DemoReport:
     catalog = (files("stocksync") / "samples" / "catalog.csv").read_text(encoding="utf-8")
     ledger.run(lambda s: import_catalog(s, catalog))
     before = _snapshot(ledger)
-    report = DemoReport(str(db_path), SCARCE_SKU, before.available, listings_before=_listings(before))
+    report = DemoReport(
+        str(db_path), SCARCE_SKU, before.available, listings_before=_listings(before)
+    )
     report.orders = _flash_sale(ledger, shoppers_per_channel)
     after = _snapshot(ledger)
     report.listings_after = _listings(after)
@@ -116,7 +127,9 @@ def _flash_sale(ledger: Ledger, per_channel: int) -> list[OrderResult]:
 
     def shop(i: int, channel: str, n: int) -> None:
         barrier.wait()
-        results[i] = ledger.record_order(channel, f"{channel}-flash-{n + 1}", [LineIn(SCARCE_SKU, 1)])
+        results[i] = ledger.record_order(
+            channel, f"{channel}-flash-{n + 1}", [LineIn(SCARCE_SKU, 1)]
+        )
 
     threads = [threading.Thread(target=shop, args=(i, ch, n)) for i, (ch, n) in enumerate(shoppers)]
     for t in threads:

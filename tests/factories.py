@@ -22,7 +22,9 @@ def add_channels(ledger: Ledger, *specs: tuple[str, str, int] | ChannelInfo) -> 
         ledger.run(lambda s, i=info: add_channel(s, i))
 
 
-def channel(name: str, kind: str, priority: int = 0, locations: Sequence[str] = (), **policy: int) -> ChannelInfo:
+def channel(
+    name: str, kind: str, priority: int = 0, locations: Sequence[str] = (), **policy: int
+) -> ChannelInfo:
     return ChannelInfo(name, kind, priority, ChannelPolicy(**policy), tuple(locations))
 
 
@@ -30,7 +32,11 @@ def load_catalog(ledger: Ledger, csv_text: str) -> None:
     ledger.run(lambda s: import_catalog(s, csv_text))
 
 
-THREE_CHANNELS = (("shopify-main", "shopify", 30), ("amazon-eu", "amazon", 20), ("woo-site", "woocommerce", 10))
+THREE_CHANNELS = (
+    ("shopify-main", "shopify", 30),
+    ("amazon-eu", "amazon", 20),
+    ("woo-site", "woocommerce", 10),
+)
 
 
 def shop_with(ledger: Ledger, stock: dict[str, dict[str, int]], *, channels=THREE_CHANNELS) -> None:

@@ -11,7 +11,9 @@ from stocksync.demo import run_demo
 
 
 def demo(
-    db: Path = typer.Option(Path("stocksync-demo.db"), help="SQLite file for the demo ledger (recreated)."),
+    db: Path = typer.Option(
+        Path("stocksync-demo.db"), help="SQLite file for the demo ledger (recreated)."
+    ),
     shoppers: int = typer.Option(4, help="Concurrent shoppers per channel."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -26,8 +28,14 @@ def demo(
             f"{len(report.orders)} shoppers on 3 channels buying 1 each at the same moment\n"
             f"listed before the sale: {_fmt(report.listings_before)}"
         )
-        table("Who got the last units", ["channel", "orders", "got_units", "recorded_short"],
-              [[ch, v["orders"], v["got_units"], v["recorded_short"]] for ch, v in doc["per_channel"].items()])
+        table(
+            "Who got the last units",
+            ["channel", "orders", "got_units", "recorded_short"],
+            [
+                [ch, v["orders"], v["got_units"], v["recorded_short"]]
+                for ch, v in doc["per_channel"].items()
+            ],
+        )
         console.print(
             f"winners: {', '.join(doc['winners'])}\n"
             f"orders in the ledger: {report.orders_in_ledger} of {len(report.orders)} placed; "

@@ -31,7 +31,12 @@ def print_json(doc: Any) -> None:
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     t = Table(title=title, title_justify="left")
     for col in columns:
-        t.add_column(col, justify="right" if col.endswith(("qty", "hand", "committed", "available", "short")) else "left")
+        t.add_column(
+            col,
+            justify="right"
+            if col.endswith(("qty", "hand", "committed", "available", "short"))
+            else "left",
+        )
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     console.print(t)

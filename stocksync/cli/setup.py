@@ -6,16 +6,33 @@ from pathlib import Path
 
 import typer
 
-from stocksync.cli.output import JsonOpt, console, errors_to_exit, open_ledger, print_json, run, table
+from stocksync.cli.output import (
+    JsonOpt,
+    console,
+    errors_to_exit,
+    open_ledger,
+    print_json,
+    run,
+    table,
+)
 from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.catalog import export_catalog, import_catalog
-from stocksync.ledger.config import ChannelInfo, LocationInfo, add_channel, add_location, list_channels, list_locations
+from stocksync.ledger.config import (
+    ChannelInfo,
+    LocationInfo,
+    add_channel,
+    add_location,
+    list_channels,
+    list_locations,
+)
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 location_app = typer.Typer(help="Warehouses, 3PLs and stores.", no_args_is_help=True)
 channel_app = typer.Typer(help="Sales channels and how much each one lists.", no_args_is_help=True)
-catalog_app = typer.Typer(help="SKUs, bundles, stock and listings as one CSV file.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="SKUs, bundles, stock and listings as one CSV file.", no_args_is_help=True
+)
 
 
 @db_app.command("upgrade")
@@ -25,7 +42,9 @@ def db_upgrade() -> None:
 
     ledger = open_ledger()
     upgrade(ledger.engine)
-    console.print(f"ledger schema is current: {ledger.engine.url.render_as_string(hide_password=True)}")
+    console.print(
+        f"ledger schema is current: {ledger.engine.url.render_as_string(hide_password=True)}"
+    )
 
 
 @location_app.command("add")
@@ -49,8 +68,11 @@ def location_list(as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json([vars_of(r) for r in rows])
         return
-    table("Locations", ["name", "kind", "country", "region", "lat", "lon"],
-          [[r.name, r.kind, r.country, r.region, r.latitude, r.longitude] for r in rows])
+    table(
+        "Locations",
+        ["name", "kind", "country", "region", "lat", "lon"],
+        [[r.name, r.kind, r.country, r.region, r.latitude, r.longitude] for r in rows],
+    )
 
 
 @channel_app.command("add")
@@ -60,12 +82,16 @@ def channel_add(
     priority: int = typer.Option(0, help="Higher numbers win the last units (see --last-units)."),
     buffer: int = typer.Option(0, help="Units held back from this channel."),
     max_listed: int | None = typer.Option(None, "--max", help="Never list more than this."),
-    share: int = typer.Option(100, help="Percentage of the pool this channel may list (rounded down)."),
+    share: int = typer.Option(
+        100, help="Percentage of the pool this channel may list (rounded down)."
+    ),
     zero_below: int = typer.Option(0, help="List 0 when the pool is at or below this."),
     last_units: int = typer.Option(
         0, help="When the pool is at or below this, only the top-priority channel shows stock."
     ),
-    locations: str = typer.Option("", help="Comma-separated locations that feed the channel (default: all)."),
+    locations: str = typer.Option(
+        "", help="Comma-separated locations that feed the channel (default: all)."
+    ),
 ) -> None:
     """Add a sales channel and its listing rules."""
     with errors_to_exit():
@@ -85,19 +111,37 @@ def channel_list(as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json(rows)
         return
-    cols = ["name", "kind", "priority", "buffer", "max_listed", "share_pct", "zero_below", "last_units", "locations"]
-    table("Channels", cols, [[r[c] if c != "locations" else _join(r[c]) for c in cols] for r in rows])
+    cols = [
+        "name",
+        "kind",
+        "priority",
+        "buffer",
+        "max_listed",
+        "share_pct",
+        "zero_below",
+        "last_units",
+        "locations",
+    ]
+    table(
+        "Channels", cols, [[r[c] if c != "locations" else _join(r[c]) for c in cols] for r in rows]
+    )
 
 
 @catalog_app.command("import")
-def catalog_import(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
+def catalog_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+) -> None:
     """Import a catalog CSV; a bad row aborts the whole file."""
     text = file.read_text(encoding="utf-8")
     summary = run(lambda s: import_catalog(s, text))
     console.print(
         f"imported {summary.skus} SKUs ({summary.bundles} bundles), {summary.stock_rows} stock rows, "
         f"{summary.listings} listings"
-        + (f"; new locations: {', '.join(summary.locations_created)}" if summary.locations_created else "")
+        + (
+            f"; new locations: {', '.join(summary.locations_created)}"
+            if summary.locations_created
+            else ""
+        )
     )
 
 

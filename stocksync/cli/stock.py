@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from stocksync.cli.output import JsonOpt, console, errors_to_exit, fail, ledger, print_json, run, table
+from stocksync.cli.output import (
+    JsonOpt,
+    console,
+    errors_to_exit,
+    fail,
+    ledger,
+    print_json,
+    run,
+    table,
+)
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.queries import stock_report
 from stocksync.ledger.results import LineIn, OrderResult, StockResult
@@ -26,19 +35,48 @@ def stock_show(skus: list[str] = typer.Argument(None), as_json: bool = JsonOpt) 
     rows = []
     for r in report:
         for loc in r.locations:
-            rows.append([r.sku, loc.location, loc.on_hand, loc.committed, loc.available, "", "", ""])
+            rows.append(
+                [r.sku, loc.location, loc.on_hand, loc.committed, loc.available, "", "", ""]
+            )
         if r.components:
             recipe = " + ".join(f"{q}x {c}" for c, q in r.components.items())
             rows.append([r.sku, f"bundle: {recipe}", "", "", "", "", "", ""])
         for li in r.listings:
-            rows.append([r.sku, f"→ {li.channel} ({li.external_id})", "", "", "", li.desired, li.pushed, li.expected])
-    table("Stock", ["sku", "location / listing", "on_hand", "committed", "available", "desired", "pushed", "expected"], rows)
+            rows.append(
+                [
+                    r.sku,
+                    f"→ {li.channel} ({li.external_id})",
+                    "",
+                    "",
+                    "",
+                    li.desired,
+                    li.pushed,
+                    li.expected,
+                ]
+            )
+    table(
+        "Stock",
+        [
+            "sku",
+            "location / listing",
+            "on_hand",
+            "committed",
+            "available",
+            "desired",
+            "pushed",
+            "expected",
+        ],
+        rows,
+    )
 
 
 @stock_app.command("receive")
 def stock_receive(
-    sku: str, qty: int, location: str = typer.Option(..., "--location", "-l"),
-    key: str | None = KeyOpt, as_json: bool = JsonOpt,
+    sku: str,
+    qty: int,
+    location: str = typer.Option(..., "--location", "-l"),
+    key: str | None = KeyOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Add received units at a location."""
     with errors_to_exit():
@@ -47,9 +85,14 @@ def stock_receive(
 
 @stock_app.command("set")
 def stock_set(
-    sku: str, qty: int, location: str = typer.Option(..., "--location", "-l"),
-    reason: MovementReason = typer.Option(MovementReason.CYCLE_COUNT, help="cycle_count, adjustment or reconciliation."),
-    key: str | None = KeyOpt, as_json: bool = JsonOpt,
+    sku: str,
+    qty: int,
+    location: str = typer.Option(..., "--location", "-l"),
+    reason: MovementReason = typer.Option(
+        MovementReason.CYCLE_COUNT, help="cycle_count, adjustment or reconciliation."
+    ),
+    key: str | None = KeyOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Set on hand at a location (a count); commitments above it are released and recorded short."""
     with errors_to_exit():
@@ -58,13 +101,19 @@ def stock_set(
 
 @stock_app.command("adjust")
 def stock_adjust(
-    sku: str, delta: int, location: str = typer.Option(..., "--location", "-l"),
-    reason: MovementReason = typer.Option(MovementReason.ADJUSTMENT), note: str = "",
-    key: str | None = KeyOpt, as_json: bool = JsonOpt,
+    sku: str,
+    delta: int,
+    location: str = typer.Option(..., "--location", "-l"),
+    reason: MovementReason = typer.Option(MovementReason.ADJUSTMENT),
+    note: str = "",
+    key: str | None = KeyOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Change on hand by DELTA (negative for damage or loss)."""
     with errors_to_exit():
-        _stock_out(ledger().adjust(sku, delta, location, reason=reason, key=key, note=note), as_json)
+        _stock_out(
+            ledger().adjust(sku, delta, location, reason=reason, key=key, note=note), as_json
+        )
 
 
 def _stock_out(result: StockResult, as_json: bool) -> None:
@@ -136,8 +185,20 @@ def _order_out(result: OrderResult, as_json: bool) -> None:
     table(
         f"Order {result.external_id} on {result.channel}: {result.reported_status}",
         ["line", "sku", "qty", "committed", "short", "cancelled", "shipped", "returned", "status"],
-        [[ln.line_no, ln.sku, ln.quantity, ln.committed, ln.short, ln.cancelled, ln.shipped, ln.returned,
-          ln.status.value] for ln in result.lines],
+        [
+            [
+                ln.line_no,
+                ln.sku,
+                ln.quantity,
+                ln.committed,
+                ln.short,
+                ln.cancelled,
+                ln.shipped,
+                ln.returned,
+                ln.status.value,
+            ]
+            for ln in result.lines
+        ],
     )
 
 
@@ -149,8 +210,11 @@ def ledger_verify(as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json({"ok": not mismatches, "mismatches": [m.to_dict() for m in mismatches]})
     elif mismatches:
-        table("Ledger mismatches", ["kind", "subject", "field", "expected", "actual"],
-              [[m.kind, m.subject, m.field, m.expected, m.actual] for m in mismatches])
+        table(
+            "Ledger mismatches",
+            ["kind", "subject", "field", "expected", "actual"],
+            [[m.kind, m.subject, m.field, m.expected, m.actual] for m in mismatches],
+        )
     else:
         console.print("ledger verified: every counter matches the journal, every listing the rules")
     if mismatches:

@@ -1,11 +1,11 @@
 """The error tree. Expected outcomes (a line recorded short) are results, not errors.
 
-    StockSyncError
-    ├── LedgerError                 a ledger operation was refused; nothing was written
-    │   ├── NotFoundError           an unknown SKU, location, channel or order
-    │   ├── InvalidRequestError     a quantity or argument that cannot be applied
-    │   └── UnmappableLineError     an order line names neither a known SKU nor a known listing
-    └── CatalogError                a catalog file row is wrong (names row and column)
+StockSyncError
+├── LedgerError                 a ledger operation was refused; nothing was written
+│   ├── NotFoundError           an unknown SKU, location, channel or order
+│   ├── InvalidRequestError     a quantity or argument that cannot be applied
+│   └── UnmappableLineError     an order line names neither a known SKU nor a known listing
+└── CatalogError                a catalog file row is wrong (names row and column)
 """
 
 from __future__ import annotations

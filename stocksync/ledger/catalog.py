@@ -67,13 +67,21 @@ def import_catalog(session: Session, text: str) -> CatalogSummary:
     run = uuid.uuid4().hex
     for item in skus.values():
         for loc, qty in item.stock.items():
-            set_stock(session, sku=item.sku, qty=qty, location=loc, key=f"import:{run}:{item.sku}@{loc}",
-                      note="catalog import")
+            set_stock(
+                session,
+                sku=item.sku,
+                qty=qty,
+                location=loc,
+                key=f"import:{run}:{item.sku}@{loc}",
+                note="catalog import",
+            )
     listing_count = _upsert_listings(session, skus, ids, channels)
     refresh_listings(session, set(ids.values()))
     return CatalogSummary(
-        skus=len(skus), bundles=sum(1 for s in skus.values() if s.components),
-        locations_created=created, stock_rows=sum(len(s.stock) for s in skus.values()),
+        skus=len(skus),
+        bundles=sum(1 for s in skus.values() if s.components),
+        locations_created=created,
+        stock_rows=sum(len(s.stock) for s in skus.values()),
         listings=listing_count,
     )
 
@@ -88,7 +96,7 @@ def _parse(text: str) -> tuple[dict[str, _Sku], dict[str, str]]:
     channels: dict[str, str] = {}
     for col in header:
         if col.startswith(LISTING_PREFIX):
-            channels[col] = col[len(LISTING_PREFIX):].strip()
+            channels[col] = col[len(LISTING_PREFIX) :].strip()
             if not channels[col]:
                 raise CatalogError(1, col, "a listing column must name a channel")
         elif col not in REQUIRED + OPTIONAL:
@@ -104,11 +112,15 @@ def _parse(text: str) -> tuple[dict[str, _Sku], dict[str, str]]:
     for item in skus.values():
         for comp in item.components or {}:
             if comp in skus and skus[comp].components:
-                raise CatalogError(item.row, "components", f"{comp!r} is a bundle; bundles cannot nest")
+                raise CatalogError(
+                    item.row, "components", f"{comp!r} is a bundle; bundles cannot nest"
+                )
     return skus, channels
 
 
-def _parse_row(n: int, row: dict[str, str], skus: dict[str, _Sku], channels: dict[str, str]) -> None:
+def _parse_row(
+    n: int, row: dict[str, str], skus: dict[str, _Sku], channels: dict[str, str]
+) -> None:
     sku = row["sku"]
     if not sku:
         raise CatalogError(n, "sku", "is empty")
@@ -122,7 +134,9 @@ def _parse_row(n: int, row: dict[str, str], skus: dict[str, _Sku], channels: dic
     if item.components and (location or on_hand not in ("", "0")):
         raise CatalogError(n, "location", f"{sku!r} is a bundle; it holds no stock of its own")
     if bool(location) != bool(on_hand):
-        raise CatalogError(n, "on_hand" if location else "location", "give location and on_hand together")
+        raise CatalogError(
+            n, "on_hand" if location else "location", "give location and on_hand together"
+        )
     if location:
         if location in item.stock:
             raise CatalogError(n, "location", f"{sku!r} at {location!r} appears twice")
@@ -130,7 +144,9 @@ def _parse_row(n: int, row: dict[str, str], skus: dict[str, _Sku], channels: dic
     for col, channel in channels.items():
         if row.get(col):
             if item.listings.setdefault(channel, row[col]) != row[col]:
-                raise CatalogError(n, col, f"{sku!r} already has listing {item.listings[channel]!r}")
+                raise CatalogError(
+                    n, col, f"{sku!r} already has listing {item.listings[channel]!r}"
+                )
 
 
 def _merge(n: int, item: _Sku, attr: str, value: object) -> None:
@@ -185,19 +201,30 @@ def _check_references(session: Session, skus: dict[str, _Sku], channels: dict[st
     }
     stocked = set(
         session.execute(
-            select(SkuRow.sku).join(StockRow, StockRow.sku_id == SkuRow.id).where(SkuRow.sku.in_(set(skus)))
+            select(SkuRow.sku)
+            .join(StockRow, StockRow.sku_id == SkuRow.id)
+            .where(SkuRow.sku.in_(set(skus)))
         ).scalars()
     )
     for item in skus.values():
         if item.components and item.sku in stocked:
-            raise CatalogError(item.row, "components", f"{item.sku!r} has stock; it cannot become a bundle")
-        if not item.components and item.sku in existing and existing[item.sku].is_bundle and item.stock:
+            raise CatalogError(
+                item.row, "components", f"{item.sku!r} has stock; it cannot become a bundle"
+            )
+        if (
+            not item.components
+            and item.sku in existing
+            and existing[item.sku].is_bundle
+            and item.stock
+        ):
             raise CatalogError(item.row, "location", f"{item.sku!r} is a bundle; it holds no stock")
         for comp in item.components or {}:
             if comp not in skus and comp not in existing:
                 raise CatalogError(item.row, "components", f"unknown component SKU {comp!r}")
             if comp not in skus and existing[comp].is_bundle:
-                raise CatalogError(item.row, "components", f"{comp!r} is a bundle; bundles cannot nest")
+                raise CatalogError(
+                    item.row, "components", f"{comp!r} is a bundle; bundles cannot nest"
+                )
 
 
 def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:
@@ -207,7 +234,9 @@ def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:
         for channel, ext in item.listings.items():
             other = seen.setdefault((channel, ext), item.sku)
             if other != item.sku:
-                raise CatalogError(item.row, LISTING_PREFIX + channel, f"{ext!r} is also {other!r}'s listing")
+                raise CatalogError(
+                    item.row, LISTING_PREFIX + channel, f"{ext!r} is also {other!r}'s listing"
+                )
     if not seen:
         return
     taken = session.execute(
@@ -220,7 +249,9 @@ def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:
         sku = seen.get((channel, ext))
         if sku is not None and sku != owner:
             row = skus[sku].row
-            raise CatalogError(row, LISTING_PREFIX + channel, f"{ext!r} is already {owner!r}'s listing")
+            raise CatalogError(
+                row, LISTING_PREFIX + channel, f"{ext!r} is already {owner!r}'s listing"
+            )
 
 
 def _ensure_locations(session: Session, names: set[str]) -> list[str]:
@@ -233,40 +264,62 @@ def _ensure_locations(session: Session, names: set[str]) -> list[str]:
 
 
 def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> dict[str, int]:
-    rows = {r.sku: r for r in session.execute(select(SkuRow).where(SkuRow.sku.in_(set(skus)))).scalars()}
+    rows = {
+        r.sku: r for r in session.execute(select(SkuRow).where(SkuRow.sku.in_(set(skus)))).scalars()
+    }
     for item in skus.values():
         row = rows.get(item.sku) or SkuRow(sku=item.sku)
         row.title = item.title if item.title is not None else row.title
-        row.reorder_point = item.reorder_point if item.reorder_point is not None else row.reorder_point
-        row.lead_time_days = item.lead_time_days if item.lead_time_days is not None else row.lead_time_days
+        row.reorder_point = (
+            item.reorder_point if item.reorder_point is not None else row.reorder_point
+        )
+        row.lead_time_days = (
+            item.lead_time_days if item.lead_time_days is not None else row.lead_time_days
+        )
         row.is_bundle = bool(item.components) or row.is_bundle
         session.add(row)
         rows[item.sku] = row
     session.flush()
     ids = {name: int(row.id) for name, row in rows.items() if row.id is not None}
-    comp_ids = dict(session.execute(select(SkuRow.sku, SkuRow.id).where(
-        SkuRow.sku.in_({c for s in skus.values() for c in s.components or {}})
-    )).all())
+    comp_ids = dict(
+        session.execute(
+            select(SkuRow.sku, SkuRow.id).where(
+                SkuRow.sku.in_({c for s in skus.values() for c in s.components or {}})
+            )
+        ).all()
+    )
     for item in skus.values():
         if item.components:
-            session.execute(delete(BundleComponentRow).where(BundleComponentRow.bundle_id == ids[item.sku]))
+            session.execute(
+                delete(BundleComponentRow).where(BundleComponentRow.bundle_id == ids[item.sku])
+            )
             for comp, qty in item.components.items():
-                session.add(BundleComponentRow(bundle_id=ids[item.sku], component_id=comp_ids[comp], qty=qty))
+                session.add(
+                    BundleComponentRow(
+                        bundle_id=ids[item.sku], component_id=comp_ids[comp], qty=qty
+                    )
+                )
     session.flush()
     return ids
 
 
-def _upsert_listings(session: Session, skus: dict[str, _Sku], ids: dict[str, int], channels: dict[str, str]) -> int:
+def _upsert_listings(
+    session: Session, skus: dict[str, _Sku], ids: dict[str, int], channels: dict[str, str]
+) -> int:
     channel_ids = dict(session.execute(select(ChannelRow.name, ChannelRow.id)).all())
     existing = {
         (r.channel_id, r.sku_id): r
-        for r in session.execute(select(ListingRow).where(ListingRow.sku_id.in_(set(ids.values())))).scalars()
+        for r in session.execute(
+            select(ListingRow).where(ListingRow.sku_id.in_(set(ids.values())))
+        ).scalars()
     }
     count = 0
     for item in skus.values():
         for channel, external_id in item.listings.items():
             key = (channel_ids[channel], ids[item.sku])
-            row = existing.get(key) or ListingRow(channel_id=key[0], sku_id=key[1], external_id=external_id)
+            row = existing.get(key) or ListingRow(
+                channel_id=key[0], sku_id=key[1], external_id=external_id
+            )
             row.external_id = external_id
             session.add(row)
             count += 1
@@ -276,10 +329,14 @@ def _upsert_listings(session: Session, skus: dict[str, _Sku], ids: dict[str, int
 
 def export_catalog(session: Session) -> str:
     """The ledger's catalog in the import format; importing it back changes nothing."""
-    channels = list(session.execute(select(ChannelRow.id, ChannelRow.name).order_by(ChannelRow.name)).all())
+    channels = list(
+        session.execute(select(ChannelRow.id, ChannelRow.name).order_by(ChannelRow.name)).all()
+    )
     header = [*REQUIRED, *OPTIONAL, *(LISTING_PREFIX + name for _, name in channels)]
     listings: dict[int, dict[int, str]] = defaultdict(dict)
-    for ch, sku, ext in session.execute(select(ListingRow.channel_id, ListingRow.sku_id, ListingRow.external_id)):
+    for ch, sku, ext in session.execute(
+        select(ListingRow.channel_id, ListingRow.sku_id, ListingRow.external_id)
+    ):
         listings[sku][ch] = ext
     comps: dict[int, list[str]] = defaultdict(list)
     for b, name, qty in session.execute(

@@ -15,7 +15,14 @@ from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.lookups import location_id
 from stocksync.ledger.tables import ChannelLocationRow, ChannelRow, ListingRow, LocationRow
 
-__all__ = ["ChannelInfo", "LocationInfo", "add_channel", "add_location", "list_channels", "list_locations"]
+__all__ = [
+    "ChannelInfo",
+    "LocationInfo",
+    "add_channel",
+    "add_location",
+    "list_channels",
+    "list_locations",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +47,14 @@ class ChannelInfo:
     def to_dict(self) -> dict[str, Any]:
         p = self.policy
         return {
-            "name": self.name, "kind": self.kind, "priority": self.priority,
-            "buffer": p.buffer, "max_listed": p.max_listed, "share_pct": p.share_pct,
-            "zero_below": p.zero_below, "last_units": p.last_units,
+            "name": self.name,
+            "kind": self.kind,
+            "priority": self.priority,
+            "buffer": p.buffer,
+            "max_listed": p.max_listed,
+            "share_pct": p.share_pct,
+            "zero_below": p.zero_below,
+            "last_units": p.last_units,
             "locations": list(self.locations) or "all",
         }
 
@@ -55,15 +67,21 @@ def add_location(session: Session, info: LocationInfo) -> int:
     if info.country is not None and len(info.country) != 2:
         raise InvalidRequestError("country must be a two-letter ISO code")
     row = LocationRow(
-        name=info.name, kind=kind, country=info.country.upper() if info.country else None,
-        region=info.region, latitude=info.latitude, longitude=info.longitude,
+        name=info.name,
+        kind=kind,
+        country=info.country.upper() if info.country else None,
+        region=info.region,
+        latitude=info.latitude,
+        longitude=info.longitude,
     )
     return _insert(session, row, f"location {info.name!r} already exists")
 
 
 def list_locations(session: Session) -> list[LocationInfo]:
     rows = session.execute(select(LocationRow).order_by(LocationRow.name)).scalars()
-    return [LocationInfo(r.name, r.kind, r.country, r.region, r.latitude, r.longitude) for r in rows]
+    return [
+        LocationInfo(r.name, r.kind, r.country, r.region, r.latitude, r.longitude) for r in rows
+    ]
 
 
 def add_channel(session: Session, info: ChannelInfo) -> int:
@@ -71,13 +89,20 @@ def add_channel(session: Session, info: ChannelInfo) -> int:
     kind = _enum(ChannelKind, info.kind, "channel kind")
     p = info.policy
     row = ChannelRow(
-        name=info.name, kind=kind, priority=info.priority, buffer=p.buffer,
-        max_listed=p.max_listed, share_pct=p.share_pct, zero_below=p.zero_below,
+        name=info.name,
+        kind=kind,
+        priority=info.priority,
+        buffer=p.buffer,
+        max_listed=p.max_listed,
+        share_pct=p.share_pct,
+        zero_below=p.zero_below,
         last_units=p.last_units,
     )
     channel_id = _insert(session, row, f"channel {info.name!r} already exists")
     for name in dict.fromkeys(info.locations):
-        session.add(ChannelLocationRow(channel_id=channel_id, location_id=location_id(session, name)))
+        session.add(
+            ChannelLocationRow(channel_id=channel_id, location_id=location_id(session, name))
+        )
     session.flush()
     return channel_id
 
@@ -93,7 +118,9 @@ def list_channels(session: Session) -> list[ChannelInfo]:
     rows = session.execute(select(ChannelRow).order_by(ChannelRow.priority.desc(), ChannelRow.name))
     return [
         ChannelInfo(
-            r.name, r.kind, r.priority,
+            r.name,
+            r.kind,
+            r.priority,
             ChannelPolicy(r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units),
             tuple(feeds.get(r.id, ())),
         )
@@ -103,7 +130,9 @@ def list_channels(session: Session) -> list[ChannelInfo]:
 
 def refresh_channel(session: Session, channel_id: int) -> None:
     """Recompute every listing of the SKUs the channel lists (its rules affect the guard of others)."""
-    skus = session.execute(select(ListingRow.sku_id).where(ListingRow.channel_id == channel_id)).scalars()
+    skus = session.execute(
+        select(ListingRow.sku_id).where(ListingRow.channel_id == channel_id)
+    ).scalars()
     refresh_listings(session, set(skus))
 
 

@@ -98,15 +98,26 @@ def load_lines(session: Session, order_id: int, *, lock: bool = False) -> list[L
         recipes[b][c] = q
     return [
         Line(
-            r.order_id, r.line_no, r.sku_id, r.sku, r.quantity, r.committed, r.short,
-            r.cancelled, r.shipped, r.returned, r.external_line_id,
+            r.order_id,
+            r.line_no,
+            r.sku_id,
+            r.sku,
+            r.quantity,
+            r.committed,
+            r.short,
+            r.cancelled,
+            r.shipped,
+            r.returned,
+            r.external_line_id,
             recipes.get(r.sku_id) or {r.sku_id: 1},
         )
         for r in rows
     ]
 
 
-def save_lines(session: Session, order_id: int, lines: Iterable[Line], *, all_lines: list[Line]) -> OrderStatus:
+def save_lines(
+    session: Session, order_id: int, lines: Iterable[Line], *, all_lines: list[Line]
+) -> OrderStatus:
     """Write changed line counters and the order status derived from ``all_lines``."""
     changed = list(lines)
     if changed:
@@ -198,14 +209,23 @@ def take_back(
             moves.append(
                 Move(
                     f"{reason.value}/O{line.order_id}/L{line.line_no}/{sku}@{key[1]}",
-                    sku, key[1], -qty if ship else 0, -qty, reason,
-                    channel_id, line.order_id, line.line_no, note,
+                    sku,
+                    key[1],
+                    -qty if ship else 0,
+                    -qty,
+                    reason,
+                    channel_id,
+                    line.order_id,
+                    line.line_no,
+                    note,
                 )
             )
             if need == 0:
                 break
         if need:
-            raise AssertionError(f"journal holds too little for line {line.line_no} of order {line.order_id}")
+            raise AssertionError(
+                f"journal holds too little for line {line.line_no} of order {line.order_id}"
+            )
     return moves
 
 

@@ -193,7 +193,9 @@ def compute_desired(session: Session, listings: list[ListingState]) -> dict[int,
             if sku in recipes:
                 comp = {c: pool_for(c, row.channel_id) for c in recipes[sku]}
                 qty = bundle_pool(comp, recipes[sku])
-                locs = frozenset().union(*(_feed(feeds, available, c, row.channel_id) for c in recipes[sku]))
+                locs = frozenset().union(
+                    *(_feed(feeds, available, c, row.channel_id) for c in recipes[sku])
+                )
             else:
                 qty = pool_for(sku, row.channel_id)
                 locs = _feed(feeds, available, sku, row.channel_id)
@@ -205,6 +207,9 @@ def compute_desired(session: Session, listings: list[ListingState]) -> dict[int,
 
 
 def _feed(
-    feeds: Mapping[int, set[int]], available: Mapping[int, dict[int, int]], sku: int, channel_id: int
+    feeds: Mapping[int, set[int]],
+    available: Mapping[int, dict[int, int]],
+    sku: int,
+    channel_id: int,
 ) -> frozenset[int]:
     return frozenset(feeds.get(channel_id) or available.get(sku, {}).keys())

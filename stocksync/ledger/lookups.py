@@ -71,14 +71,18 @@ def sku_refs(session: Session, skus: Iterable[str]) -> dict[str, SkuRef]:
     if bundles:
         for b, c, q in session.execute(
             select(
-                BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty
+                BundleComponentRow.bundle_id,
+                BundleComponentRow.component_id,
+                BundleComponentRow.qty,
             ).where(BundleComponentRow.bundle_id.in_(bundles))
         ):
             recipes[b][c] = q
     return {r.sku: SkuRef(r.id, r.sku, recipes[r.id]) for r in rows}
 
 
-def skus_by_listing(session: Session, channel_id: int, listing_ids: Iterable[str]) -> dict[str, str]:
+def skus_by_listing(
+    session: Session, channel_id: int, listing_ids: Iterable[str]
+) -> dict[str, str]:
     """The channel's external listing ids that map to a SKU → that SKU."""
     ids = set(listing_ids)
     if not ids:
@@ -88,4 +92,4 @@ def skus_by_listing(session: Session, channel_id: int, listing_ids: Iterable[str
         .join(SkuRow, SkuRow.id == ListingRow.sku_id)
         .where(ListingRow.channel_id == channel_id, ListingRow.external_id.in_(ids))
     )
-    return {ext: sku for ext, sku in rows}
+    return {ext: sku for ext, sku in rows}  # noqa: C416 (dict(Result) would call Result.keys())

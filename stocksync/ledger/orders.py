@@ -17,7 +17,15 @@ from stocksync.domain.commit import fill_line
 from stocksync.domain.errors import InvalidRequestError, NotFoundError, UnmappableLineError
 from stocksync.domain.model import MovementReason, OrderStatus
 from stocksync.ledger.journal import Move, apply_moves
-from stocksync.ledger.lines import Line, line_status, load_lines, outstanding, save_lines, take_back, with_counts
+from stocksync.ledger.lines import (
+    Line,
+    line_status,
+    load_lines,
+    outstanding,
+    save_lines,
+    take_back,
+    with_counts,
+)
 from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.lookups import ChannelRef, SkuRef, channel_ref, sku_refs, skus_by_listing
 from stocksync.ledger.results import LineIn, LineResult, OrderResult
@@ -65,8 +73,14 @@ def record_order(
     now = utcnow()
     order_id = session.execute(
         insert(order_table)
-        .values(channel_id=ch.id, external_id=external_id, status="new",
-                placed_at=placed_at, created_at=now, updated_at=now)
+        .values(
+            channel_id=ch.id,
+            external_id=external_id,
+            status="new",
+            placed_at=placed_at,
+            created_at=now,
+            updated_at=now,
+        )
         .returning(order_table.c.id)
     ).scalar_one()
 
@@ -85,21 +99,53 @@ def record_order(
     for line_no, (line_in, ref) in enumerate(zip(lines, refs, strict=True), start=1):
         units, takes = fill_line(line_in.quantity, ref.recipe, available)
         moves += [
-            Move(f"L{line_no}/{t.sku_id}@{t.location_id}", t.sku_id, t.location_id, 0, t.qty,
-                 MovementReason.ORDER_COMMIT, ch.id, order_id, line_no)
+            Move(
+                f"L{line_no}/{t.sku_id}@{t.location_id}",
+                t.sku_id,
+                t.location_id,
+                0,
+                t.qty,
+                MovementReason.ORDER_COMMIT,
+                ch.id,
+                order_id,
+                line_no,
+            )
             for t in takes
         ]
-        made.append(Line(order_id, line_no, ref.id, ref.sku, line_in.quantity, units,
-                         line_in.quantity - units, 0, 0, 0, line_in.external_line_id, ref.recipe))
+        made.append(
+            Line(
+                order_id,
+                line_no,
+                ref.id,
+                ref.sku,
+                line_in.quantity,
+                units,
+                line_in.quantity - units,
+                0,
+                0,
+                0,
+                line_in.external_line_id,
+                ref.recipe,
+            )
+        )
         sold[(ch.id, ref.id)] += line_in.quantity
     if made:
         session.execute(
             insert(line_table),
             [
-                {"order_id": ln.order_id, "line_no": ln.line_no, "sku_id": ln.sku_id,
-                 "external_line_id": ln.external_line_id, "quantity": ln.quantity,
-                 "committed": ln.committed, "short": ln.short, "cancelled": 0, "shipped": 0,
-                 "returned": 0, "status": ln.status.value}
+                {
+                    "order_id": ln.order_id,
+                    "line_no": ln.line_no,
+                    "sku_id": ln.sku_id,
+                    "external_line_id": ln.external_line_id,
+                    "quantity": ln.quantity,
+                    "committed": ln.committed,
+                    "short": ln.short,
+                    "cancelled": 0,
+                    "shipped": 0,
+                    "returned": 0,
+                    "status": ln.status.value,
+                }
                 for ln in made
             ],
         )
@@ -119,8 +165,11 @@ def _map_lines(
     by_listing = skus_by_listing(
         session, ch.id, [ln.listing_id for ln in lines if ln.listing_id and ln.sku not in refs]
     )
-    missing = {by_listing[ln.listing_id] for ln in lines
-               if ln.sku not in refs and ln.listing_id in by_listing}
+    missing = {
+        by_listing[ln.listing_id]
+        for ln in lines
+        if ln.sku not in refs and ln.listing_id in by_listing
+    }
     refs |= sku_refs(session, missing)
     mapped = []
     for n, line in enumerate(lines, start=1):
@@ -162,10 +211,17 @@ def cancel_order(
             continue
         from_short = min(units, line.short)
         from_committed = units - from_short
-        moves += take_back(line, from_committed, held.get(line.line_no, {}),
-                           reason=MovementReason.CANCEL_RELEASE, channel_id=ch.id)
+        moves += take_back(
+            line,
+            from_committed,
+            held.get(line.line_no, {}),
+            reason=MovementReason.CANCEL_RELEASE,
+            channel_id=ch.id,
+        )
         changed[line.line_no] = with_counts(
-            line, short=line.short - from_short, committed=line.committed - from_committed,
+            line,
+            short=line.short - from_short,
+            committed=line.committed - from_committed,
             cancelled=line.cancelled + units,
         )
     return _finish(session, op, key, ch, external_id, order_id, lines, changed, moves)
@@ -195,15 +251,22 @@ def ship_order(
     for line in lines:
         units = todo.get(line.line_no, 0)
         if units:
-            moves += take_back(line, units, held.get(line.line_no, {}),
-                               reason=MovementReason.SHIPMENT, channel_id=ch.id)
+            moves += take_back(
+                line,
+                units,
+                held.get(line.line_no, {}),
+                reason=MovementReason.SHIPMENT,
+                channel_id=ch.id,
+            )
             changed[line.line_no] = with_counts(
                 line, committed=line.committed - units, shipped=line.shipped + units
             )
     return _finish(session, op, key, ch, external_id, order_id, lines, changed, moves)
 
 
-def open_order(session: Session, channel: str, external_id: str) -> tuple[ChannelRef, int, list[Line]]:
+def open_order(
+    session: Session, channel: str, external_id: str
+) -> tuple[ChannelRef, int, list[Line]]:
     ch = channel_ref(session, channel)
     order_id = session.execute(
         select(order_table.c.id).where(
@@ -236,8 +299,15 @@ def _units_by_line(
 
 
 def _finish(
-    session: Session, op: int, key: str, ch: ChannelRef, external_id: str, order_id: int,
-    lines: list[Line], changed: dict[int, Line], moves: list[Move],
+    session: Session,
+    op: int,
+    key: str,
+    ch: ChannelRef,
+    external_id: str,
+    order_id: int,
+    lines: list[Line],
+    changed: dict[int, Line],
+    moves: list[Move],
 ) -> OrderResult:
     apply_moves(session, op, key, moves)
     after = [changed.get(ln.line_no, ln) for ln in lines]
@@ -251,7 +321,9 @@ def order_result(session: Session, *, channel: str, external_id: str) -> OrderRe
     return existing_order(session, channel_ref(session, channel), external_id, duplicate=False)
 
 
-def existing_order(session: Session, ch: ChannelRef, external_id: str, *, duplicate: bool) -> OrderResult:
+def existing_order(
+    session: Session, ch: ChannelRef, external_id: str, *, duplicate: bool
+) -> OrderResult:
     row = session.execute(
         select(order_table.c.id, order_table.c.status).where(
             order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
@@ -259,18 +331,32 @@ def existing_order(session: Session, ch: ChannelRef, external_id: str, *, duplic
     ).first()
     if row is None:
         raise NotFoundError("order", f"{ch.name}/{external_id}")
-    return order_outcome(ch.name, external_id, OrderStatus(row.status), load_lines(session, row.id), duplicate)
+    return order_outcome(
+        ch.name, external_id, OrderStatus(row.status), load_lines(session, row.id), duplicate
+    )
 
 
 def order_outcome(
     channel: str, external_id: str, status: OrderStatus, lines: list[Line], duplicate: bool = False
 ) -> OrderResult:
     return OrderResult(
-        channel, external_id, status, duplicate,
+        channel,
+        external_id,
+        status,
+        duplicate,
         tuple(
-            LineResult(ln.line_no, ln.sku, ln.quantity, ln.committed, ln.short, ln.cancelled,
-                       ln.shipped, ln.returned, line_status(ln), ln.external_line_id)
+            LineResult(
+                ln.line_no,
+                ln.sku,
+                ln.quantity,
+                ln.committed,
+                ln.short,
+                ln.cancelled,
+                ln.shipped,
+                ln.returned,
+                line_status(ln),
+                ln.external_line_id,
+            )
             for ln in lines
         ),
     )
-

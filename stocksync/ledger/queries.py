@@ -11,7 +11,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from stocksync.domain.errors import NotFoundError
-from stocksync.ledger.tables import BundleComponentRow, ChannelRow, ListingRow, LocationRow, SkuRow, StockRow
+from stocksync.ledger.tables import (
+    BundleComponentRow,
+    ChannelRow,
+    ListingRow,
+    LocationRow,
+    SkuRow,
+    StockRow,
+)
 
 __all__ = ["SkuStock", "stock_report"]
 
@@ -77,7 +84,9 @@ def stock_report(session: Session, skus: Sequence[str] = ()) -> list[SkuStock]:
         .order_by(ChannelRow.name)
     ):
         listings[r.sku_id].append(
-            ListingStock(channel, r.external_id, r.desired_qty, r.pushed_qty, r.expected_qty, r.dirty)
+            ListingStock(
+                channel, r.external_id, r.desired_qty, r.pushed_qty, r.expected_qty, r.dirty
+            )
         )
     comps: dict[int, dict[str, int]] = defaultdict(dict)
     for b, name, qty in session.execute(
@@ -87,7 +96,14 @@ def stock_report(session: Session, skus: Sequence[str] = ()) -> list[SkuStock]:
     ):
         comps[b][name] = qty
     return [
-        SkuStock(r.sku, r.title, r.reorder_point, comps.get(r.id, {}), stock.get(r.id, []), listings.get(r.id, []))
+        SkuStock(
+            r.sku,
+            r.title,
+            r.reorder_point,
+            comps.get(r.id, {}),
+            stock.get(r.id, []),
+            listings.get(r.id, []),
+        )
         for r in rows
         if r.id is not None
     ]

@@ -53,13 +53,28 @@ def restock_return(
         changed[line.line_no] = with_counts(line, returned=line.returned + units)
         for comp, per_unit in sorted(line.recipe.items()):
             loc = to_loc or _shipped_from(session, order_id, line.line_no, comp)
-            moves.append(Move(f"L{line.line_no}/{comp}@{loc}", comp, loc, units * per_unit, 0,
-                              MovementReason.RETURN_RESTOCK, ch.id, order_id, line.line_no))
+            moves.append(
+                Move(
+                    f"L{line.line_no}/{comp}@{loc}",
+                    comp,
+                    loc,
+                    units * per_unit,
+                    0,
+                    MovementReason.RETURN_RESTOCK,
+                    ch.id,
+                    order_id,
+                    line.line_no,
+                )
+            )
         if qty == 0:
             break
     for move in moves:
-        insert_ignore(session, stock_table, {"sku_id": move.sku_id, "location_id": move.location_id},
-                      ["sku_id", "location_id"])
+        insert_ignore(
+            session,
+            stock_table,
+            {"sku_id": move.sku_id, "location_id": move.location_id},
+            ["sku_id", "location_id"],
+        )
     lock_stock(session, [(m.sku_id, m.location_id) for m in moves])
     apply_moves(session, op, key, moves)
     after = [changed.get(ln.line_no, ln) for ln in lines]
@@ -72,8 +87,12 @@ def _shipped_from(session: Session, order_id: int, line_no: int, sku_id: int) ->
     m = MovementRow
     loc = session.execute(
         select(m.location_id)
-        .where(m.order_id == order_id, m.line_no == line_no, m.sku_id == sku_id,
-               m.reason == MovementReason.SHIPMENT.value)
+        .where(
+            m.order_id == order_id,
+            m.line_no == line_no,
+            m.sku_id == sku_id,
+            m.reason == MovementReason.SHIPMENT.value,
+        )
         .order_by(m.id)
         .limit(1)
     ).scalar()

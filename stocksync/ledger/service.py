@@ -47,7 +47,11 @@ class Ledger:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Ledger:
         s = settings or get_settings()
-        return cls(make_engine(s.database_url, pool_size=s.db_pool_size, busy_timeout_ms=s.sqlite_busy_timeout_ms))
+        return cls(
+            make_engine(
+                s.database_url, pool_size=s.db_pool_size, busy_timeout_ms=s.sqlite_busy_timeout_ms
+            )
+        )
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction, again from the start if PostgreSQL reports a deadlock."""
@@ -61,55 +65,111 @@ class Ledger:
                 time.sleep(0.005 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def receive(self, sku: str, qty: int, location: str, *, key: str | None = None, note: str = "") -> StockResult:
+    def receive(
+        self, sku: str, qty: int, location: str, *, key: str | None = None, note: str = ""
+    ) -> StockResult:
         key = key or new_key("receive")
-        return self.run(lambda s: stock.receive_stock(s, sku=sku, qty=qty, location=location, key=key, note=note))
+        return self.run(
+            lambda s: stock.receive_stock(
+                s, sku=sku, qty=qty, location=location, key=key, note=note
+            )
+        )
 
     def set_stock(
-        self, sku: str, qty: int, location: str, *, reason: MovementReason = MovementReason.CYCLE_COUNT,
-        key: str | None = None, note: str = "",
+        self,
+        sku: str,
+        qty: int,
+        location: str,
+        *,
+        reason: MovementReason = MovementReason.CYCLE_COUNT,
+        key: str | None = None,
+        note: str = "",
     ) -> StockResult:
         key = key or new_key("set")
         return self.run(
-            lambda s: stock.set_stock(s, sku=sku, qty=qty, location=location, key=key, reason=reason, note=note)
+            lambda s: stock.set_stock(
+                s, sku=sku, qty=qty, location=location, key=key, reason=reason, note=note
+            )
         )
 
     def adjust(
-        self, sku: str, delta: int, location: str, *, reason: MovementReason = MovementReason.ADJUSTMENT,
-        key: str | None = None, note: str = "",
+        self,
+        sku: str,
+        delta: int,
+        location: str,
+        *,
+        reason: MovementReason = MovementReason.ADJUSTMENT,
+        key: str | None = None,
+        note: str = "",
     ) -> StockResult:
         key = key or new_key("adjust")
         return self.run(
-            lambda s: stock.adjust_stock(s, sku=sku, delta=delta, location=location, key=key, reason=reason, note=note)
+            lambda s: stock.adjust_stock(
+                s, sku=sku, delta=delta, location=location, key=key, reason=reason, note=note
+            )
         )
 
     def record_order(
-        self, channel: str, external_id: str, lines: Sequence[LineIn], *, placed_at: datetime | None = None
+        self,
+        channel: str,
+        external_id: str,
+        lines: Sequence[LineIn],
+        *,
+        placed_at: datetime | None = None,
     ) -> OrderResult:
         return self.run(
-            lambda s: orders.record_order(s, channel=channel, external_id=external_id, lines=lines, placed_at=placed_at)
+            lambda s: orders.record_order(
+                s, channel=channel, external_id=external_id, lines=lines, placed_at=placed_at
+            )
         )
 
     def cancel_order(
-        self, channel: str, external_id: str, *, quantities: Mapping[str, int] | None = None, key: str | None = None
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        quantities: Mapping[str, int] | None = None,
+        key: str | None = None,
     ) -> OrderResult:
         return self.run(
-            lambda s: orders.cancel_order(s, channel=channel, external_id=external_id, key=key, quantities=quantities)
+            lambda s: orders.cancel_order(
+                s, channel=channel, external_id=external_id, key=key, quantities=quantities
+            )
         )
 
     def ship_order(
-        self, channel: str, external_id: str, *, quantities: Mapping[str, int] | None = None, key: str | None = None
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        quantities: Mapping[str, int] | None = None,
+        key: str | None = None,
     ) -> OrderResult:
         return self.run(
-            lambda s: orders.ship_order(s, channel=channel, external_id=external_id, key=key, quantities=quantities)
+            lambda s: orders.ship_order(
+                s, channel=channel, external_id=external_id, key=key, quantities=quantities
+            )
         )
 
     def restock_return(
-        self, channel: str, external_id: str, sku: str, qty: int, *, key: str, location: str | None = None
+        self,
+        channel: str,
+        external_id: str,
+        sku: str,
+        qty: int,
+        *,
+        key: str,
+        location: str | None = None,
     ) -> OrderResult:
         return self.run(
             lambda s: returns.restock_return(
-                s, channel=channel, external_id=external_id, sku=sku, qty=qty, key=key, location=location
+                s,
+                channel=channel,
+                external_id=external_id,
+                sku=sku,
+                qty=qty,
+                key=key,
+                location=location,
             )
         )
 

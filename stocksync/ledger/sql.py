@@ -16,6 +16,7 @@ __all__ = ["claim_operation", "insert_ignore", "lock_stock", "stock_table"]
 stock_table: Table = StockRow.__table__  # type: ignore[attr-defined]
 operation_table: Table = OperationRow.__table__  # type: ignore[attr-defined]
 
+
 def insert_ignore(
     session: Session, table: Table, values: dict[str, Any], conflict: Sequence[str]
 ) -> Any | None:
@@ -34,6 +35,7 @@ def insert_ignore(
     )
     return session.execute(stmt).scalar_one_or_none()
 
+
 def claim_operation(session: Session, key: str, kind: str) -> int | None:
     """Register an operation's idempotency key; None if an operation with it already ran."""
     if not key or len(key) > 300:
@@ -41,6 +43,7 @@ def claim_operation(session: Session, key: str, kind: str) -> int | None:
     return insert_ignore(
         session, operation_table, {"key": key, "kind": kind, "created_at": utcnow()}, ["key"]
     )
+
 
 def lock_stock(
     session: Session, pairs: Iterable[tuple[int, int]] = (), *, sku_ids: Iterable[int] = ()

@@ -35,7 +35,9 @@ def receive_stock(
     """Add ``qty`` units received at ``location``."""
     if qty <= 0:
         raise InvalidRequestError("a receipt must add at least one unit")
-    return _change(session, sku, location, key, MovementReason.RECEIPT, note, lambda on_hand: on_hand + qty)
+    return _change(
+        session, sku, location, key, MovementReason.RECEIPT, note, lambda on_hand: on_hand + qty
+    )
 
 
 def set_stock(
@@ -67,7 +69,9 @@ def adjust_stock(
     """Change on hand by ``delta`` (damage, loss, found stock)."""
     if delta == 0:
         raise InvalidRequestError("an adjustment must change something")
-    return _change(session, sku, location, key, _on_hand_reason(reason), note, lambda on_hand: on_hand + delta)
+    return _change(
+        session, sku, location, key, _on_hand_reason(reason), note, lambda on_hand: on_hand + delta
+    )
 
 
 def _on_hand_reason(reason: MovementReason | str) -> MovementReason:
@@ -93,14 +97,18 @@ def _change(session, sku, location, key, reason, note, new_on_hand) -> StockResu
     op = claim_operation(session, key, reason.value)
     if op is None:
         return stock_at(session, sku=sku, location=location, key=key, duplicate=True)
-    insert_ignore(session, stock_table, {"sku_id": ref.id, "location_id": loc}, ["sku_id", "location_id"])
+    insert_ignore(
+        session, stock_table, {"sku_id": ref.id, "location_id": loc}, ["sku_id", "location_id"]
+    )
     on_hand, committed = lock_stock(session, [(ref.id, loc)])[(ref.id, loc)]
     target = new_on_hand(on_hand)
     if target < 0:
         raise InvalidRequestError(f"{sku} at {location} has {on_hand} on hand; cannot go below 0")
     moves = []
     if target < committed:
-        moves = _release_shortfall(session, ref.id, loc, committed - target, note=f"count {target} < committed {committed}")
+        moves = _release_shortfall(
+            session, ref.id, loc, committed - target, note=f"count {target} < committed {committed}"
+        )
         committed = target
     moves.append(Move("stock", ref.id, loc, target - on_hand, 0, reason, note=note))
     apply_moves(session, op, key, moves)
@@ -108,7 +116,9 @@ def _change(session, sku, location, key, reason, note, new_on_hand) -> StockResu
     return StockResult(key, False, sku, location, target, committed)
 
 
-def _release_shortfall(session: Session, sku_id: int, loc: int, deficit: int, *, note: str) -> list[Move]:
+def _release_shortfall(
+    session: Session, sku_id: int, loc: int, deficit: int, *, note: str
+) -> list[Move]:
     """Free ``deficit`` committed units at (sku, location), newest orders first; those units go short."""
     m = MovementRow
     holders = session.execute(
@@ -135,13 +145,28 @@ def _release_shortfall(session: Session, sku_id: int, loc: int, deficit: int, *,
             line = next(ln for ln in lines if ln.line_no == line_no)
             per_unit = line.recipe[sku_id]
             units = min(line.committed, -(-min(deficit, units_held) // per_unit))
-            channel = session.execute(select(OrderRow.channel_id).where(OrderRow.id == order_id)).scalar()
-            moves += take_back(line, units, held[line_no], reason=MovementReason.CANCEL_RELEASE,
-                               channel_id=channel, prefer_location=loc, note=note)
+            channel = session.execute(
+                select(OrderRow.channel_id).where(OrderRow.id == order_id)
+            ).scalar()
+            moves += take_back(
+                line,
+                units,
+                held[line_no],
+                reason=MovementReason.CANCEL_RELEASE,
+                channel_id=channel,
+                prefer_location=loc,
+                note=note,
+            )
             deficit -= units * per_unit
-            changed[line_no] = with_counts(line, committed=line.committed - units, short=line.short + units)
-        save_lines(session, order_id, changed.values(),
-                   all_lines=[changed.get(ln.line_no, ln) for ln in lines])
+            changed[line_no] = with_counts(
+                line, committed=line.committed - units, short=line.short + units
+            )
+        save_lines(
+            session,
+            order_id,
+            changed.values(),
+            all_lines=[changed.get(ln.line_no, ln) for ln in lines],
+        )
     return moves
 
 
@@ -161,7 +186,8 @@ def _counts(session: Session, sku: str, location: str) -> tuple[int, int]:
     return _counts_by_id(session, ref.id, location_id(session, location))
 
 
-def stock_at(session: Session, *, sku: str, location: str, key: str = "", duplicate: bool = False) -> StockResult:
+def stock_at(
+    session: Session, *, sku: str, location: str, key: str = "", duplicate: bool = False
+) -> StockResult:
     """Current counters of one SKU at one location."""
     return StockResult(key, duplicate, sku, location, *_counts(session, sku, location))
-

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    String,
     Text,
     UniqueConstraint,
     text,
@@ -111,7 +110,10 @@ class StockRow(SQLModel, table=True):
 class OperationRow(SQLModel, table=True):
     __tablename__ = "operations"
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
     key: str = Field(max_length=300, unique=True)
     kind: str = Field(max_length=30)
     created_at: datetime = _ts()
@@ -125,9 +127,14 @@ class MovementRow(SQLModel, table=True):
         Index("ix_movements_sku_location", "sku_id", "location_id"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
     key: str = Field(max_length=320, unique=True)
-    operation_id: int = Field(sa_column=Column(BigInteger, ForeignKey("operations.id"), nullable=False))
+    operation_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("operations.id"), nullable=False)
+    )
     sku_id: int = Field(foreign_key="skus.id")
     location_id: int = Field(foreign_key="locations.id")
     delta_on_hand: int = 0
@@ -184,7 +191,9 @@ class ListingRow(SQLModel, table=True):
     channel_id: int = Field(foreign_key="channels.id")
     sku_id: int = Field(foreign_key="skus.id")
     external_id: str = Field(max_length=255)
-    external_refs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    external_refs: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     desired_qty: int = 0
     """What the rules say this channel should list now."""
     pushed_qty: int | None = None
@@ -203,9 +212,14 @@ class ListingRow(SQLModel, table=True):
 # A channel's order, keyed by the channel's own id.
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("channel_id", "external_id", name="uq_orders_channel_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id", name="uq_orders_channel_external_id"),
+    )
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
     channel_id: int = Field(foreign_key="channels.id")
     external_id: str = Field(max_length=100)
     status: str = Field(max_length=30)
@@ -240,9 +254,14 @@ class OrderLineRow(SQLModel, table=True):
 # Raw channel events as received, unique on the channel's event id; kept for audit and replay.
 class InboxEventRow(SQLModel, table=True):
     __tablename__ = "inbox_events"
-    __table_args__ = (UniqueConstraint("channel_id", "event_id", name="uq_inbox_events_channel_event"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "event_id", name="uq_inbox_events_channel_event"),
+    )
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
     channel_id: int = Field(foreign_key="channels.id")
     event_id: str = Field(max_length=200)
     topic: str = Field(default="", max_length=100)

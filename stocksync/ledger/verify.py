@@ -46,8 +46,9 @@ def _stock(session: Session) -> list[Mismatch]:
     sums = {
         (sku, loc): (int(on_hand), int(committed))
         for sku, loc, on_hand, committed in session.execute(
-            select(m.sku_id, m.location_id, func.sum(m.delta_on_hand), func.sum(m.delta_committed))
-            .group_by(m.sku_id, m.location_id)
+            select(
+                m.sku_id, m.location_id, func.sum(m.delta_on_hand), func.sum(m.delta_committed)
+            ).group_by(m.sku_id, m.location_id)
         )
     }
     names = _names(session)
@@ -76,7 +77,11 @@ def _lines(session: Session) -> list[Mismatch]:
     ):
         held[(order, line)][sku] = int(total)
     recipes: dict[int, dict[int, int]] = defaultdict(dict)
-    for b, c, q in session.execute(select(BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty)):
+    for b, c, q in session.execute(
+        select(
+            BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty
+        )
+    ):
         recipes[b][c] = q
     out = []
     rows = session.execute(
@@ -90,7 +95,15 @@ def _lines(session: Session) -> list[Mismatch]:
         subject = f"{channel}/{external_id}#{line.line_no}"
         for sku, per_unit in recipe.items():
             if journal.get(sku, 0) != line.committed * per_unit:
-                out.append(Mismatch("order_line", subject, f"committed[{sku}]", journal.get(sku, 0), line.committed * per_unit))
+                out.append(
+                    Mismatch(
+                        "order_line",
+                        subject,
+                        f"committed[{sku}]",
+                        journal.get(sku, 0),
+                        line.committed * per_unit,
+                    )
+                )
         total = line.committed + line.short + line.cancelled + line.shipped
         if total != line.quantity:
             out.append(Mismatch("order_line", subject, "quantity", total, line.quantity))
@@ -107,7 +120,9 @@ def _listings(session: Session) -> list[Mismatch]:
     for row in listings:
         subject = f"{row.channel}/{skus[row.sku_id]}"
         if desired[row.id] != row.desired_qty:
-            out.append(Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty))
+            out.append(
+                Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty)
+            )
         should_push = row.expected_qty is None or row.expected_qty != row.desired_qty
         if should_push and not row.dirty:
             out.append(Mismatch("listing", subject, "dirty", True, row.dirty))

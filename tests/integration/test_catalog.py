@@ -24,7 +24,9 @@ def channels(ledger: Ledger) -> None:
     add_channels(ledger, ("shopify-main", "shopify", 2), ("amazon-eu", "amazon", 1))
 
 
-def test_a_catalog_creates_skus_bundles_stock_locations_and_listings(ledger: Ledger, channels: None) -> None:
+def test_a_catalog_creates_skus_bundles_stock_locations_and_listings(
+    ledger: Ledger, channels: None
+) -> None:
     summary = ledger.run(lambda s: import_catalog(s, CATALOG))
 
     assert (summary.skus, summary.bundles, summary.stock_rows, summary.listings) == (3, 1, 3, 5)
@@ -33,7 +35,10 @@ def test_a_catalog_creates_skus_bundles_stock_locations_and_listings(ledger: Led
     assert report["MUG-GIFT-SET"].components == {"TEAL-MUG-350ML": 1, "OAK-COASTER": 2}
     assert report["TEAL-MUG-350ML"].available == 16
     assert report["TEAL-MUG-350ML"].reorder_point == 5
-    assert {li.channel: li.desired for li in report["MUG-GIFT-SET"].listings} == {"shopify-main": 16, "amazon-eu": 16}
+    assert {li.channel: li.desired for li in report["MUG-GIFT-SET"].listings} == {
+        "shopify-main": 16,
+        "amazon-eu": 16,
+    }
     assert ledger.verify() == []
 
 
@@ -58,8 +63,16 @@ def test_export_then_import_changes_nothing(ledger: Ledger, channels: None) -> N
         ("TEAL-MUG-350ML,berlin,1,,,,,,\nSET,,,,,,TEAL-MUG-350ML*x,,\n", 3, "components"),
         ("TEAL-MUG-350ML,berlin,1,,,,,,\nSET,,,,,,NOPE*1,,\n", 3, "components"),
         ("TEAL-MUG-350ML,berlin,1,,,,,,\nSET,berlin,3,,,,TEAL-MUG-350ML*1,,\n", 3, "location"),
-        ("TEAL-MUG-350ML,berlin,1,Teal mug,,,,,\nTEAL-MUG-350ML,leeds,1,Other title,,,,,\n", 3, "title"),
-        ("TEAL-MUG-350ML,berlin,1,,,,,gid-1,\nOAK-COASTER,berlin,1,,,,,gid-1,\n", 3, "listing:shopify-main"),
+        (
+            "TEAL-MUG-350ML,berlin,1,Teal mug,,,,,\nTEAL-MUG-350ML,leeds,1,Other title,,,,,\n",
+            3,
+            "title",
+        ),
+        (
+            "TEAL-MUG-350ML,berlin,1,,,,,gid-1,\nOAK-COASTER,berlin,1,,,,,gid-1,\n",
+            3,
+            "listing:shopify-main",
+        ),
         ("TEAL-MUG-350ML,,5,,,,,,\n", 2, "location"),
     ],
 )
@@ -79,7 +92,11 @@ def test_a_bad_row_names_its_row_and_column_and_imports_nothing(
 
 def test_a_listing_column_for_an_unknown_channel_is_refused(ledger: Ledger, channels: None) -> None:
     with pytest.raises(CatalogError, match="no channel named 'ebay-de'") as caught:
-        ledger.run(lambda s: import_catalog(s, "sku,location,on_hand,listing:ebay-de\nTEAL-MUG-350ML,berlin,1,123\n"))
+        ledger.run(
+            lambda s: import_catalog(
+                s, "sku,location,on_hand,listing:ebay-de\nTEAL-MUG-350ML,berlin,1,123\n"
+            )
+        )
     assert (caught.value.row, caught.value.column) == (1, "listing:ebay-de")
 
 
@@ -93,4 +110,8 @@ def test_a_sku_with_stock_cannot_become_a_bundle(ledger: Ledger, channels: None)
     ledger.run(lambda s: import_catalog(s, CATALOG))
 
     with pytest.raises(CatalogError, match="has stock"):
-        ledger.run(lambda s: import_catalog(s, "sku,location,on_hand,components\nOAK-COASTER,,,TEAL-MUG-350ML*2\n"))
+        ledger.run(
+            lambda s: import_catalog(
+                s, "sku,location,on_hand,components\nOAK-COASTER,,,TEAL-MUG-350ML*2\n"
+            )
+        )

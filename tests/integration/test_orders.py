@@ -20,11 +20,15 @@ def stock_of(ledger: Ledger, sku: str) -> dict[str, tuple[int, int]]:
 def test_an_order_within_stock_commits_every_line(ledger: Ledger) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 5}, "OAK-COASTER": {"berlin": 8}})
 
-    result = ledger.record_order("shopify-main", "1001", [LineIn("TEAL-MUG-350ML", 2), LineIn("OAK-COASTER", 4)])
+    result = ledger.record_order(
+        "shopify-main", "1001", [LineIn("TEAL-MUG-350ML", 2), LineIn("OAK-COASTER", 4)]
+    )
 
     assert result.status is OrderStatus.COMMITTED
     assert [(ln.committed, ln.short, ln.status) for ln in result.lines] == [
-        (2, 0, LineStatus.COMMITTED), (4, 0, LineStatus.COMMITTED)]
+        (2, 0, LineStatus.COMMITTED),
+        (4, 0, LineStatus.COMMITTED),
+    ]
     assert stock_of(ledger, "TEAL-MUG-350ML") == {"berlin": (5, 2)}
     assert ledger.verify() == []
 
@@ -84,8 +88,12 @@ def test_a_line_splits_across_the_locations_that_feed_the_channel(ledger: Ledger
 def test_a_channel_only_commits_from_its_own_locations(ledger: Ledger) -> None:
     add_locations(ledger, "berlin", "leeds")
     shop_with(
-        ledger, {"TEAL-MUG-350ML": {"berlin": 2, "leeds": 3}},
-        channels=(channel("amazon-uk", "amazon", 1, ["leeds"]), channel("shopify-main", "shopify", 2)),
+        ledger,
+        {"TEAL-MUG-350ML": {"berlin": 2, "leeds": 3}},
+        channels=(
+            channel("amazon-uk", "amazon", 1, ["leeds"]),
+            channel("shopify-main", "shopify", 2),
+        ),
     )
 
     result = ledger.record_order("amazon-uk", "203-1", [LineIn("TEAL-MUG-350ML", 5)])
@@ -96,8 +104,11 @@ def test_a_channel_only_commits_from_its_own_locations(ledger: Ledger) -> None:
 
 def test_a_bundle_commits_its_components_in_whole_bundles(ledger: Ledger) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 5}, "OAK-COASTER": {"berlin": 3}})
-    load_catalog(ledger, "sku,location,on_hand,components,listing:shopify-main\n"
-                         "MUG-GIFT-SET,,,TEAL-MUG-350ML*1;OAK-COASTER*2,gid-set\n")
+    load_catalog(
+        ledger,
+        "sku,location,on_hand,components,listing:shopify-main\n"
+        "MUG-GIFT-SET,,,TEAL-MUG-350ML*1;OAK-COASTER*2,gid-set\n",
+    )
 
     result = ledger.record_order("shopify-main", "1001", [LineIn("MUG-GIFT-SET", 2)])
 
@@ -110,7 +121,9 @@ def test_a_bundle_commits_its_components_in_whole_bundles(ledger: Ledger) -> Non
 def test_a_line_maps_through_the_channel_listing_id_when_its_sku_is_empty(ledger: Ledger) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 5}})
 
-    result = ledger.record_order("woo-site", "727", [LineIn("", 1, listing_id="woo-site-TEAL-MUG-350ML")])
+    result = ledger.record_order(
+        "woo-site", "727", [LineIn("", 1, listing_id="woo-site-TEAL-MUG-350ML")]
+    )
 
     assert result.lines[0].sku == "TEAL-MUG-350ML"
     assert result.lines[0].committed == 1
@@ -120,7 +133,9 @@ def test_an_unmappable_line_refuses_the_whole_order_and_writes_nothing(ledger: L
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 5}})
 
     with pytest.raises(UnmappableLineError, match="line 2"):
-        ledger.record_order("woo-site", "727", [LineIn("TEAL-MUG-350ML", 1), LineIn("NO-SUCH-SKU", 1)])
+        ledger.record_order(
+            "woo-site", "727", [LineIn("TEAL-MUG-350ML", 1), LineIn("NO-SUCH-SKU", 1)]
+        )
 
     with pytest.raises(NotFoundError):
         ledger.order("woo-site", "727")
@@ -144,7 +159,9 @@ def test_a_partial_cancel_drops_short_units_before_committed_ones(ledger: Ledger
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 3}})
     ledger.record_order("shopify-main", "1001", [LineIn("TEAL-MUG-350ML", 5)])
 
-    result = ledger.cancel_order("shopify-main", "1001", quantities={"TEAL-MUG-350ML": 3}, key="evt-1")
+    result = ledger.cancel_order(
+        "shopify-main", "1001", quantities={"TEAL-MUG-350ML": 3}, key="evt-1"
+    )
 
     line = result.lines[0]
     assert (line.committed, line.short, line.cancelled) == (2, 0, 3)

@@ -83,9 +83,13 @@ def test_thirty_orders_for_the_last_three_units_commit_exactly_three(
         placed = []
         for n in range(3):
             channel = CHANNELS[(worker + n) % 3]
-            placed.append(mine.record_order(channel, f"W{worker}-{n}", [LineIn("TEAL-MUG-350ML", 1)]))
+            placed.append(
+                mine.record_order(channel, f"W{worker}-{n}", [LineIn("TEAL-MUG-350ML", 1)])
+            )
         if backend == "postgres":
-            sessions.add(mine.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+            sessions.add(
+                mine.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            )
         return placed
 
     try:
@@ -110,8 +114,12 @@ def test_thirty_orders_for_the_last_three_units_commit_exactly_three(
 def test_one_order_delivered_five_times_at_once_commits_once(ledger: Ledger) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 10}})
 
-    results = run_concurrently(5, lambda _: ledger.record_order(
-        "shopify-main", "820982911946154508", [LineIn("TEAL-MUG-350ML", 2)]))
+    results = run_concurrently(
+        5,
+        lambda _: ledger.record_order(
+            "shopify-main", "820982911946154508", [LineIn("TEAL-MUG-350ML", 2)]
+        ),
+    )
 
     assert sorted(r.duplicate for r in results) == [False, True, True, True, True]  # type: ignore[union-attr]
     assert {r.lines[0].committed for r in results} == {2}  # type: ignore[union-attr]
@@ -132,15 +140,21 @@ def test_a_cancel_racing_its_own_duplicates_releases_once(ledger: Ledger) -> Non
 def test_mixed_concurrent_traffic_keeps_every_invariant(ledger: Ledger, engine: Engine) -> None:
     skus = ["TEAL-MUG-350ML", "OAK-COASTER", "LINEN-NAPKIN", "SLATE-TRAY"]
     shop_with(ledger, {sku: {"berlin": 6, "leeds": 4} for sku in skus})
-    load_catalog(ledger, "sku,location,on_hand,components,listing:shopify-main,listing:amazon-eu\n"
-                         "TABLE-SET,,,TEAL-MUG-350ML*1;OAK-COASTER*2;LINEN-NAPKIN*2,gid-ts,B0TS\n")
+    load_catalog(
+        ledger,
+        "sku,location,on_hand,components,listing:shopify-main,listing:amazon-eu\n"
+        "TABLE-SET,,,TEAL-MUG-350ML*1;OAK-COASTER*2;LINEN-NAPKIN*2,gid-ts,B0TS\n",
+    )
 
     def traffic(worker: int) -> int:
         rnd = random.Random(worker)
         done = 0
         for n in range(12):
             channel, order_id = rnd.choice(CHANNELS), f"W{worker}-{n}"
-            lines = [LineIn(rnd.choice([*skus, "TABLE-SET"]), rnd.randint(1, 3)) for _ in range(rnd.randint(1, 3))]
+            lines = [
+                LineIn(rnd.choice([*skus, "TABLE-SET"]), rnd.randint(1, 3))
+                for _ in range(rnd.randint(1, 3))
+            ]
             ledger.record_order(channel, order_id, lines)
             roll = rnd.random()
             if roll < 0.25:
@@ -150,7 +164,9 @@ def test_mixed_concurrent_traffic_keeps_every_invariant(ledger: Ledger, engine: 
             elif roll < 0.5:
                 ledger.receive(rnd.choice(skus), rnd.randint(1, 4), rnd.choice(["berlin", "leeds"]))
             elif roll < 0.55:
-                ledger.set_stock(rnd.choice(skus), rnd.randint(0, 5), rnd.choice(["berlin", "leeds"]))
+                ledger.set_stock(
+                    rnd.choice(skus), rnd.randint(0, 5), rnd.choice(["berlin", "leeds"])
+                )
             done += 1
         return done
 
@@ -162,13 +178,17 @@ def test_mixed_concurrent_traffic_keeps_every_invariant(ledger: Ledger, engine: 
 
 
 @pytest.mark.postgres
-def test_writers_lock_stock_rows_in_one_order_so_crossing_orders_never_deadlock(ledger: Ledger) -> None:
+def test_writers_lock_stock_rows_in_one_order_so_crossing_orders_never_deadlock(
+    ledger: Ledger,
+) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 500}, "OAK-COASTER": {"berlin": 500}})
 
     def crossing(worker: int) -> None:
         first, second = ("TEAL-MUG-350ML", "OAK-COASTER")[:: 1 if worker % 2 else -1]
         for n in range(25):
-            ledger.record_order(CHANNELS[worker % 3], f"X{worker}-{n}", [LineIn(first, 1), LineIn(second, 1)])
+            ledger.record_order(
+                CHANNELS[worker % 3], f"X{worker}-{n}", [LineIn(first, 1), LineIn(second, 1)]
+            )
 
     run_concurrently(8, crossing)
 

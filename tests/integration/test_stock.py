@@ -41,7 +41,9 @@ def test_a_count_sets_on_hand_and_journals_the_difference(ledger: Ledger) -> Non
     assert ledger.verify() == []
 
 
-def test_a_count_below_commitments_releases_the_newest_orders_and_records_them_short(ledger: Ledger) -> None:
+def test_a_count_below_commitments_releases_the_newest_orders_and_records_them_short(
+    ledger: Ledger,
+) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 5}})
     ledger.record_order("shopify-main", "1001", [LineIn("TEAL-MUG-350ML", 2)])
     ledger.record_order("amazon-eu", "1002", [LineIn("TEAL-MUG-350ML", 2)])
@@ -58,8 +60,11 @@ def test_a_count_below_commitments_releases_the_newest_orders_and_records_them_s
 
 def test_a_count_below_a_bundle_commitment_releases_whole_bundles(ledger: Ledger) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 4}, "OAK-COASTER": {"berlin": 4}})
-    load_catalog(ledger, "sku,location,on_hand,components,listing:shopify-main\n"
-                         "MUG-GIFT-SET,,,TEAL-MUG-350ML*1;OAK-COASTER*2,gid-set\n")
+    load_catalog(
+        ledger,
+        "sku,location,on_hand,components,listing:shopify-main\n"
+        "MUG-GIFT-SET,,,TEAL-MUG-350ML*1;OAK-COASTER*2,gid-set\n",
+    )
     ledger.record_order("shopify-main", "1001", [LineIn("MUG-GIFT-SET", 2)])
 
     ledger.set_stock("OAK-COASTER", 3, "berlin")
@@ -90,7 +95,9 @@ def test_stock_on_a_bundle_is_refused(ledger: Ledger) -> None:
         ledger.receive("MUG-PAIR", 1, "berlin")
 
 
-@pytest.mark.parametrize("sku,location", [("NO-SUCH-SKU", "berlin"), ("TEAL-MUG-350ML", "atlantis")])
+@pytest.mark.parametrize(
+    "sku,location", [("NO-SUCH-SKU", "berlin"), ("TEAL-MUG-350ML", "atlantis")]
+)
 def test_unknown_names_are_clear_errors(ledger: Ledger, sku: str, location: str) -> None:
     shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 4}})
 

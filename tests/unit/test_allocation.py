@@ -265,6 +265,8 @@ def test_a_channel_hidden_by_the_guard_does_not_hide_the_channels_below_it() -> 
 
 
 @pytest.mark.parametrize("components", [{"TEAL-MUG-350ML": 0}, {"TEAL-MUG-350ML": -1}])
-def test_bundle_pool_refuses_a_component_quantity_that_is_not_positive(components: dict[str, int]) -> None:
+def test_bundle_pool_refuses_a_component_quantity_that_is_not_positive(
+    components: dict[str, int],
+) -> None:
     with pytest.raises(ValueError):
         bundle_pool({"TEAL-MUG-350ML": 5}, components)

@@ -1,0 +1,1 @@
+"""Prefect blocks: configuration and secrets, each able to build what it configures."""

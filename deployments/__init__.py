@@ -1,0 +1,1 @@
+"""Deployment helpers: block registration and Prefect-side set-up as code."""
