@@ -1,0 +1,1 @@
+"""Benchmarks of stocksync on the configured database, run in scratch space."""

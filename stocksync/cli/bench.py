@@ -1,0 +1,77 @@
+"""Commands that measure stocksync on this machine and database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from stocksync.cli.output import JsonOpt, console, err_console, errors_to_exit, fail, print_json
+
+bench_app = typer.Typer(
+    help="Benchmarks, run in scratch space beside the ledger.", no_args_is_help=True
+)
+COLUMNS = ("case", "orders", "orders/s", "target", "p50 ms", "p99 ms", "checks", "vs pgbench")
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    as_json: bool = JsonOpt,
+    writers: int = typer.Option(8, min=1, help="Concurrent writer processes."),
+    duration: int = typer.Option(10, min=1, help="Seconds per case (and for pgbench)."),
+    skus: int = typer.Option(1000, min=1, help="SKUs in the scratch catalog."),
+    pgbench: bool = typer.Option(
+        True, "--pgbench/--no-pgbench", help="On PostgreSQL, also run pgbench -N as a yardstick."
+    ),
+) -> None:
+    """Orders/s and latency of concurrent order recording, spread over SKUs and on one hot SKU."""
+    from stocksync.bench.ledger import BenchOptions, run_ledger_bench
+    from stocksync.settings import get_settings
+
+    settings = get_settings()
+    options = BenchOptions(writers, duration, skus, pgbench, settings.sqlite_busy_timeout_ms)
+    with errors_to_exit():
+        report = run_ledger_bench(settings.database_url, options, progress=_progress)
+    doc = report.to_dict()
+    if as_json:
+        print_json(doc)
+    else:
+        _print_report(doc)
+    if not report.ok:
+        raise fail("the ledger failed its checks: mismatches, or committed units != orders", 1)
+
+
+def _print_report(doc: dict[str, Any]) -> None:
+    """The cases as a table, with the pgbench yardstick under it."""
+    pg = doc["pgbench"]
+    title = f"Ledger benchmark: {doc['database']}, {doc['writers']} writers, {doc['duration_s']}s"
+    t = Table(title=title, title_justify="left")
+    for col in COLUMNS:
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for name, case in doc["cases"].items():
+        ratio = f"{pg[f'{name}_ratio']:.1%}" if pg else "-"
+        t.add_row(
+            name,
+            str(case["orders"]),
+            f"{case['orders_per_s']:.1f}",
+            str(doc["targets"][f"{name}_orders_per_s"]),
+            f"{case['p50_ms']:.2f}",
+            f"{case['p99_ms']:.2f}",
+            _checks(case),
+            ratio,
+        )
+    console.print(t)
+    console.print(f"pgbench -N: {pg['tps']:.1f} tps" if pg else "pgbench: not run")
+
+
+def _checks(case: dict[str, Any]) -> str:
+    """``ok`` when the ledger verified and committed one unit per order, else what went wrong."""
+    if case["verify_mismatches"] == 0 and case["committed_units"] == case["orders"]:
+        return "ok"
+    return f"{case['verify_mismatches']} mismatches, {case['committed_units']} committed"
+
+
+def _progress(message: str) -> None:
+    """Progress goes to stderr, so ``--json`` output stays one document."""
+    err_console.print(f"[dim]{message}[/dim]")
