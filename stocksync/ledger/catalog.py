@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from stocksync.domain.errors import CatalogError
+from stocksync.ledger.config_cache import bump_epoch
 from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.stock import set_stock
 from stocksync.ledger.tables import (
@@ -76,6 +77,7 @@ def import_catalog(session: Session, text: str) -> CatalogSummary:
                 note="catalog import",
             )
     listing_count = _upsert_listings(session, skus, ids, channels)
+    bump_epoch(session)
     refresh_listings(session, set(ids.values()))
     return CatalogSummary(
         skus=len(skus),

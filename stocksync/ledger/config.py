@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import ChannelKind, ChannelPolicy, LocationKind
+from stocksync.ledger.config_cache import bump_epoch
 from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.lookups import location_id
 from stocksync.ledger.tables import ChannelLocationRow, ChannelRow, ListingRow, LocationRow

@@ -9,7 +9,7 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session
 
 from stocksync.domain.model import MovementReason
-from stocksync.ledger.sql import stock_table
+from stocksync.ledger.sql import conn, stock_table
 from stocksync.ledger.tables import MovementRow, utcnow
 
 __all__ = ["Move", "apply_moves"]
@@ -39,7 +39,7 @@ def apply_moves(session: Session, op_id: int, op_key: str, moves: Sequence[Move]
     if not moves:
         return
     now = utcnow()
-    session.execute(
+    conn(session).execute(
         insert(movement_table),
         [
             {
@@ -59,7 +59,7 @@ def apply_moves(session: Session, op_id: int, op_key: str, moves: Sequence[Move]
             for m in moves
         ],
     )
-    session.execute(
+    conn(session).execute(
         update(stock_table)
         .where(
             stock_table.c.sku_id == bindparam("b_sku"),

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from stocksync.domain.model import LineStatus, MovementReason, OrderStatus
 from stocksync.ledger.journal import Move
+from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import (
     BundleComponentRow,
     MovementRow,
@@ -79,10 +80,10 @@ def order_status(lines: Iterable[Line]) -> OrderStatus:
 def load_lines(session: Session, order_id: int, *, lock: bool = False) -> list[Line]:
     """The order's lines (and with ``lock``, the order row locked first)."""
     if lock:
-        session.execute(
+        conn(session).execute(
             select(order_table.c.id).where(order_table.c.id == order_id).with_for_update()
         )
-    rows = session.execute(
+    rows = conn(session).execute(
         select(line_table, SkuRow.sku)
         .join(SkuRow, SkuRow.id == line_table.c.sku_id)
         .where(line_table.c.order_id == order_id)
@@ -90,7 +91,7 @@ def load_lines(session: Session, order_id: int, *, lock: bool = False) -> list[L
     ).all()
     recipes: dict[int, dict[int, int]] = defaultdict(dict)
     sku_ids = {r.sku_id for r in rows}
-    for b, c, q in session.execute(
+    for b, c, q in conn(session).execute(
         select(
             BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty
         ).where(BundleComponentRow.bundle_id.in_(sku_ids))
@@ -121,7 +122,7 @@ def save_lines(
     """Write changed line counters and the order status derived from ``all_lines``."""
     changed = list(lines)
     if changed:
-        session.execute(
+        conn(session).execute(
             update(line_table)
             .where(
                 line_table.c.order_id == bindparam("b_order"),
@@ -150,7 +151,7 @@ def save_lines(
             ],
         )
     status = order_status(all_lines)
-    session.execute(
+    conn(session).execute(
         update(order_table)
         .where(order_table.c.id == order_id)
         .values(status=status.value, updated_at=utcnow())
@@ -171,7 +172,7 @@ def outstanding(
     if line_nos is not None:
         stmt = stmt.where(m.line_no.in_(list(line_nos)))
     held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)
-    for line_no, sku, loc, total in session.execute(stmt):
+    for line_no, sku, loc, total in conn(session).execute(stmt):
         if total:
             held[line_no][(sku, loc)] = int(total)
     return held

@@ -1,4 +1,9 @@
-"""Keep every listing's desired quantity in step with the stock, inside the caller's transaction."""
+"""Keep every listing's desired quantity in step with the stock, inside the caller's transaction.
+
+The computation is pure (:func:`desired_quantities`, :func:`listing_changes`); the functions around
+it load and write rows. Listing rows are locked in id order after the caller's stock locks, and
+pools are read after those locks, so the last writer always writes from the latest stock.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
 from stocksync.domain.model import ChannelPolicy
+from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelLocationRow,
@@ -20,19 +26,21 @@ from stocksync.ledger.tables import (
     utcnow,
 )
 
-__all__ = ["ListingChange", "compute_desired", "load_listings", "refresh_listings"]
+__all__ = [
+    "ListingChange",
+    "ListingState",
+    "compute_desired",
+    "desired_quantities",
+    "listing_changes",
+    "load_listings",
+    "refresh_listings",
+    "write_listing_changes",
+]
 
 listing_table: Table = ListingRow.__table__  # type: ignore[attr-defined]
 
-
-@dataclass(frozen=True, slots=True)
-class ListingChange:
-    listing_id: int
-    channel_id: int
-    sku_id: int
-    desired_qty: int
-    expected_qty: int | None
-    dirty: bool
+Available = Mapping[int, Mapping[int, int]]
+"""SKU id → location id → available units."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,31 +57,56 @@ class ListingState:
     policy: ChannelPolicy
 
 
-def refresh_listings(
-    session: Session,
-    sku_ids: Iterable[int],
-    sold: Mapping[tuple[int, int], int] | None = None,
-) -> list[ListingChange]:
-    """Recompute the listings of ``sku_ids`` and of every bundle containing them; mark changes dirty.
+@dataclass(frozen=True, slots=True)
+class ListingChange:
+    listing_id: int
+    channel_id: int
+    sku_id: int
+    desired_qty: int
+    expected_qty: int | None
+    dirty: bool
+    version: int
 
-    ``sold`` maps (channel id, listed SKU id) to units a channel just sold itself, which that
-    channel has already taken off its own count (its expected quantity drops by as much).
-    Listing rows are locked in id order after the caller's stock locks, and the pools are read
-    after those locks, so the last writer always writes from the latest committed stock.
+
+def desired_quantities(
+    listings: Iterable[ListingState],
+    available: Available,
+    feeds: Mapping[int, frozenset[int]],
+    recipes: Mapping[int, Mapping[int, int]],
+) -> dict[int, int]:
+    """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all)."""
+
+    def locations(sku: int, channel_id: int) -> frozenset[int]:
+        return feeds.get(channel_id) or frozenset(available.get(sku, {}))
+
+    by_sku: dict[int, list[ListingState]] = defaultdict(list)
+    for row in listings:
+        by_sku[row.sku_id].append(row)
+    result: dict[int, int] = {}
+    for sku, rows in by_sku.items():
+        claims = []
+        for row in rows:
+            parts = recipes.get(sku) or {sku: 1}
+            pools = {c: pool(available.get(c, {}), locations(c, row.channel_id)) for c in parts}
+            qty = bundle_pool(pools, parts) if sku in recipes else pools[sku]
+            locs = frozenset().union(*(locations(c, row.channel_id) for c in parts))
+            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs))
+        shown = sellable_quantities(claims)
+        result.update((row.id, shown[row.channel]) for row in rows)
+    return result
+
+
+def listing_changes(
+    listings: Iterable[ListingState],
+    desired: Mapping[int, int],
+    sold: Mapping[tuple[int, int], int],
+) -> list[ListingChange]:
+    """The listings whose desired or expected quantity or dirty flag must change.
+
+    ``sold`` maps (channel id, listed SKU id) to units that channel just sold itself and so has
+    already taken off its own count. A listing is dirty while the channel may show something
+    other than its desired quantity; the version moves with every change of desired quantity.
     """
-    sold = sold or {}
-    targets = set(sku_ids) | {sku for _, sku in sold}
-    if not targets:
-        return []
-    targets |= set(
-        session.execute(
-            select(BundleComponentRow.bundle_id).where(BundleComponentRow.component_id.in_(targets))
-        ).scalars()
-    )
-    listings = load_listings(session, targets, lock=True)
-    if not listings:
-        return []
-    desired = compute_desired(session, listings)
     changes = []
     for row in listings:
         expected = row.expected_qty
@@ -82,32 +115,64 @@ def refresh_listings(
         new = desired[row.id]
         dirty = expected is None or expected != new
         if (new, expected, dirty) != (row.desired_qty, row.expected_qty, row.dirty):
-            changes.append(ListingChange(row.id, row.channel_id, row.sku_id, new, expected, dirty))
-    if changes:
-        versions = {row.id: row.version for row in listings}
-        old = {row.id: row.desired_qty for row in listings}
-        session.execute(
-            update(listing_table)
-            .where(listing_table.c.id == bindparam("b_id"))
-            .values(
-                desired_qty=bindparam("b_desired"),
-                expected_qty=bindparam("b_expected"),
-                dirty=bindparam("b_dirty"),
-                version=bindparam("b_version"),
-                updated_at=bindparam("b_now"),
-            ),
-            [
-                {
-                    "b_id": c.listing_id,
-                    "b_desired": c.desired_qty,
-                    "b_expected": c.expected_qty,
-                    "b_dirty": c.dirty,
-                    "b_version": versions[c.listing_id] + (old[c.listing_id] != c.desired_qty),
-                    "b_now": utcnow(),
-                }
-                for c in changes
-            ],
+            version = row.version + (new != row.desired_qty)
+            changes.append(
+                ListingChange(row.id, row.channel_id, row.sku_id, new, expected, dirty, version)
+            )
+    return changes
+
+
+def write_listing_changes(session: Session, changes: Iterable[ListingChange]) -> None:
+    rows = [
+        {
+            "b_id": c.listing_id,
+            "b_desired": c.desired_qty,
+            "b_expected": c.expected_qty,
+            "b_dirty": c.dirty,
+            "b_version": c.version,
+            "b_now": utcnow(),
+        }
+        for c in changes
+    ]
+    if rows:
+        conn(session).execute(_UPDATE_LISTING, rows)
+
+
+_UPDATE_LISTING = (
+    update(listing_table)
+    .where(listing_table.c.id == bindparam("b_id"))
+    .values(
+        desired_qty=bindparam("b_desired"),
+        expected_qty=bindparam("b_expected"),
+        dirty=bindparam("b_dirty"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+def refresh_listings(
+    session: Session,
+    sku_ids: Iterable[int],
+    sold: Mapping[tuple[int, int], int] | None = None,
+) -> list[ListingChange]:
+    """Recompute the listings of ``sku_ids`` and of every bundle containing them; mark changes dirty."""
+    sold = sold or {}
+    targets = set(sku_ids) | {sku for _, sku in sold}
+    if not targets:
+        return []
+    targets |= set(
+        conn(session)
+        .execute(
+            select(BundleComponentRow.bundle_id).where(BundleComponentRow.component_id.in_(targets))
         )
+        .scalars()
+    )
+    listings = load_listings(session, targets, lock=True)
+    if not listings:
+        return []
+    changes = listing_changes(listings, compute_desired(session, listings), sold)
+    write_listing_changes(session, changes)
     return changes
 
 
@@ -137,79 +202,44 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
         stmt = stmt.where(ListingRow.sku_id.in_(sku_ids))
     if lock:
         stmt = stmt.with_for_update(of=ListingRow)
-    return [
-        ListingState(
-            *r[:9],
-            policy=ChannelPolicy(
-                buffer=r.buffer,
-                max_listed=r.max_listed,
-                share_pct=r.share_pct,
-                zero_below=r.zero_below,
-                last_units=r.last_units,
-            ),
-        )
-        for r in session.execute(stmt)
-    ]
+    return [listing_state(r) for r in conn(session).execute(stmt)]
+
+
+def listing_state(r: Iterable[object]) -> ListingState:
+    """A ListingState from a row of (listing columns…, channel name, priority, policy columns…)."""
+    (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
+     buffer, max_listed, share_pct, zero_below, last_units) = r  # fmt: skip
+    return ListingState(
+        id_, channel_id, sku_id, desired, expected, version, bool(dirty), name, priority,  # type: ignore[arg-type]
+        ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units),  # type: ignore[arg-type]
+    )
 
 
 def compute_desired(session: Session, listings: list[ListingState]) -> dict[int, int]:
     """Listing id → the quantity the rules give it from the stock as this session sees it."""
-    channel_ids = {row.channel_id for row in listings}
+    c = conn(session)
     feeds: dict[int, set[int]] = defaultdict(set)
-    for ch, loc in session.execute(
+    for ch, loc in c.execute(
         select(ChannelLocationRow.channel_id, ChannelLocationRow.location_id).where(
-            ChannelLocationRow.channel_id.in_(channel_ids)
+            ChannelLocationRow.channel_id.in_({row.channel_id for row in listings})
         )
     ):
         feeds[ch].add(loc)
     listed = {row.sku_id for row in listings}
     recipes: dict[int, dict[int, int]] = defaultdict(dict)
-    for b, c, q in session.execute(
+    for b, comp, q in c.execute(
         select(
             BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty
         ).where(BundleComponentRow.bundle_id.in_(listed))
     ):
-        recipes[b][c] = q
-    stocked = {c for r in recipes.values() for c in r} | (listed - recipes.keys())
+        recipes[b][comp] = q
+    stocked = {comp for r in recipes.values() for comp in r} | (listed - recipes.keys())
     available: dict[int, dict[int, int]] = defaultdict(dict)
-    for sku, loc, on_hand, committed in session.execute(
+    for sku, loc, on_hand, committed in c.execute(
         select(StockRow.sku_id, StockRow.location_id, StockRow.on_hand, StockRow.committed).where(
             StockRow.sku_id.in_(stocked)
         )
     ):
         available[sku][loc] = on_hand - committed
-
-    def pool_for(sku: int, channel_id: int) -> int:
-        locs = feeds.get(channel_id) or available[sku].keys()
-        return pool(available[sku], locs)
-
-    by_sku: dict[int, list[ListingState]] = defaultdict(list)
-    for row in listings:
-        by_sku[row.sku_id].append(row)
-    result: dict[int, int] = {}
-    for sku, rows in by_sku.items():
-        claims = []
-        for row in rows:
-            if sku in recipes:
-                comp = {c: pool_for(c, row.channel_id) for c in recipes[sku]}
-                qty = bundle_pool(comp, recipes[sku])
-                locs = frozenset().union(
-                    *(_feed(feeds, available, c, row.channel_id) for c in recipes[sku])
-                )
-            else:
-                qty = pool_for(sku, row.channel_id)
-                locs = _feed(feeds, available, sku, row.channel_id)
-            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs))
-        shown = sellable_quantities(claims)
-        for row in rows:
-            result[row.id] = shown[row.channel]
-    return result
-
-
-def _feed(
-    feeds: Mapping[int, set[int]],
-    available: Mapping[int, dict[int, int]],
-    sku: int,
-    channel_id: int,
-) -> frozenset[int]:
-    return frozenset(feeds.get(channel_id) or available.get(sku, {}).keys())
+    frozen = {ch: frozenset(locs) for ch, locs in feeds.items()}
+    return desired_quantities(listings, available, frozen, recipes)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from stocksync.domain.errors import NotFoundError
+from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelLocationRow,
@@ -42,17 +43,17 @@ class SkuRef:
 
 
 def channel_ref(session: Session, name: str) -> ChannelRef:
-    row = session.execute(select(ChannelRow.id).where(ChannelRow.name == name)).first()
+    row = conn(session).execute(select(ChannelRow.id).where(ChannelRow.name == name)).first()
     if row is None:
         raise NotFoundError("channel", name)
-    locs = session.execute(
+    locs = conn(session).execute(
         select(ChannelLocationRow.location_id).where(ChannelLocationRow.channel_id == row[0])
     ).scalars()
     return ChannelRef(row[0], name, frozenset(locs))
 
 
 def location_id(session: Session, name: str) -> int:
-    found = session.execute(select(LocationRow.id).where(LocationRow.name == name)).scalar()
+    found = conn(session).execute(select(LocationRow.id).where(LocationRow.name == name)).scalar()
     if found is None:
         raise NotFoundError("location", name)
     return found
@@ -63,13 +64,13 @@ def sku_refs(session: Session, skus: Iterable[str]) -> dict[str, SkuRef]:
     names = set(skus)
     if not names:
         return {}
-    rows = session.execute(
+    rows = conn(session).execute(
         select(SkuRow.id, SkuRow.sku, SkuRow.is_bundle).where(SkuRow.sku.in_(names))
     ).all()
     bundles = [r.id for r in rows if r.is_bundle]
     recipes: dict[int, dict[int, int]] = {r.id: {} if r.is_bundle else {r.id: 1} for r in rows}
     if bundles:
-        for b, c, q in session.execute(
+        for b, c, q in conn(session).execute(
             select(
                 BundleComponentRow.bundle_id,
                 BundleComponentRow.component_id,
@@ -87,7 +88,7 @@ def skus_by_listing(
     ids = set(listing_ids)
     if not ids:
         return {}
-    rows = session.execute(
+    rows = conn(session).execute(
         select(ListingRow.external_id, SkuRow.sku)
         .join(SkuRow, SkuRow.id == ListingRow.sku_id)
         .where(ListingRow.channel_id == channel_id, ListingRow.external_id.in_(ids))

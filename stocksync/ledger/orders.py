@@ -6,15 +6,13 @@ then listing rows by id. Nothing here talks to the network.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlmodel import Session
 
-from stocksync.domain.commit import fill_line
-from stocksync.domain.errors import InvalidRequestError, NotFoundError, UnmappableLineError
+from stocksync.domain.errors import InvalidRequestError, NotFoundError
 from stocksync.domain.model import MovementReason, OrderStatus
 from stocksync.ledger.journal import Move, apply_moves
 from stocksync.ledger.lines import (
@@ -27,10 +25,11 @@ from stocksync.ledger.lines import (
     with_counts,
 )
 from stocksync.ledger.listings import refresh_listings
-from stocksync.ledger.lookups import ChannelRef, SkuRef, channel_ref, sku_refs, skus_by_listing
+from stocksync.ledger.lookups import ChannelRef, channel_ref
+from stocksync.ledger.recording import order_key, record_new_order
 from stocksync.ledger.results import LineIn, LineResult, OrderResult
-from stocksync.ledger.sql import claim_operation, lock_stock
-from stocksync.ledger.tables import OrderLineRow, OrderRow, utcnow
+from stocksync.ledger.sql import claim_operation, conn, lock_stock
+from stocksync.ledger.tables import OrderLineRow, OrderRow
 
 __all__ = [
     "cancel_order",
@@ -47,10 +46,6 @@ line_table: Table = OrderLineRow.__table__  # type: ignore[attr-defined]
 order_table: Table = OrderRow.__table__  # type: ignore[attr-defined]
 
 
-def order_key(channel: str, external_id: str) -> str:
-    return f"order:{channel}:{external_id}"
-
-
 def record_order(
     session: Session,
     *,
@@ -64,120 +59,12 @@ def record_order(
     A second call for the same (channel, order id) changes nothing and returns the order as
     first recorded, with ``duplicate=True``.
     """
-    ch = channel_ref(session, channel)
-    refs = _map_lines(session, ch, external_id, lines)
-    key = order_key(channel, external_id)
-    op = claim_operation(session, key, "order")
-    if op is None:
-        return existing_order(session, ch, external_id, duplicate=True)
-    now = utcnow()
-    order_id = session.execute(
-        insert(order_table)
-        .values(
-            channel_id=ch.id,
-            external_id=external_id,
-            status="new",
-            placed_at=placed_at,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(order_table.c.id)
-    ).scalar_one()
-
-    stocked = {sku for ref in refs for sku in ref.recipe}
-    if ch.locations:
-        held = lock_stock(session, [(s, loc) for s in stocked for loc in ch.locations])
-    else:
-        held = lock_stock(session, sku_ids=stocked)
-    available: dict[int, dict[int, int]] = defaultdict(dict)
-    for (sku, loc), (on_hand, committed) in held.items():
-        available[sku][loc] = on_hand - committed
-
-    moves: list[Move] = []
-    made: list[Line] = []
-    sold: dict[tuple[int, int], int] = defaultdict(int)
-    for line_no, (line_in, ref) in enumerate(zip(lines, refs, strict=True), start=1):
-        units, takes = fill_line(line_in.quantity, ref.recipe, available)
-        moves += [
-            Move(
-                f"L{line_no}/{t.sku_id}@{t.location_id}",
-                t.sku_id,
-                t.location_id,
-                0,
-                t.qty,
-                MovementReason.ORDER_COMMIT,
-                ch.id,
-                order_id,
-                line_no,
-            )
-            for t in takes
-        ]
-        made.append(
-            Line(
-                order_id,
-                line_no,
-                ref.id,
-                ref.sku,
-                line_in.quantity,
-                units,
-                line_in.quantity - units,
-                0,
-                0,
-                0,
-                line_in.external_line_id,
-                ref.recipe,
-            )
-        )
-        sold[(ch.id, ref.id)] += line_in.quantity
-    if made:
-        session.execute(
-            insert(line_table),
-            [
-                {
-                    "order_id": ln.order_id,
-                    "line_no": ln.line_no,
-                    "sku_id": ln.sku_id,
-                    "external_line_id": ln.external_line_id,
-                    "quantity": ln.quantity,
-                    "committed": ln.committed,
-                    "short": ln.short,
-                    "cancelled": 0,
-                    "shipped": 0,
-                    "returned": 0,
-                    "status": ln.status.value,
-                }
-                for ln in made
-            ],
-        )
-    apply_moves(session, op, key, moves)
-    status = save_lines(session, order_id, [], all_lines=made)
-    refresh_listings(session, stocked, sold)
-    return order_outcome(ch.name, external_id, status, made)
-
-
-def _map_lines(
-    session: Session, ch: ChannelRef, external_id: str, lines: Sequence[LineIn]
-) -> list[SkuRef]:
-    for line in lines:
-        if line.quantity < 0:
-            raise InvalidRequestError(f"order {external_id!r}: a line quantity cannot be negative")
-    refs = sku_refs(session, [ln.sku for ln in lines if ln.sku])
-    by_listing = skus_by_listing(
-        session, ch.id, [ln.listing_id for ln in lines if ln.listing_id and ln.sku not in refs]
+    plan, _ = record_new_order(
+        session, channel=channel, external_id=external_id, lines=lines, placed_at=placed_at
     )
-    missing = {
-        by_listing[ln.listing_id]
-        for ln in lines
-        if ln.sku not in refs and ln.listing_id in by_listing
-    }
-    refs |= sku_refs(session, missing)
-    mapped = []
-    for n, line in enumerate(lines, start=1):
-        name = line.sku if line.sku in refs else by_listing.get(line.listing_id or "")
-        if name is None or name not in refs:
-            raise UnmappableLineError(ch.name, external_id, line.external_line_id or str(n))
-        mapped.append(refs[name])
-    return mapped
+    if plan is None:
+        return existing_order(session, channel_ref(session, channel), external_id, duplicate=True)
+    return order_outcome(channel, external_id, plan.status, plan.lines)
 
 
 def cancel_order(
@@ -268,7 +155,7 @@ def open_order(
     session: Session, channel: str, external_id: str
 ) -> tuple[ChannelRef, int, list[Line]]:
     ch = channel_ref(session, channel)
-    order_id = session.execute(
+    order_id = conn(session).execute(
         select(order_table.c.id).where(
             order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
         )
@@ -324,7 +211,7 @@ def order_result(session: Session, *, channel: str, external_id: str) -> OrderRe
 def existing_order(
     session: Session, ch: ChannelRef, external_id: str, *, duplicate: bool
 ) -> OrderResult:
-    row = session.execute(
+    row = conn(session).execute(
         select(order_table.c.id, order_table.c.status).where(
             order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
         )

@@ -13,7 +13,7 @@ from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.lookups import location_id
 from stocksync.ledger.orders import existing_order, open_order, order_outcome
 from stocksync.ledger.results import OrderResult
-from stocksync.ledger.sql import claim_operation, insert_ignore, lock_stock, stock_table
+from stocksync.ledger.sql import claim_operation, conn, insert_ignore, lock_stock, stock_table
 from stocksync.ledger.tables import MovementRow
 
 __all__ = ["restock_return"]
@@ -85,7 +85,7 @@ def restock_return(
 
 def _shipped_from(session: Session, order_id: int, line_no: int, sku_id: int) -> int:
     m = MovementRow
-    loc = session.execute(
+    loc = conn(session).execute(
         select(m.location_id)
         .where(
             m.order_id == order_id,

@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, or_, select, tuple_
+from sqlalchemy import Connection, Table, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from stocksync.ledger.tables import OperationRow, StockRow, utcnow
 
-__all__ = ["claim_operation", "insert_ignore", "lock_stock", "stock_table"]
+__all__ = ["claim_operation", "conn", "insert_ignore", "lock_stock", "stock_table"]
 
 stock_table: Table = StockRow.__table__  # type: ignore[attr-defined]
 operation_table: Table = OperationRow.__table__  # type: ignore[attr-defined]
+
+
+def conn(session: Session) -> Connection:
+    """The session's connection: Core statements skip the ORM's per-statement work this way."""
+    return session.connection()
 
 
 def insert_ignore(
@@ -33,7 +38,7 @@ def insert_ignore(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(pk)
     )
-    return session.execute(stmt).scalar_one_or_none()
+    return conn(session).execute(stmt).scalar_one_or_none()
 
 
 def claim_operation(session: Session, key: str, kind: str) -> int | None:
@@ -75,4 +80,4 @@ def lock_stock(
         .order_by(stock_table.c.sku_id, stock_table.c.location_id)
         .with_for_update()
     )
-    return {(r[0], r[1]): [r[2], r[3]] for r in session.execute(stmt)}
+    return {(r[0], r[1]): [r[2], r[3]] for r in conn(session).execute(stmt)}

@@ -17,7 +17,7 @@ from stocksync.ledger.lines import Line, load_lines, outstanding, save_lines, ta
 from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.lookups import SkuRef, location_id, sku_refs
 from stocksync.ledger.results import StockResult
-from stocksync.ledger.sql import claim_operation, insert_ignore, lock_stock, stock_table
+from stocksync.ledger.sql import claim_operation, conn, insert_ignore, lock_stock, stock_table
 from stocksync.ledger.tables import MovementRow, OrderRow
 
 __all__ = ["adjust_stock", "receive_stock", "set_stock", "stock_at"]
@@ -121,7 +121,7 @@ def _release_shortfall(
 ) -> list[Move]:
     """Free ``deficit`` committed units at (sku, location), newest orders first; those units go short."""
     m = MovementRow
-    holders = session.execute(
+    holders = conn(session).execute(
         select(m.order_id, m.line_no, func.sum(m.delta_committed))
         .where(m.sku_id == sku_id, m.location_id == loc, m.order_id.is_not(None))
         .group_by(m.order_id, m.line_no)
@@ -145,7 +145,7 @@ def _release_shortfall(
             line = next(ln for ln in lines if ln.line_no == line_no)
             per_unit = line.recipe[sku_id]
             units = min(line.committed, -(-min(deficit, units_held) // per_unit))
-            channel = session.execute(
+            channel = conn(session).execute(
                 select(OrderRow.channel_id).where(OrderRow.id == order_id)
             ).scalar()
             moves += take_back(
@@ -171,7 +171,7 @@ def _release_shortfall(
 
 
 def _counts_by_id(session: Session, sku_id: int, loc: int) -> tuple[int, int]:
-    row = session.execute(
+    row = conn(session).execute(
         select(stock_table.c.on_hand, stock_table.c.committed).where(
             stock_table.c.sku_id == sku_id, stock_table.c.location_id == loc
         )

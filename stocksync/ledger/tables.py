@@ -26,6 +26,7 @@ __all__ = [
     "ChannelLocationRow",
     "ChannelRow",
     "InboxEventRow",
+    "LedgerStateRow",
     "ListingRow",
     "LocationRow",
     "MovementRow",
@@ -271,3 +272,12 @@ class InboxEventRow(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     received_at: datetime = _ts()
     processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+# One row: a counter bumped by every change to channels, SKUs or bundles, so that long-lived
+# processes know when their cached copy of that configuration is stale.
+class LedgerStateRow(SQLModel, table=True):
+    __tablename__ = "ledger_state"
+
+    id: int = Field(default=1, primary_key=True)
+    config_epoch: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))

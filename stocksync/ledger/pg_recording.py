@@ -1,0 +1,168 @@
+"""Recording an order on PostgreSQL in two statements.
+
+Statement one checks the configuration epoch, claims the order's idempotency key and locks the
+stock rows, then the listing rows, in the same fixed order as every other operation. Python then
+plans the commitments and listing quantities from what it returned (the same plan as on SQLite),
+and statement two writes the order, its lines, the journal entries, the stock counters and the
+listings at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from stocksync.ledger.config_cache import ConfigCache, config_cache
+from stocksync.ledger.listings import ListingState
+from stocksync.ledger.recording import (
+    OrderPlan,
+    channel_conf,
+    lock_sets,
+    map_lines,
+    order_key,
+    plan_listings,
+    plan_order,
+)
+from stocksync.ledger.results import LineIn
+from stocksync.ledger.sql import conn
+
+__all__ = ["record_on_postgres"]
+
+_CLAIM_AND_LOCK = """
+WITH ep AS (SELECT config_epoch FROM ledger_state WHERE id = 1),
+op AS (
+    INSERT INTO operations (key, kind, created_at)
+    SELECT %(key)s, 'order', now() FROM ep WHERE ep.config_epoch = %(epoch)s
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+),
+st AS (
+    SELECT s.sku_id, s.location_id, s.on_hand, s.committed FROM stock s
+    WHERE s.sku_id = ANY(%(stock_skus)s::int[]) AND EXISTS (SELECT 1 FROM op)
+    ORDER BY s.sku_id, s.location_id
+    FOR UPDATE
+),
+li AS (
+    SELECT l.id, l.channel_id, l.sku_id, l.desired_qty, l.expected_qty, l.version, l.dirty
+    FROM listings l
+    WHERE l.sku_id = ANY(%(listing_skus)s::int[]) AND EXISTS (SELECT 1 FROM op)
+      AND (SELECT count(*) FROM st) >= 0  -- stock rows are locked before listing rows
+    ORDER BY l.id
+    FOR UPDATE
+)
+SELECT (SELECT config_epoch FROM ep),
+       (SELECT id FROM op),
+       (SELECT coalesce(json_agg(json_build_array(sku_id, location_id, on_hand, committed)), '[]')
+          FROM st),
+       (SELECT coalesce(json_agg(json_build_array(id, channel_id, sku_id, desired_qty,
+                                                  expected_qty, version, dirty)), '[]')
+          FROM li)
+"""
+
+_WRITE = """
+WITH ord AS (
+    INSERT INTO orders (channel_id, external_id, status, placed_at, created_at, updated_at)
+    VALUES (%(channel_id)s, %(external_id)s, %(status)s, %(placed_at)s, now(), now())
+    RETURNING id
+),
+ln AS (
+    INSERT INTO order_lines (order_id, line_no, sku_id, external_line_id, quantity, committed,
+                             short, cancelled, shipped, returned, status)
+    SELECT ord.id, l.line_no, l.sku_id, l.ext, l.quantity, l.committed, l.short, 0, 0, 0, l.status
+    FROM ord, json_to_recordset(%(lines)s::json)
+         AS l(line_no int, sku_id int, ext text, quantity int, committed int, short int, status text)
+),
+mv AS (
+    INSERT INTO movements (key, operation_id, sku_id, location_id, delta_on_hand, delta_committed,
+                           reason, channel_id, order_id, line_no, note, created_at)
+    SELECT %(key)s || '#' || m.suffix, %(op_id)s, m.sku_id, m.location_id, 0, m.qty,
+           'order_commit', %(channel_id)s, ord.id, m.line_no, '', now()
+    FROM ord, json_to_recordset(%(moves)s::json)
+         AS m(suffix text, sku_id int, location_id int, qty int, line_no int)
+),
+st AS (
+    UPDATE stock s SET committed = s.committed + d.qty, updated_at = now()
+    FROM json_to_recordset(%(stock)s::json) AS d(sku_id int, location_id int, qty int)
+    WHERE s.sku_id = d.sku_id AND s.location_id = d.location_id
+),
+li AS (
+    UPDATE listings x
+    SET desired_qty = d.desired, expected_qty = d.expected, dirty = d.dirty,
+        version = d.version, updated_at = now()
+    FROM json_to_recordset(%(listings)s::json)
+         AS d(id int, desired int, expected int, dirty bool, version int)
+    WHERE x.id = d.id
+)
+SELECT id FROM ord
+"""
+
+
+def record_on_postgres(
+    session: Session,
+    channel: str,
+    external_id: str,
+    lines: Sequence[LineIn],
+    placed_at: datetime | None,
+) -> tuple[OrderPlan | None, ConfigCache]:
+    cfg = config_cache(session)
+    key = order_key(channel, external_id)
+    c = conn(session)
+    for _ in range(5):
+        ch = channel_conf(cfg, channel)
+        mapped = map_lines(session, cfg, ch, external_id, lines)
+        stock_skus, listing_skus = lock_sets(cfg, mapped)
+        params = {"key": key, "epoch": cfg.epoch, "stock_skus": sorted(stock_skus),
+                  "listing_skus": sorted(listing_skus)}  # fmt: skip
+        epoch, op_id, stock_rows, listing_rows = c.exec_driver_sql(_CLAIM_AND_LOCK, params).one()
+        if epoch == cfg.epoch:
+            break
+        cfg = config_cache(session, epoch)  # the configuration changed: reload, map again
+    else:
+        raise RuntimeError("the ledger configuration kept changing; try again")
+    if op_id is None:
+        return None, cfg
+    held = {(s, loc): (on_hand, committed) for s, loc, on_hand, committed in stock_rows}
+    plan = plan_order(ch, mapped, held)
+    listings = [_listing_state(cfg, row) for row in listing_rows]
+    plan.listing_changes = plan_listings(cfg, plan, held, listings)
+    c.exec_driver_sql(_WRITE, _write_params(plan, key, op_id, external_id, placed_at)).one()
+    return plan, cfg
+
+
+def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingState:
+    id_, channel_id, sku_id, desired, expected, version, dirty = row
+    ch = cfg.by_id[channel_id]
+    return ListingState(
+        id_, channel_id, sku_id, desired, expected, version, dirty, ch.name, ch.priority, ch.policy
+    )
+
+
+def _write_params(
+    plan: OrderPlan, key: str, op_id: int, external_id: str, placed_at: datetime | None
+) -> dict[str, Any]:
+    lines = [
+        {"line_no": ln.line_no, "sku_id": ln.sku_id, "ext": ln.external_line_id,
+         "quantity": ln.quantity, "committed": ln.committed, "short": ln.short,
+         "status": ln.status.value}
+        for ln in plan.lines
+    ]  # fmt: skip
+    moves = [
+        {"suffix": m.suffix, "sku_id": m.sku_id, "location_id": m.location_id,
+         "qty": m.delta_committed, "line_no": m.line_no}
+        for m in plan.moves(0)
+    ]  # fmt: skip
+    stock = [{"sku_id": s, "location_id": loc, "qty": q} for (s, loc), q in plan.stock_deltas().items()]
+    listings = [
+        {"id": c.listing_id, "desired": c.desired_qty, "expected": c.expected_qty,
+         "dirty": c.dirty, "version": c.version}
+        for c in plan.listing_changes
+    ]  # fmt: skip
+    return {
+        "key": key, "op_id": op_id, "channel_id": plan.channel.id, "external_id": external_id,
+        "status": plan.status.value, "placed_at": placed_at, "lines": json.dumps(lines),
+        "moves": json.dumps(moves), "stock": json.dumps(stock), "listings": json.dumps(listings),
+    }  # fmt: skip
