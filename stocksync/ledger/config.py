@@ -105,6 +105,7 @@ def add_channel(session: Session, info: ChannelInfo) -> int:
             ChannelLocationRow(channel_id=channel_id, location_id=location_id(session, name))
         )
     session.flush()
+    bump_epoch(session)
     return channel_id
 
 

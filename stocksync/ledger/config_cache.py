@@ -63,7 +63,9 @@ class ConfigCache:
         wanted = {n for n in names if n}
         missing = wanted - self.skus.keys()
         if missing:
-            rows = conn(session).execute(select(SkuRow.sku, SkuRow.id).where(SkuRow.sku.in_(missing)))
+            rows = conn(session).execute(
+                select(SkuRow.sku, SkuRow.id).where(SkuRow.sku.in_(missing))
+            )
             self.skus.update({name: id_ for name, id_ in rows})  # noqa: C416
         return {n: self.skus[n] for n in wanted if n in self.skus}
 
@@ -74,7 +76,9 @@ def read_epoch(session: Session) -> int:
 
 def bump_epoch(session: Session) -> None:
     """Tell every process its cached configuration is stale (call in the changing transaction)."""
-    conn(session).execute(update(LedgerStateRow).values(config_epoch=LedgerStateRow.config_epoch + 1))
+    conn(session).execute(
+        update(LedgerStateRow).values(config_epoch=LedgerStateRow.config_epoch + 1)
+    )
 
 
 _caches: weakref.WeakKeyDictionary[Engine, ConfigCache] = weakref.WeakKeyDictionary()
@@ -111,7 +115,9 @@ def _load(session: Session) -> ConfigCache:
     recipes: dict[int, dict[int, int]] = defaultdict(dict)
     bundles_of: dict[int, set[int]] = defaultdict(set)
     for b, comp, qty in c.execute(
-        select(BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty)
+        select(
+            BundleComponentRow.bundle_id, BundleComponentRow.component_id, BundleComponentRow.qty
+        )
     ):
         recipes[b][comp] = qty
         bundles_of[comp].add(b)

@@ -27,7 +27,9 @@ def make_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000)
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction. A connection the server dropped fails
+    # its first statement instead, and Ledger.run retries the transaction on a fresh one.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -83,12 +83,16 @@ def load_lines(session: Session, order_id: int, *, lock: bool = False) -> list[L
         conn(session).execute(
             select(order_table.c.id).where(order_table.c.id == order_id).with_for_update()
         )
-    rows = conn(session).execute(
-        select(line_table, SkuRow.sku)
-        .join(SkuRow, SkuRow.id == line_table.c.sku_id)
-        .where(line_table.c.order_id == order_id)
-        .order_by(line_table.c.line_no)
-    ).all()
+    rows = (
+        conn(session)
+        .execute(
+            select(line_table, SkuRow.sku)
+            .join(SkuRow, SkuRow.id == line_table.c.sku_id)
+            .where(line_table.c.order_id == order_id)
+            .order_by(line_table.c.line_no)
+        )
+        .all()
+    )
     recipes: dict[int, dict[int, int]] = defaultdict(dict)
     sku_ids = {r.sku_id for r in rows}
     for b, c, q in conn(session).execute(

@@ -210,7 +210,15 @@ def listing_state(r: Iterable[object]) -> ListingState:
     (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
      buffer, max_listed, share_pct, zero_below, last_units) = r  # fmt: skip
     return ListingState(
-        id_, channel_id, sku_id, desired, expected, version, bool(dirty), name, priority,  # type: ignore[arg-type]
+        id_,
+        channel_id,
+        sku_id,
+        desired,
+        expected,
+        version,
+        bool(dirty),
+        name,
+        priority,  # type: ignore[arg-type]
         ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units),  # type: ignore[arg-type]
     )
 

@@ -46,9 +46,13 @@ def channel_ref(session: Session, name: str) -> ChannelRef:
     row = conn(session).execute(select(ChannelRow.id).where(ChannelRow.name == name)).first()
     if row is None:
         raise NotFoundError("channel", name)
-    locs = conn(session).execute(
-        select(ChannelLocationRow.location_id).where(ChannelLocationRow.channel_id == row[0])
-    ).scalars()
+    locs = (
+        conn(session)
+        .execute(
+            select(ChannelLocationRow.location_id).where(ChannelLocationRow.channel_id == row[0])
+        )
+        .scalars()
+    )
     return ChannelRef(row[0], name, frozenset(locs))
 
 
@@ -64,9 +68,11 @@ def sku_refs(session: Session, skus: Iterable[str]) -> dict[str, SkuRef]:
     names = set(skus)
     if not names:
         return {}
-    rows = conn(session).execute(
-        select(SkuRow.id, SkuRow.sku, SkuRow.is_bundle).where(SkuRow.sku.in_(names))
-    ).all()
+    rows = (
+        conn(session)
+        .execute(select(SkuRow.id, SkuRow.sku, SkuRow.is_bundle).where(SkuRow.sku.in_(names)))
+        .all()
+    )
     bundles = [r.id for r in rows if r.is_bundle]
     recipes: dict[int, dict[int, int]] = {r.id: {} if r.is_bundle else {r.id: 1} for r in rows}
     if bundles:

@@ -155,11 +155,15 @@ def open_order(
     session: Session, channel: str, external_id: str
 ) -> tuple[ChannelRef, int, list[Line]]:
     ch = channel_ref(session, channel)
-    order_id = conn(session).execute(
-        select(order_table.c.id).where(
-            order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
+    order_id = (
+        conn(session)
+        .execute(
+            select(order_table.c.id).where(
+                order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
+            )
         )
-    ).scalar()
+        .scalar()
+    )
     if order_id is None:
         raise NotFoundError("order", f"{channel}/{external_id}")
     return ch, order_id, load_lines(session, order_id, lock=True)
@@ -211,11 +215,15 @@ def order_result(session: Session, *, channel: str, external_id: str) -> OrderRe
 def existing_order(
     session: Session, ch: ChannelRef, external_id: str, *, duplicate: bool
 ) -> OrderResult:
-    row = conn(session).execute(
-        select(order_table.c.id, order_table.c.status).where(
-            order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
+    row = (
+        conn(session)
+        .execute(
+            select(order_table.c.id, order_table.c.status).where(
+                order_table.c.channel_id == ch.id, order_table.c.external_id == external_id
+            )
         )
-    ).first()
+        .first()
+    )
     if row is None:
         raise NotFoundError("order", f"{ch.name}/{external_id}")
     return order_outcome(

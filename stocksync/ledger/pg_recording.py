@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from stocksync.ledger.config_cache import ConfigCache, config_cache
+from stocksync.ledger.config_cache import ConfigCache, config_cache, read_epoch
 from stocksync.ledger.listings import ListingState
 from stocksync.ledger.recording import (
     OrderPlan,
@@ -84,17 +84,18 @@ mv AS (
     FROM ord, json_to_recordset(%(moves)s::json)
          AS m(suffix text, sku_id int, location_id int, qty int, line_no int)
 ),
+-- arrays, not json: unnest's small row estimate keeps these two on their primary-key indexes
 st AS (
     UPDATE stock s SET committed = s.committed + d.qty, updated_at = now()
-    FROM json_to_recordset(%(stock)s::json) AS d(sku_id int, location_id int, qty int)
+    FROM unnest(%(st_sku)s::int[], %(st_loc)s::int[], %(st_qty)s::int[]) AS d(sku_id, location_id, qty)
     WHERE s.sku_id = d.sku_id AND s.location_id = d.location_id
 ),
 li AS (
     UPDATE listings x
     SET desired_qty = d.desired, expected_qty = d.expected, dirty = d.dirty,
         version = d.version, updated_at = now()
-    FROM json_to_recordset(%(listings)s::json)
-         AS d(id int, desired int, expected int, dirty bool, version int)
+    FROM unnest(%(li_id)s::int[], %(li_desired)s::int[], %(li_expected)s::int[],
+                %(li_dirty)s::bool[], %(li_version)s::int[]) AS d(id, desired, expected, dirty, version)
     WHERE x.id = d.id
 )
 SELECT id FROM ord
@@ -110,14 +111,19 @@ def record_on_postgres(
 ) -> tuple[OrderPlan | None, ConfigCache]:
     cfg = config_cache(session)
     key = order_key(channel, external_id)
-    c = conn(session)
+    # The driver's own cursor: these two statements run on every order, and SQLAlchemy's
+    # per-statement bookkeeping would cost more client CPU than the statements themselves.
+    c = conn(session).connection.driver_connection
+    assert c is not None
+    if channel not in cfg.channels:  # a channel added since this process last looked?
+        cfg = config_cache(session, read_epoch(session))
     for _ in range(5):
         ch = channel_conf(cfg, channel)
         mapped = map_lines(session, cfg, ch, external_id, lines)
         stock_skus, listing_skus = lock_sets(cfg, mapped)
         params = {"key": key, "epoch": cfg.epoch, "stock_skus": sorted(stock_skus),
                   "listing_skus": sorted(listing_skus)}  # fmt: skip
-        epoch, op_id, stock_rows, listing_rows = c.exec_driver_sql(_CLAIM_AND_LOCK, params).one()
+        epoch, op_id, stock_rows, listing_rows = c.execute(_CLAIM_AND_LOCK, params).fetchone()
         if epoch == cfg.epoch:
             break
         cfg = config_cache(session, epoch)  # the configuration changed: reload, map again
@@ -129,7 +135,7 @@ def record_on_postgres(
     plan = plan_order(ch, mapped, held)
     listings = [_listing_state(cfg, row) for row in listing_rows]
     plan.listing_changes = plan_listings(cfg, plan, held, listings)
-    c.exec_driver_sql(_WRITE, _write_params(plan, key, op_id, external_id, placed_at)).one()
+    c.execute(_WRITE, _write_params(plan, key, op_id, external_id, placed_at)).fetchone()
     return plan, cfg
 
 
@@ -155,14 +161,15 @@ def _write_params(
          "qty": m.delta_committed, "line_no": m.line_no}
         for m in plan.moves(0)
     ]  # fmt: skip
-    stock = [{"sku_id": s, "location_id": loc, "qty": q} for (s, loc), q in plan.stock_deltas().items()]
-    listings = [
-        {"id": c.listing_id, "desired": c.desired_qty, "expected": c.expected_qty,
-         "dirty": c.dirty, "version": c.version}
-        for c in plan.listing_changes
-    ]  # fmt: skip
+    deltas = plan.stock_deltas()
+    changes = plan.listing_changes
     return {
         "key": key, "op_id": op_id, "channel_id": plan.channel.id, "external_id": external_id,
         "status": plan.status.value, "placed_at": placed_at, "lines": json.dumps(lines),
-        "moves": json.dumps(moves), "stock": json.dumps(stock), "listings": json.dumps(listings),
+        "moves": json.dumps(moves),
+        "st_sku": [k[0] for k in deltas], "st_loc": [k[1] for k in deltas],
+        "st_qty": list(deltas.values()),
+        "li_id": [c.listing_id for c in changes], "li_desired": [c.desired_qty for c in changes],
+        "li_expected": [c.expected_qty for c in changes], "li_dirty": [c.dirty for c in changes],
+        "li_version": [c.version for c in changes],
     }  # fmt: skip

@@ -216,4 +216,3 @@ def line_row(order_id: int, ln: Line) -> dict[str, object]:
         "committed": ln.committed, "short": ln.short, "cancelled": 0, "shipped": 0,
         "returned": 0, "status": ln.status.value,
     }  # fmt: skip
-

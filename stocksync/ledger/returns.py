@@ -85,17 +85,21 @@ def restock_return(
 
 def _shipped_from(session: Session, order_id: int, line_no: int, sku_id: int) -> int:
     m = MovementRow
-    loc = conn(session).execute(
-        select(m.location_id)
-        .where(
-            m.order_id == order_id,
-            m.line_no == line_no,
-            m.sku_id == sku_id,
-            m.reason == MovementReason.SHIPMENT.value,
+    loc = (
+        conn(session)
+        .execute(
+            select(m.location_id)
+            .where(
+                m.order_id == order_id,
+                m.line_no == line_no,
+                m.sku_id == sku_id,
+                m.reason == MovementReason.SHIPMENT.value,
+            )
+            .order_by(m.id)
+            .limit(1)
         )
-        .order_by(m.id)
-        .limit(1)
-    ).scalar()
+        .scalar()
+    )
     if loc is None:
         raise InvalidRequestError(f"line {line_no} of order {order_id} has no shipment to return")
     return int(loc)

@@ -54,13 +54,14 @@ class Ledger:
         )
 
     def run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in one transaction, again from the start if PostgreSQL reports a deadlock."""
+        """Run ``work`` in one transaction; again from the start after a deadlock or a lost connection."""
         for attempt in range(1, self.attempts + 1):
             try:
                 with transaction(self.engine) as session:
                     return work(session)
             except DBAPIError as exc:
-                if _sqlstate(exc) not in _RETRY_SQLSTATES or attempt == self.attempts:
+                retry = exc.connection_invalidated or _sqlstate(exc) in _RETRY_SQLSTATES
+                if not retry or attempt == self.attempts:
                     raise
                 time.sleep(0.005 * 2**attempt)
         raise AssertionError("unreachable")

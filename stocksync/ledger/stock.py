@@ -121,13 +121,17 @@ def _release_shortfall(
 ) -> list[Move]:
     """Free ``deficit`` committed units at (sku, location), newest orders first; those units go short."""
     m = MovementRow
-    holders = conn(session).execute(
-        select(m.order_id, m.line_no, func.sum(m.delta_committed))
-        .where(m.sku_id == sku_id, m.location_id == loc, m.order_id.is_not(None))
-        .group_by(m.order_id, m.line_no)
-        .having(func.sum(m.delta_committed) > 0)
-        .order_by(m.order_id.desc(), m.line_no.desc())
-    ).all()
+    holders = (
+        conn(session)
+        .execute(
+            select(m.order_id, m.line_no, func.sum(m.delta_committed))
+            .where(m.sku_id == sku_id, m.location_id == loc, m.order_id.is_not(None))
+            .group_by(m.order_id, m.line_no)
+            .having(func.sum(m.delta_committed) > 0)
+            .order_by(m.order_id.desc(), m.line_no.desc())
+        )
+        .all()
+    )
     moves: list[Move] = []
     by_order: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for order_id, line_no, held in holders:
@@ -145,9 +149,11 @@ def _release_shortfall(
             line = next(ln for ln in lines if ln.line_no == line_no)
             per_unit = line.recipe[sku_id]
             units = min(line.committed, -(-min(deficit, units_held) // per_unit))
-            channel = conn(session).execute(
-                select(OrderRow.channel_id).where(OrderRow.id == order_id)
-            ).scalar()
+            channel = (
+                conn(session)
+                .execute(select(OrderRow.channel_id).where(OrderRow.id == order_id))
+                .scalar()
+            )
             moves += take_back(
                 line,
                 units,
@@ -171,11 +177,15 @@ def _release_shortfall(
 
 
 def _counts_by_id(session: Session, sku_id: int, loc: int) -> tuple[int, int]:
-    row = conn(session).execute(
-        select(stock_table.c.on_hand, stock_table.c.committed).where(
-            stock_table.c.sku_id == sku_id, stock_table.c.location_id == loc
+    row = (
+        conn(session)
+        .execute(
+            select(stock_table.c.on_hand, stock_table.c.committed).where(
+                stock_table.c.sku_id == sku_id, stock_table.c.location_id == loc
+            )
         )
-    ).first()
+        .first()
+    )
     return (row[0], row[1]) if row else (0, 0)
 
 

@@ -280,4 +280,6 @@ class LedgerStateRow(SQLModel, table=True):
     __tablename__ = "ledger_state"
 
     id: int = Field(default=1, primary_key=True)
-    config_epoch: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    config_epoch: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
