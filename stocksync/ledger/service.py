@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -59,9 +60,8 @@ class Ledger:
             try:
                 with transaction(self.engine) as session:
                     return work(session)
-            except DBAPIError as exc:
-                retry = exc.connection_invalidated or _sqlstate(exc) in _RETRY_SQLSTATES
-                if not retry or attempt == self.attempts:
+            except (DBAPIError, psycopg.Error) as exc:
+                if not _retryable(exc) or attempt == self.attempts:
                     raise
                 time.sleep(0.005 * 2**attempt)
         raise AssertionError("unreachable")
@@ -181,5 +181,16 @@ class Ledger:
         return self.run(verify_ledger)
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+def _retryable(exc: DBAPIError | psycopg.Error) -> bool:
+    """A deadlock, a serialization failure or a lost connection: the whole transaction may rerun.
+
+    The PostgreSQL order path talks to the driver directly, so its errors arrive unwrapped.
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig  # type: ignore[assignment]
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, psycopg.OperationalError) and sqlstate is None:
+        return True  # the connection itself failed; keys make a rerun safe even after a commit
+    return sqlstate in _RETRY_SQLSTATES
