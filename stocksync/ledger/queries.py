@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from stocksync.domain.allocation import bundle_pool
 from stocksync.domain.errors import NotFoundError
 from stocksync.ledger.tables import (
     BundleComponentRow,
@@ -49,9 +50,13 @@ class SkuStock:
     components: dict[str, int]
     locations: list[LocationStock] = field(default_factory=list)
     listings: list[ListingStock] = field(default_factory=list)
+    bundles_available: int | None = None
+    """For a bundle: whole bundles its components' available stock makes, over all locations."""
 
     @property
     def available(self) -> int:
+        if self.bundles_available is not None:
+            return self.bundles_available
         return sum(loc.available for loc in self.locations)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +100,7 @@ def stock_report(session: Session, skus: Sequence[str] = ()) -> list[SkuStock]:
         .where(BundleComponentRow.bundle_id.in_(ids))
     ):
         comps[b][name] = qty
+    pools = _component_pools(session, {name for c in comps.values() for name in c})
     return [
         SkuStock(
             r.sku,
@@ -103,7 +109,21 @@ def stock_report(session: Session, skus: Sequence[str] = ()) -> list[SkuStock]:
             comps.get(r.id, {}),
             stock.get(r.id, []),
             listings.get(r.id, []),
+            bundle_pool(pools, comps[r.id]) if r.id in comps else None,
         )
         for r in rows
         if r.id is not None
     ]
+
+
+def _component_pools(session: Session, names: set[str]) -> dict[str, int]:
+    """Available units per component SKU, over every location."""
+    if not names:
+        return {}
+    rows = session.execute(
+        select(SkuRow.sku, func.sum(StockRow.on_hand - StockRow.committed))
+        .join(StockRow, StockRow.sku_id == SkuRow.id)
+        .where(SkuRow.sku.in_(names))
+        .group_by(SkuRow.sku)
+    )
+    return {name: int(total) for name, total in rows}

@@ -34,6 +34,7 @@ def test_a_catalog_creates_skus_bundles_stock_locations_and_listings(
     report = {r.sku: r for r in ledger.run(lambda s: stock_report(s))}
     assert report["MUG-GIFT-SET"].components == {"TEAL-MUG-350ML": 1, "OAK-COASTER": 2}
     assert report["TEAL-MUG-350ML"].available == 16
+    assert report["MUG-GIFT-SET"].available == 16  # 16 mugs, 40 coasters: 16 sets of 1 + 2
     assert report["TEAL-MUG-350ML"].reorder_point == 5
     assert {li.channel: li.desired for li in report["MUG-GIFT-SET"].listings} == {
         "shopify-main": 16,
