@@ -50,7 +50,7 @@ class ConfigCache:
     bundles_of: dict[int, set[int]]
     """Component SKU id → the bundles that contain it."""
     skus: dict[str, int] = field(default_factory=dict)
-    """SKU name → id, filled as names are first seen (ids never change)."""
+    """SKU name → id: preloaded up to PRELOAD_SKUS, then filled as names are first seen."""
 
     def feeds(self) -> dict[int, frozenset[int]]:
         return {c.id: c.locations for c in self.by_id.values() if c.locations}
@@ -80,6 +80,9 @@ def bump_epoch(session: Session) -> None:
         update(LedgerStateRow).values(config_epoch=LedgerStateRow.config_epoch + 1)
     )
 
+
+PRELOAD_SKUS = 200_000
+"""Catalogs up to this size are read whole when the copy is loaded; larger ones fill in lazily."""
 
 _caches: weakref.WeakKeyDictionary[Engine, ConfigCache] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -121,7 +124,8 @@ def _load(session: Session) -> ConfigCache:
     ):
         recipes[b][comp] = qty
         bundles_of[comp].add(b)
+    skus = {name: id_ for name, id_ in c.execute(select(SkuRow.sku, SkuRow.id).limit(PRELOAD_SKUS))}  # noqa: C416
     return ConfigCache(
         epoch, {ch.name: ch for ch in channels}, {ch.id: ch for ch in channels},
-        dict(recipes), dict(bundles_of),
+        dict(recipes), dict(bundles_of), skus,
     )  # fmt: skip
