@@ -6,6 +6,7 @@ Each runs inside the caller's transaction and is idempotent on its key.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -91,7 +92,16 @@ def _stocked(session: Session, sku: str) -> SkuRef:
     return ref
 
 
-def _change(session, sku, location, key, reason, note, new_on_hand) -> StockResult:  # type: ignore[no-untyped-def]
+def _change(
+    session: Session,
+    sku: str,
+    location: str,
+    key: str,
+    reason: MovementReason,
+    note: str,
+    new_on_hand: Callable[[int], int],
+) -> StockResult:
+    """Lock (creating if need be) one stock row, move its on hand to ``new_on_hand(current)``."""
     ref = _stocked(session, sku)
     loc = location_id(session, location)
     op = claim_operation(session, key, reason.value)
@@ -106,14 +116,14 @@ def _change(session, sku, location, key, reason, note, new_on_hand) -> StockResu
         raise InvalidRequestError(f"{sku} at {location} has {on_hand} on hand; cannot go below 0")
     moves = []
     if target < committed:
+        # releases first: the database checks committed <= on_hand after every row update
         moves = _release_shortfall(
             session, ref.id, loc, committed - target, note=f"count {target} < committed {committed}"
         )
-        committed = target
     moves.append(Move("stock", ref.id, loc, target - on_hand, 0, reason, note=note))
     apply_moves(session, op, key, moves)
     refresh_listings(session, {m.sku_id for m in moves})
-    return StockResult(key, False, sku, location, target, committed)
+    return StockResult(key, False, sku, location, *_counts_by_id(session, ref.id, loc))
 
 
 def _release_shortfall(
@@ -139,6 +149,8 @@ def _release_shortfall(
     for order_id, held_lines in by_order.items():
         if deficit <= 0:
             break
+        channel = conn(session).execute(select(OrderRow.channel_id).where(OrderRow.id == order_id))
+        channel_id = channel.scalar()
         lines = load_lines(session, order_id, lock=True)
         held = outstanding(session, order_id, [n for n, _ in held_lines])
         lock_stock(session, [pair for h in held.values() for pair in h])
@@ -149,17 +161,12 @@ def _release_shortfall(
             line = next(ln for ln in lines if ln.line_no == line_no)
             per_unit = line.recipe[sku_id]
             units = min(line.committed, -(-min(deficit, units_held) // per_unit))
-            channel = (
-                conn(session)
-                .execute(select(OrderRow.channel_id).where(OrderRow.id == order_id))
-                .scalar()
-            )
             moves += take_back(
                 line,
                 units,
                 held[line_no],
                 reason=MovementReason.CANCEL_RELEASE,
-                channel_id=channel,
+                channel_id=channel_id,
                 prefer_location=loc,
                 note=note,
             )
@@ -191,7 +198,7 @@ def _counts_by_id(session: Session, sku_id: int, loc: int) -> tuple[int, int]:
 
 def _counts(session: Session, sku: str, location: str) -> tuple[int, int]:
     ref = sku_refs(session, [sku]).get(sku)
-    if ref is None or location == "?":
+    if ref is None:
         return (0, 0)
     return _counts_by_id(session, ref.id, location_id(session, location))
 
