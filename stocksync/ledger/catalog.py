@@ -14,18 +14,20 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from stocksync.domain.errors import CatalogError
 from stocksync.ledger.config_cache import bump_epoch
-from stocksync.ledger.listings import refresh_listings
+from stocksync.ledger.listings import listing_scope, refresh_listings
+from stocksync.ledger.sql import lock_stock
 from stocksync.ledger.stock import set_stock
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelRow,
     ListingRow,
     LocationRow,
+    OrderLineRow,
     SkuRow,
     StockRow,
 )
@@ -46,6 +48,7 @@ class _Sku:
     lead_time_days: int | None = None
     components: dict[str, int] | None = None
     stock: dict[str, int] = field(default_factory=dict)
+    stock_rows: dict[str, int] = field(default_factory=dict)
     listings: dict[str, str] = field(default_factory=dict)
 
 
@@ -65,6 +68,8 @@ def import_catalog(session: Session, text: str) -> CatalogSummary:
     _check_listing_ids(session, skus)
     created = _ensure_locations(session, {loc for s in skus.values() for loc in s.stock})
     ids = _upsert_skus(session, skus)
+    # every stock row this import reads or writes, locked up front in the one global order
+    lock_stock(session, sku_ids=listing_scope(session, set(ids.values()))[1])
     run = uuid.uuid4().hex
     for item in skus.values():
         for loc, qty in item.stock.items():
@@ -73,7 +78,7 @@ def import_catalog(session: Session, text: str) -> CatalogSummary:
                 sku=item.sku,
                 qty=qty,
                 location=loc,
-                key=f"import:{run}:{item.sku}@{loc}",
+                key=f"import:{run}:row{item.stock_rows[loc]}",
                 note="catalog import",
             )
     listing_count = _upsert_listings(session, skus, ids, channels)
@@ -112,11 +117,9 @@ def _parse(text: str) -> tuple[dict[str, _Sku], dict[str, str]]:
     if not skus:
         raise CatalogError(2, "sku", "the file has no rows")
     for item in skus.values():
-        for comp in item.components or {}:
-            if comp in skus and skus[comp].components:
-                raise CatalogError(
-                    item.row, "components", f"{comp!r} is a bundle; bundles cannot nest"
-                )
+        if item.components and item.stock:
+            row = min(item.stock_rows.values())
+            raise CatalogError(row, "location", f"{item.sku!r} is a bundle; it holds no stock")
     return skus, channels
 
 
@@ -143,6 +146,7 @@ def _parse_row(
         if location in item.stock:
             raise CatalogError(n, "location", f"{sku!r} at {location!r} appears twice")
         item.stock[location] = _int(n, "on_hand", on_hand, required=True) or 0
+        item.stock_rows[location] = n
     for col, channel in channels.items():
         if row.get(col):
             if item.listings.setdefault(channel, row[col]) != row[col]:
@@ -193,6 +197,7 @@ def _components(n: int, sku: str, text: str) -> dict[str, int]:
 
 
 def _check_references(session: Session, skus: dict[str, _Sku], channels: dict[str, str]) -> None:
+    """What the file refers to exists, and the file together with the ledger stays well formed."""
     known_channels = set(session.execute(select(ChannelRow.name)).scalars())
     for col, name in channels.items():
         if name not in known_channels:
@@ -208,25 +213,87 @@ def _check_references(session: Session, skus: dict[str, _Sku], channels: dict[st
             .where(SkuRow.sku.in_(set(skus)))
         ).scalars()
     )
+
+    def is_bundle(sku: str) -> bool:  # after this import: a file recipe, or one already stored
+        return bool(sku in skus and skus[sku].components) or (
+            sku in existing and existing[sku].is_bundle
+        )
+
+    contained = _bundles_containing(session, {s.sku for s in skus.values() if s.components})
     for item in skus.values():
-        if item.components and item.sku in stocked:
+        if item.stock and is_bundle(item.sku):
+            row = min(item.stock_rows.values())
+            raise CatalogError(row, "location", f"{item.sku!r} is a bundle; it holds no stock")
+        if not item.components:
+            continue
+        if item.sku in stocked:
             raise CatalogError(
                 item.row, "components", f"{item.sku!r} has stock; it cannot become a bundle"
             )
-        if (
-            not item.components
-            and item.sku in existing
-            and existing[item.sku].is_bundle
-            and item.stock
-        ):
-            raise CatalogError(item.row, "location", f"{item.sku!r} is a bundle; it holds no stock")
-        for comp in item.components or {}:
+        outer = contained.get(item.sku, set()) - {s for s in skus if skus[s].components}
+        if outer:
+            raise CatalogError(
+                item.row,
+                "components",
+                f"{item.sku!r} is in bundle {min(outer)!r}; bundles cannot nest",
+            )
+        for comp in item.components:
             if comp not in skus and comp not in existing:
                 raise CatalogError(item.row, "components", f"unknown component SKU {comp!r}")
-            if comp not in skus and existing[comp].is_bundle:
+            if is_bundle(comp):
                 raise CatalogError(
                     item.row, "components", f"{comp!r} is a bundle; bundles cannot nest"
                 )
+    _check_recipe_changes(session, skus, existing)
+
+
+def _bundles_containing(session: Session, names: set[str]) -> dict[str, set[str]]:
+    """Component SKU name → names of the stored bundles that contain it."""
+    if not names:
+        return {}
+    component = SkuRow.__table__.alias("component")  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(component.c.sku, SkuRow.sku)
+        .join(BundleComponentRow, BundleComponentRow.component_id == component.c.id)
+        .join(SkuRow, SkuRow.id == BundleComponentRow.bundle_id)
+        .where(component.c.sku.in_(names))
+    )
+    found: dict[str, set[str]] = defaultdict(set)
+    for comp, bundle in rows:
+        found[comp].add(bundle)
+    return found
+
+
+def _check_recipe_changes(
+    session: Session, skus: dict[str, _Sku], existing: dict[str, SkuRow]
+) -> None:
+    """A bundle's recipe may not change while open orders hold units committed under it."""
+    changing = [s for s in skus.values() if s.components and s.sku in existing]
+    if not changing:
+        return
+    ids = {existing[s.sku].id: s for s in changing}
+    stored: dict[int, dict[str, int]] = defaultdict(dict)
+    for bundle, name, qty in session.execute(
+        select(BundleComponentRow.bundle_id, SkuRow.sku, BundleComponentRow.qty)
+        .join(SkuRow, SkuRow.id == BundleComponentRow.component_id)
+        .where(BundleComponentRow.bundle_id.in_(ids))
+    ):
+        stored[bundle][name] = qty
+    changed = [b for b, item in ids.items() if stored.get(b, {}) != item.components]
+    if not changed:
+        return
+    held = session.execute(
+        select(OrderLineRow.sku_id, func.sum(OrderLineRow.committed))
+        .where(OrderLineRow.sku_id.in_(changed), OrderLineRow.committed > 0)
+        .group_by(OrderLineRow.sku_id)
+    ).first()
+    if held is not None:
+        item = ids[held[0]]
+        raise CatalogError(
+            item.row, "components",
+            f"open orders hold {held[1]} of {item.sku!r} under its current recipe; change it "
+            "after they ship or are cancelled",
+        )  # fmt: skip
 
 
 def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
 from stocksync.domain.model import ChannelPolicy
-from stocksync.ledger.sql import conn
+from stocksync.ledger.sql import conn, lock_stock
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelLocationRow,
@@ -32,6 +32,7 @@ __all__ = [
     "compute_desired",
     "desired_quantities",
     "listing_changes",
+    "listing_scope",
     "load_listings",
     "refresh_listings",
     "write_listing_changes",
@@ -151,23 +152,48 @@ _UPDATE_LISTING = (
 )
 
 
+def listing_scope(session: Session, sku_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    """(listed SKUs to recompute, stocked SKUs whose rows that reads) when ``sku_ids`` change.
+
+    The listed SKUs are ``sku_ids`` and every bundle containing one; the stocked SKUs are the
+    plain ones among them and every component of those bundles. An operation locks the stock
+    rows of the second set, in order, before it changes anything, so the refresh at its end
+    takes no stock lock out of order.
+    """
+    c = conn(session)
+    targets = set(sku_ids)
+    if not targets:
+        return set(), set()
+    targets |= set(
+        c.execute(
+            select(BundleComponentRow.bundle_id).where(BundleComponentRow.component_id.in_(targets))
+        ).scalars()
+    )
+    bundles: dict[int, set[int]] = defaultdict(set)
+    for bundle, component in c.execute(
+        select(BundleComponentRow.bundle_id, BundleComponentRow.component_id).where(
+            BundleComponentRow.bundle_id.in_(targets)
+        )
+    ):
+        bundles[bundle].add(component)
+    return targets, {sku for t in targets for sku in bundles.get(t, {t})}
+
+
 def refresh_listings(
     session: Session,
     sku_ids: Iterable[int],
     sold: Mapping[tuple[int, int], int] | None = None,
 ) -> list[ListingChange]:
-    """Recompute the listings of ``sku_ids`` and of every bundle containing them; mark changes dirty."""
+    """Recompute the listings of ``sku_ids`` and of every bundle containing them; mark changes dirty.
+
+    Every stock row the computation reads is locked first (a no-op for rows the operation already
+    holds), then the listings, so no other writer changes them between our read and our commit.
+    """
     sold = sold or {}
-    targets = set(sku_ids) | {sku for _, sku in sold}
+    targets, stocked = listing_scope(session, set(sku_ids) | {sku for _, sku in sold})
     if not targets:
         return []
-    targets |= set(
-        conn(session)
-        .execute(
-            select(BundleComponentRow.bundle_id).where(BundleComponentRow.component_id.in_(targets))
-        )
-        .scalars()
-    )
+    lock_stock(session, sku_ids=stocked)
     listings = load_listings(session, targets, lock=True)
     if not listings:
         return []

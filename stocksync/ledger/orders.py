@@ -24,7 +24,7 @@ from stocksync.ledger.lines import (
     take_back,
     with_counts,
 )
-from stocksync.ledger.listings import refresh_listings
+from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.lookups import ChannelRef, channel_ref
 from stocksync.ledger.recording import order_key, record_new_order
 from stocksync.ledger.results import LineIn, LineResult, OrderResult
@@ -83,13 +83,13 @@ def cancel_order(
     if quantities is not None and key is None:
         raise InvalidRequestError("a partial cancel needs an idempotency key")
     ch, order_id, lines = open_order(session, channel, external_id)
-    key = key or f"cancel:{channel}:{external_id}"
+    key = key or f"cancel:{ch.id}:{external_id}"
     op = claim_operation(session, key, "cancel")
     if op is None:
         return existing_order(session, ch, external_id, duplicate=True)
     todo = _units_by_line(lines, quantities, lambda ln: ln.committed + ln.short)
     held = outstanding(session, order_id, todo)
-    lock_stock(session, [pair for h in held.values() for pair in h])
+    lock_stock(session, sku_ids=listing_scope(session, {k[0] for h in held.values() for k in h})[1])
     moves: list[Move] = []
     changed = {}
     for line in lines:
@@ -126,13 +126,13 @@ def ship_order(
     if quantities is not None and key is None:
         raise InvalidRequestError("a partial shipment needs an idempotency key")
     ch, order_id, lines = open_order(session, channel, external_id)
-    key = key or f"ship:{channel}:{external_id}"
+    key = key or f"ship:{ch.id}:{external_id}"
     op = claim_operation(session, key, "ship")
     if op is None:
         return existing_order(session, ch, external_id, duplicate=True)
     todo = _units_by_line(lines, quantities, lambda ln: ln.committed)
     held = outstanding(session, order_id, todo)
-    lock_stock(session, [pair for h in held.values() for pair in h])
+    lock_stock(session, sku_ids=listing_scope(session, {k[0] for h in held.values() for k in h})[1])
     moves: list[Move] = []
     changed = {}
     for line in lines:

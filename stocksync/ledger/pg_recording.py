@@ -1,10 +1,13 @@
-"""Recording an order on PostgreSQL in two statements.
+"""Recording an order on PostgreSQL in three statements.
 
-Statement one checks the configuration epoch, claims the order's idempotency key and locks the
-stock rows, then the listing rows, in the same fixed order as every other operation. Python then
-plans the commitments and listing quantities from what it returned (the same plan as on SQLite),
-and statement two writes the order, its lines, the journal entries, the stock counters and the
-listings at once.
+1. Check the configuration epoch, claim the order's idempotency key, lock the stock rows and then
+   the listing rows, in the same fixed order as every other operation.
+2. Read the epoch and the stock again. A statement sees the database as it was when the statement
+   began, before it waited for any lock; only a new statement sees what the transactions it waited
+   for committed (a stock row at a new location, a bundle added by a catalog import). If the
+   configuration changed or new stock rows appeared, lock what is now needed and read again.
+3. Python plans the commitments and listing quantities (the same plan as on SQLite), and one
+   statement writes the order, its lines, the journal entries, the stock counters and the listings.
 """
 
 from __future__ import annotations
@@ -32,35 +35,49 @@ from stocksync.ledger.sql import conn
 
 __all__ = ["record_on_postgres"]
 
-_CLAIM_AND_LOCK = """
-WITH ep AS (SELECT config_epoch FROM ledger_state WHERE id = 1),
-op AS (
-    INSERT INTO operations (key, kind, created_at)
-    SELECT %(key)s, 'order', now() FROM ep WHERE ep.config_epoch = %(epoch)s
-    ON CONFLICT (key) DO NOTHING
-    RETURNING id
-),
+_ATTEMPTS = 5
+
+_LOCKS = """
 st AS (
-    SELECT s.sku_id, s.location_id, s.on_hand, s.committed FROM stock s
-    WHERE s.sku_id = ANY(%(stock_skus)s::int[]) AND EXISTS (SELECT 1 FROM op)
+    SELECT s.sku_id, s.location_id FROM stock s
+    WHERE s.sku_id = ANY(%(stock_skus)s::int[]) {only_if_claimed}
     ORDER BY s.sku_id, s.location_id
     FOR UPDATE
 ),
 li AS (
     SELECT l.id, l.channel_id, l.sku_id, l.desired_qty, l.expected_qty, l.version, l.dirty
     FROM listings l
-    WHERE l.sku_id = ANY(%(listing_skus)s::int[]) AND EXISTS (SELECT 1 FROM op)
+    WHERE l.sku_id = ANY(%(listing_skus)s::int[]) {only_if_claimed}
       AND (SELECT count(*) FROM st) >= 0  -- stock rows are locked before listing rows
     ORDER BY l.id
     FOR UPDATE
-)
-SELECT (SELECT config_epoch FROM ep),
-       (SELECT id FROM op),
-       (SELECT coalesce(json_agg(json_build_array(sku_id, location_id, on_hand, committed)), '[]')
-          FROM st),
+)"""
+
+_LOCKED = """
+       (SELECT coalesce(json_agg(json_build_array(sku_id, location_id)), '[]') FROM st),
        (SELECT coalesce(json_agg(json_build_array(id, channel_id, sku_id, desired_qty,
-                                                  expected_qty, version, dirty)), '[]')
-          FROM li)
+                                                  expected_qty, version, dirty)), '[]') FROM li)"""
+
+_CLAIM_AND_LOCK = (
+    """
+WITH ep AS (SELECT config_epoch FROM ledger_state WHERE id = 1),
+op AS (
+    INSERT INTO operations (key, kind, created_at)
+    SELECT %(key)s, 'order', now() FROM ep WHERE ep.config_epoch = %(epoch)s
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+),"""
+    + _LOCKS.format(only_if_claimed="AND EXISTS (SELECT 1 FROM op)")
+    + "\nSELECT (SELECT config_epoch FROM ep), (SELECT id FROM op),"
+    + _LOCKED
+)
+
+_LOCK_MORE = "WITH" + _LOCKS.format(only_if_claimed="") + "\nSELECT" + _LOCKED
+
+_READ = """
+SELECT (SELECT config_epoch FROM ledger_state WHERE id = 1),
+       (SELECT coalesce(json_agg(json_build_array(sku_id, location_id, on_hand, committed)), '[]')
+          FROM stock WHERE sku_id = ANY(%(stock_skus)s::int[]))
 """
 
 _WRITE = """
@@ -110,27 +127,41 @@ def record_on_postgres(
     placed_at: datetime | None,
 ) -> tuple[OrderPlan | None, ConfigCache]:
     cfg = config_cache(session)
-    key = order_key(channel, external_id)
-    # The driver's own cursor: these two statements run on every order, and SQLAlchemy's
+    if channel not in cfg.channels:  # a channel added since this process last looked?
+        cfg = config_cache(session, read_epoch(session))
+    # The driver's own cursor: these statements run on every order, and SQLAlchemy's
     # per-statement bookkeeping would cost more client CPU than the statements themselves.
     c = conn(session).connection.driver_connection
     assert c is not None
-    if channel not in cfg.channels:  # a channel added since this process last looked?
-        cfg = config_cache(session, read_epoch(session))
-    for _ in range(5):
+    for _ in range(_ATTEMPTS):
         ch = channel_conf(cfg, channel)
+        key = order_key(ch.id, external_id)
         mapped = map_lines(session, cfg, ch, external_id, lines)
         stock_skus, listing_skus = lock_sets(cfg, mapped)
         params = {"key": key, "epoch": cfg.epoch, "stock_skus": sorted(stock_skus),
                   "listing_skus": sorted(listing_skus)}  # fmt: skip
-        epoch, op_id, stock_rows, listing_rows = c.execute(_CLAIM_AND_LOCK, params).fetchone()
+        epoch, op_id, locked, listing_rows = c.execute(_CLAIM_AND_LOCK, params).fetchone()
         if epoch == cfg.epoch:
             break
-        cfg = config_cache(session, epoch)  # the configuration changed: reload, map again
+        cfg = config_cache(session, epoch)  # changed before we claimed anything: map again
     else:
         raise RuntimeError("the ledger configuration kept changing; try again")
     if op_id is None:
         return None, cfg
+    for _ in range(_ATTEMPTS):
+        epoch, stock_rows = c.execute(_READ, params).fetchone()
+        unlocked = {(s, loc) for s, loc, *_ in stock_rows} - {(s, loc) for s, loc in locked}
+        if epoch == cfg.epoch and not unlocked:
+            break
+        if epoch != cfg.epoch:  # changed while we waited for a lock: lock what it now takes
+            cfg = config_cache(session, epoch)
+            ch = channel_conf(cfg, channel)
+            mapped = map_lines(session, cfg, ch, external_id, lines)
+            stock_skus, listing_skus = lock_sets(cfg, mapped)
+            params |= {"stock_skus": sorted(stock_skus), "listing_skus": sorted(listing_skus)}
+        locked, listing_rows = c.execute(_LOCK_MORE, params).fetchone()
+    else:
+        raise RuntimeError("the stock kept changing under the order; try again")
     held = {(s, loc): (on_hand, committed) for s, loc, on_hand, committed in stock_rows}
     plan = plan_order(ch, mapped, held)
     listings = [_listing_state(cfg, row) for row in listing_rows]

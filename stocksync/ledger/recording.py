@@ -42,12 +42,16 @@ from stocksync.ledger.tables import OrderLineRow, OrderRow, utcnow
 
 __all__ = ["MappedLine", "OrderPlan", "order_key", "record_new_order"]
 
+MAX_ID = 100
+"""Longest order or line id a channel may send (orders.external_id, order_lines.external_line_id)."""
+
 line_table: Table = OrderLineRow.__table__  # type: ignore[attr-defined]
 order_table: Table = OrderRow.__table__  # type: ignore[attr-defined]
 
 
-def order_key(channel: str, external_id: str) -> str:
-    return f"order:{channel}:{external_id}"
+def order_key(channel_id: int, external_id: str) -> str:
+    """The order's idempotency key; the channel's numeric id keeps it unambiguous."""
+    return f"order:{channel_id}:{external_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +99,7 @@ def record_new_order(
     placed_at: datetime | None = None,
 ) -> tuple[OrderPlan | None, ConfigCache]:
     """Record the order; (None, config) if it was already recorded (the caller reports a duplicate)."""
-    for line in lines:
-        if line.quantity < 0:
-            raise InvalidRequestError(f"order {external_id!r}: a line quantity cannot be negative")
+    _check_request(external_id, lines)
     if is_postgres(session):
         from stocksync.ledger.pg_recording import record_on_postgres
 
@@ -105,7 +107,7 @@ def record_new_order(
     cfg = config_cache(session, read_epoch(session))
     ch = channel_conf(cfg, channel)
     mapped = map_lines(session, cfg, ch, external_id, lines)
-    key = order_key(channel, external_id)
+    key = order_key(ch.id, external_id)
     op = claim_operation(session, key, "order")
     if op is None:
         return None, cfg
@@ -118,6 +120,19 @@ def record_new_order(
     apply_moves(session, op, key, plan.moves(order_id))
     write_listing_changes(session, plan.listing_changes)
     return plan, cfg
+
+
+def _check_request(external_id: str, lines: Sequence[LineIn]) -> None:
+    """Refuse what the schema cannot hold with a clear error, the same on every database."""
+    if not 0 < len(external_id) <= MAX_ID:
+        raise InvalidRequestError(f"an order id must be 1 to {MAX_ID} characters: {external_id!r}")
+    for line in lines:
+        if line.quantity < 0:
+            raise InvalidRequestError(f"order {external_id!r}: a line quantity cannot be negative")
+        if line.external_line_id is not None and len(line.external_line_id) > MAX_ID:
+            raise InvalidRequestError(
+                f"order {external_id!r}: a line id is over {MAX_ID} characters"
+            )
 
 
 def channel_conf(cfg: ConfigCache, name: str) -> ChannelConf:

@@ -9,7 +9,7 @@ from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.journal import Move, apply_moves
 from stocksync.ledger.lines import Line, save_lines, with_counts
-from stocksync.ledger.listings import refresh_listings
+from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.lookups import location_id
 from stocksync.ledger.orders import existing_order, open_order, order_outcome
 from stocksync.ledger.results import OrderResult
@@ -52,20 +52,15 @@ def restock_return(
         qty -= units
         changed[line.line_no] = with_counts(line, returned=line.returned + units)
         for comp, per_unit in sorted(line.recipe.items()):
-            loc = to_loc or _shipped_from(session, order_id, line.line_no, comp)
-            moves.append(
-                Move(
-                    f"L{line.line_no}/{comp}@{loc}",
-                    comp,
-                    loc,
-                    units * per_unit,
-                    0,
-                    MovementReason.RETURN_RESTOCK,
-                    ch.id,
-                    order_id,
-                    line.line_no,
-                )
-            )
+            if to_loc is not None:
+                places = [(to_loc, units * per_unit)]
+            else:
+                places = _shipped_from(session, line, comp, per_unit, units)
+            moves += [
+                Move(f"L{line.line_no}/{comp}@{loc}", comp, loc, qty, 0,
+                     MovementReason.RETURN_RESTOCK, ch.id, order_id, line.line_no)
+                for loc, qty in places
+            ]  # fmt: skip
         if qty == 0:
             break
     for move in moves:
@@ -75,7 +70,7 @@ def restock_return(
             {"sku_id": move.sku_id, "location_id": move.location_id},
             ["sku_id", "location_id"],
         )
-    lock_stock(session, [(m.sku_id, m.location_id) for m in moves])
+    lock_stock(session, sku_ids=listing_scope(session, {m.sku_id for m in moves})[1])
     apply_moves(session, op, key, moves)
     after = [changed.get(ln.line_no, ln) for ln in lines]
     status = save_lines(session, order_id, changed.values(), all_lines=after)
@@ -83,23 +78,26 @@ def restock_return(
     return order_outcome(ch.name, external_id, status, after)
 
 
-def _shipped_from(session: Session, order_id: int, line_no: int, sku_id: int) -> int:
+def _shipped_from(
+    session: Session, line: Line, sku_id: int, per_unit: int, units: int
+) -> list[tuple[int, int]]:
+    """(location, qty) for ``units`` returned units: where they shipped from, in shipment order,
+    after the units returned earlier."""
     m = MovementRow
-    loc = (
-        conn(session)
-        .execute(
-            select(m.location_id)
-            .where(
-                m.order_id == order_id,
-                m.line_no == line_no,
-                m.sku_id == sku_id,
-                m.reason == MovementReason.SHIPMENT.value,
-            )
-            .order_by(m.id)
-            .limit(1)
-        )
-        .scalar()
-    )
-    if loc is None:
-        raise InvalidRequestError(f"line {line_no} of order {order_id} has no shipment to return")
-    return int(loc)
+    shipped = conn(session).execute(
+        select(m.location_id, -m.delta_on_hand)
+        .where(m.order_id == line.order_id, m.line_no == line.line_no, m.sku_id == sku_id,
+               m.reason == MovementReason.SHIPMENT.value)
+        .order_by(m.id)
+    ).all()  # fmt: skip
+    skip, need = line.returned * per_unit, units * per_unit
+    places: dict[int, int] = {}
+    for loc, qty in shipped:
+        take = min(need, max(0, qty - skip))
+        skip = max(0, skip - qty)
+        if take:
+            places[loc] = places.get(loc, 0) + take
+            need -= take
+    if need:
+        raise InvalidRequestError(f"line {line.line_no} shipped too few units to return {units}")
+    return list(places.items())

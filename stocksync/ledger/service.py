@@ -7,6 +7,7 @@ applying it) open :func:`stocksync.ledger.db.transaction` themselves and call th
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -29,8 +30,10 @@ __all__ = ["Ledger", "new_key"]
 
 T = TypeVar("T")
 
-# PostgreSQL asks a transaction to run again on a deadlock or a serialization failure.
-_RETRY_SQLSTATES = {"40P01", "40001"}
+# PostgreSQL asks a transaction to run again on a deadlock or a serialization failure; a unique
+# violation means a concurrent transaction created the same row first (a SKU, a location), and a
+# rerun sees it. Operations claim their keys with ON CONFLICT, so a rerun never doubles anything.
+_RETRY_SQLSTATES = {"40P01", "40001", "23505"}
 
 
 def new_key(prefix: str) -> str:
@@ -41,7 +44,7 @@ def new_key(prefix: str) -> str:
 class Ledger:
     """Stock operations on one database, each atomic and idempotent on its key."""
 
-    def __init__(self, engine: Engine, *, attempts: int = 5) -> None:
+    def __init__(self, engine: Engine, *, attempts: int = 8) -> None:
         self.engine = engine
         self.attempts = attempts
 
@@ -63,7 +66,7 @@ class Ledger:
             except (DBAPIError, psycopg.Error) as exc:
                 if not _retryable(exc) or attempt == self.attempts:
                     raise
-                time.sleep(0.005 * 2**attempt)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: the rivals part ways
         raise AssertionError("unreachable")
 
     def receive(

@@ -15,7 +15,7 @@ from stocksync.domain.errors import InvalidRequestError, NotFoundError
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.journal import Move, apply_moves
 from stocksync.ledger.lines import Line, load_lines, outstanding, save_lines, take_back, with_counts
-from stocksync.ledger.listings import refresh_listings
+from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.lookups import SkuRef, location_id, sku_refs
 from stocksync.ledger.results import StockResult
 from stocksync.ledger.sql import claim_operation, conn, insert_ignore, lock_stock, stock_table
@@ -110,7 +110,8 @@ def _change(
     insert_ignore(
         session, stock_table, {"sku_id": ref.id, "location_id": loc}, ["sku_id", "location_id"]
     )
-    on_hand, committed = lock_stock(session, [(ref.id, loc)])[(ref.id, loc)]
+    locked = lock_stock(session, sku_ids=listing_scope(session, {ref.id})[1])
+    on_hand, committed = locked[(ref.id, loc)]
     target = new_on_hand(on_hand)
     if target < 0:
         raise InvalidRequestError(f"{sku} at {location} has {on_hand} on hand; cannot go below 0")
@@ -161,7 +162,7 @@ def _release_shortfall(
             line = next(ln for ln in lines if ln.line_no == line_no)
             per_unit = line.recipe[sku_id]
             units = min(line.committed, -(-min(deficit, units_held) // per_unit))
-            moves += take_back(
+            released = take_back(
                 line,
                 units,
                 held[line_no],
@@ -170,7 +171,11 @@ def _release_shortfall(
                 prefer_location=loc,
                 note=note,
             )
-            deficit -= units * per_unit
+            moves += released
+            # only what came off this location counts; a split line may give some back elsewhere
+            deficit += sum(
+                m.delta_committed for m in released if (m.sku_id, m.location_id) == (sku_id, loc)
+            )
             changed[line_no] = with_counts(
                 line, committed=line.committed - units, short=line.short + units
             )

@@ -45,10 +45,17 @@ def test_a_lost_connection_reruns_the_transaction(ledger: Ledger) -> None:
     assert len(calls) == 2
 
 
-def test_other_database_errors_are_not_retried(ledger: Ledger) -> None:
-    work, calls = flaky([errors.UniqueViolation("duplicate key")])
+def test_a_unique_violation_reruns_so_the_rerun_sees_the_other_writers_row(ledger: Ledger) -> None:
+    work, calls = flaky([errors.UniqueViolation("duplicate key value violates unique constraint")])
 
-    with pytest.raises(errors.UniqueViolation):
+    assert ledger.run(work) == "done"
+    assert len(calls) == 2
+
+
+def test_other_database_errors_are_not_retried(ledger: Ledger) -> None:
+    work, calls = flaky([errors.CheckViolation("ck_stock_committed_within_on_hand")])
+
+    with pytest.raises(errors.CheckViolation):
         ledger.run(work)
     assert len(calls) == 1
 
@@ -58,4 +65,4 @@ def test_retries_stop_after_the_last_attempt(ledger: Ledger) -> None:
 
     with pytest.raises(errors.DeadlockDetected):
         ledger.run(work)
-    assert len(calls) == 3
+    assert len(calls) == 3  # the fixture's ledger makes three attempts
