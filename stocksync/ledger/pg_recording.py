@@ -140,7 +140,12 @@ def record_on_postgres(
         stock_skus, listing_skus = lock_sets(cfg, mapped)
         params = {"key": key, "epoch": cfg.epoch, "stock_skus": sorted(stock_skus),
                   "listing_skus": sorted(listing_skus)}  # fmt: skip
-        epoch, op_id, locked, listing_rows = c.execute(_CLAIM_AND_LOCK, params).fetchone()
+        # One round trip for BEGIN, the claim-and-lock and the read after it: in a pipeline the
+        # server still runs them one after the other, so the read's snapshot follows the locks.
+        with c.pipeline():
+            claimed = c.execute(_CLAIM_AND_LOCK, params)
+            fresh = c.execute(_READ, params)
+        epoch, op_id, locked, listing_rows = claimed.fetchone()
         if epoch == cfg.epoch:
             break
         cfg = config_cache(session, epoch)  # changed before we claimed anything: map again
@@ -148,8 +153,8 @@ def record_on_postgres(
         raise RuntimeError("the ledger configuration kept changing; try again")
     if op_id is None:
         return None, cfg
+    epoch, stock_rows = fresh.fetchone()
     for _ in range(_ATTEMPTS):
-        epoch, stock_rows = c.execute(_READ, params).fetchone()
         unlocked = {(s, loc) for s, loc, *_ in stock_rows} - {(s, loc) for s, loc in locked}
         if epoch == cfg.epoch and not unlocked:
             break
@@ -160,6 +165,7 @@ def record_on_postgres(
             stock_skus, listing_skus = lock_sets(cfg, mapped)
             params |= {"stock_skus": sorted(stock_skus), "listing_skus": sorted(listing_skus)}
         locked, listing_rows = c.execute(_LOCK_MORE, params).fetchone()
+        epoch, stock_rows = c.execute(_READ, params).fetchone()
     else:
         raise RuntimeError("the stock kept changing under the order; try again")
     held = {(s, loc): (on_hand, committed) for s, loc, on_hand, committed in stock_rows}
