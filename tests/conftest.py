@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,10 @@ from stocksync.ledger.db import make_engine
 from stocksync.ledger.migrate import upgrade
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import metadata
+
+# Wall-clock deadlines only measure how busy the machine is; properties are what we test.
+settings.register_profile("stocksync", deadline=None, print_blob=True)
+settings.load_profile("stocksync")
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/stocksync_test"
 BACKENDS = [b for b in os.environ.get("STOCKSYNC_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
