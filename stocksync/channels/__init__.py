@@ -1,0 +1,1 @@
+"""Channel connectors: one interface (``base``) over each sales channel's own API."""

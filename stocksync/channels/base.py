@@ -1,0 +1,177 @@
+"""The one interface the rest of stocksync uses to talk to any sales channel.
+
+A connector pushes quantities (with compare-and-set where the channel has it), reads them back,
+lists orders changed since a cursor, verifies and parses inbound webhooks, and creates
+fulfillments and refunds. Every value crossing this boundary is one of the frozen types below;
+every failure is one of the errors in ``stocksync.channels.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ChannelConnector",
+    "ChannelOrder",
+    "ChannelOrderLine",
+    "ChannelQuantity",
+    "EventKind",
+    "Fulfillment",
+    "InboundEvent",
+    "OrderPage",
+    "PushResult",
+    "PushStatus",
+    "QuantityPush",
+    "Refund",
+]
+
+
+class PushStatus(StrEnum):
+    APPLIED = "applied"
+    """The channel took the quantity (for Amazon: accepted; it goes live minutes later)."""
+    CONFLICT = "conflict"
+    """Compare-and-set: the channel's count was not what we expected; nothing was written."""
+    REJECTED = "rejected"
+    """The channel refused this item (unknown listing, invalid value); see ``message``."""
+    RETRY_LATER = "retry_later"
+    """Not done now (throttled, the channel is down); push it again after ``retry_after``."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityPush:
+    """Set one listing to ``quantity``; ``expected`` is what we believe the channel shows now."""
+
+    listing_id: str
+    quantity: int
+    expected: int | None = None
+    refs: Mapping[str, str] = field(default_factory=dict)
+    """The channel's other ids for the listing (Shopify inventory item and location, …)."""
+    sku: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    listing_id: str
+    status: PushStatus
+    quantity_seen: int | None = None
+    """The channel's count when it reported one (always on a conflict)."""
+    message: str = ""
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelQuantity:
+    """What the channel shows for one listing right now."""
+
+    listing_id: str
+    sku: str | None
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrderLine:
+    external_line_id: str
+    sku: str | None
+    """May be empty or unknown; ``listing_id`` maps the line then."""
+    listing_id: str | None
+    quantity: int
+    cancelled: int = 0
+    refunded: int = 0
+    restocked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrder:
+    """An order normalised across channels; ids are strings (Shopify's are 64-bit)."""
+
+    channel: str
+    external_id: str
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    """The channel's own status word, kept for people."""
+    cancelled: bool
+    lines: tuple[ChannelOrderLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    orders: tuple[ChannelOrder, ...]
+    cursor: str | None
+    """Where the next call should start (store it once these orders are in the ledger)."""
+    more: bool = False
+
+
+class EventKind(StrEnum):
+    ORDER_CREATED = "order_created"
+    ORDER_UPDATED = "order_updated"
+    ORDER_CANCELLED = "order_cancelled"
+    REFUND = "refund"
+    INVENTORY = "inventory"
+    """The channel's count changed (often the echo of our own push)."""
+    PING = "ping"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One verified webhook or notification, parsed; ``payload`` keeps the channel's own JSON."""
+
+    event_id: str
+    """The channel's id for the event, unique per channel: the inbox deduplicates on it."""
+    topic: str
+    kind: EventKind
+    occurred_at: datetime | None = None
+    order: ChannelOrder | None = None
+    quantity: ChannelQuantity | None = None
+    payload: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfillment:
+    order_id: str
+    lines: Mapping[str, int]
+    """External line id → units shipped."""
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    order_id: str
+    lines: Mapping[str, int]
+    """External line id → units refunded."""
+    restock: bool
+    reason: str = ""
+
+
+@runtime_checkable
+class ChannelConnector(Protocol):
+    """A sales channel, whatever its API. Implementations translate errors at the edge."""
+
+    name: str
+    compare_and_set: bool
+    """Whether push_quantities honours ``expected`` (Shopify) or overwrites (last write wins)."""
+    max_batch: int
+    """The most quantities one call to the channel carries; push_quantities splits larger sets."""
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]: ...
+
+    def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]: ...
+
+    def orders_since(self, cursor: str | None) -> OrderPage: ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
+        """Verify the signature on the raw body (SignatureError before any parsing), then parse."""
+        ...
+
+    def create_fulfillment(self, fulfillment: Fulfillment) -> str: ...
+
+    def create_refund(self, refund: Refund) -> str: ...
+
+    def close(self) -> None: ...
