@@ -59,7 +59,7 @@ def record_order(
     A second call for the same (channel, order id) changes nothing and returns the order as
     first recorded, with ``duplicate=True``.
     """
-    plan, _ = record_new_order(
+    plan = record_new_order(
         session, channel=channel, external_id=external_id, lines=lines, placed_at=placed_at
     )
     if plan is None:

@@ -125,7 +125,7 @@ def record_on_postgres(
     external_id: str,
     lines: Sequence[LineIn],
     placed_at: datetime | None,
-) -> tuple[OrderPlan | None, ConfigCache]:
+) -> OrderPlan | None:
     cfg = config_cache(session)
     if channel not in cfg.channels:  # a channel added since this process last looked?
         cfg = config_cache(session, read_epoch(session))
@@ -152,7 +152,7 @@ def record_on_postgres(
     else:
         raise RuntimeError("the ledger configuration kept changing; try again")
     if op_id is None:
-        return None, cfg
+        return None
     epoch, stock_rows = fresh.fetchone()
     for _ in range(_ATTEMPTS):
         unlocked = {(s, loc) for s, loc, *_ in stock_rows} - {(s, loc) for s, loc in locked}
@@ -173,7 +173,7 @@ def record_on_postgres(
     listings = [_listing_state(cfg, row) for row in listing_rows]
     plan.listing_changes = plan_listings(cfg, plan, held, listings)
     c.execute(_WRITE, _write_params(plan, key, op_id, external_id, placed_at)).fetchone()
-    return plan, cfg
+    return plan
 
 
 def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingState:

@@ -97,8 +97,8 @@ def record_new_order(
     external_id: str,
     lines: Sequence[LineIn],
     placed_at: datetime | None = None,
-) -> tuple[OrderPlan | None, ConfigCache]:
-    """Record the order; (None, config) if it was already recorded (the caller reports a duplicate)."""
+) -> OrderPlan | None:
+    """Record the order and return its plan; None if it was already recorded (a duplicate)."""
     _check_request(external_id, lines)
     if is_postgres(session):
         from stocksync.ledger.pg_recording import record_on_postgres
@@ -110,7 +110,7 @@ def record_new_order(
     key = order_key(ch.id, external_id)
     op = claim_operation(session, key, "order")
     if op is None:
-        return None, cfg
+        return None
     stock_skus, listing_skus = lock_sets(cfg, mapped)
     held = lock_stock(session, sku_ids=stock_skus)
     plan = plan_order(ch, mapped, held)
@@ -119,7 +119,7 @@ def record_new_order(
     order_id = _insert_order(session, ch, external_id, plan, placed_at)
     apply_moves(session, op, key, plan.moves(order_id))
     write_listing_changes(session, plan.listing_changes)
-    return plan, cfg
+    return plan
 
 
 def _check_request(external_id: str, lines: Sequence[LineIn]) -> None:
