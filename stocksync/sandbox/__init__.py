@@ -1,0 +1,1 @@
+"""Faithful emulators of the sales channels' APIs, for tests, the demo and benchmarks."""
