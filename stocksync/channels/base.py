@@ -148,6 +148,8 @@ class Refund:
     """External line id → units refunded."""
     restock: bool
     reason: str = ""
+    key: str | None = None
+    """Idempotency key (e.g. the RMA id): the same key twice refunds once, where the channel can."""
 
 
 @runtime_checkable
@@ -162,7 +164,9 @@ class ChannelConnector(Protocol):
 
     def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]: ...
 
-    def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]: ...
+    def read_quantities(
+        self, listing_ids: Sequence[str] | None = None
+    ) -> list[ChannelQuantity]: ...
 
     def orders_since(self, cursor: str | None) -> OrderPage: ...
 

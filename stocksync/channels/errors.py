@@ -1,12 +1,12 @@
 """Errors a channel call can end in, translated at the edge from HTTP and the channel's bodies.
 
-    StockSyncError
-    └── ChannelError                  carries the channel name and, where there was one, the body
-        ├── TransientChannelError     429, 5xx, timeouts, connection errors; try again after retry_after
-        ├── ChannelAuthError          401/403, expired or wrong credentials; a person must act
-        ├── ChannelRejectedError      the channel refused the request as it stands (4xx, userErrors)
-        ├── ChannelConflictError      a compare-and-set found another count than expected
-        └── SignatureError            an inbound webhook's signature does not verify; nothing was parsed
+StockSyncError
+└── ChannelError                  carries the channel name and, where there was one, the body
+    ├── TransientChannelError     429, 5xx, timeouts, connection errors; try again after retry_after
+    ├── ChannelAuthError          401/403, expired or wrong credentials; a person must act
+    ├── ChannelRejectedError      the channel refused the request as it stands (4xx, userErrors)
+    ├── ChannelConflictError      a compare-and-set found another count than expected
+    └── SignatureError            an inbound webhook's signature does not verify; nothing was parsed
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ __all__ = [
 class ChannelError(StockSyncError):
     """A call to a channel failed; ``body`` is what the channel answered, when it answered."""
 
-    def __init__(self, channel: str, message: str, *, status: int | None = None, body: Any = None) -> None:
+    def __init__(
+        self, channel: str, message: str, *, status: int | None = None, body: Any = None
+    ) -> None:
         super().__init__(f"{channel}: {message}")
         self.channel = channel
         self.status = status

@@ -1,0 +1,740 @@
+"""Shopify over the Admin GraphQL API: compare-and-set pushes, paced to the cost bucket.
+
+Quantities go out through ``inventorySetQuantities`` (2026-01 semantics): every quantity carries
+``changeFromQuantity`` (the count we expect, or null to skip the check), at most 250 per call, each
+call with an ``@idempotent`` key made once per call, so the connector's own retries apply it once.
+Shopify validates a call all-or-nothing, so items it objects to are reported (CONFLICT for a stale
+count, REJECTED otherwise) and the rest of the call is sent again without them.
+
+Calls are paced to the leaky bucket the last response described (``extensions.cost``); a THROTTLED
+answer is waited out and retried here, because the bucket refills at a known rate.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from stocksync.channels.base import (
+    ChannelOrder,
+    ChannelOrderLine,
+    ChannelQuantity,
+    EventKind,
+    Fulfillment,
+    InboundEvent,
+    OrderPage,
+    PushResult,
+    PushStatus,
+    QuantityPush,
+    Refund,
+)
+from stocksync.channels.errors import (
+    ChannelAuthError,
+    ChannelRejectedError,
+    SignatureError,
+    TransientChannelError,
+)
+
+__all__ = [
+    "CostPacer",
+    "ShopifyConfig",
+    "ShopifyConnector",
+    "order_from_rest",
+    "refund_order_from_rest",
+]
+
+Json = dict[str, Any]
+
+ITEM_GID = "gid://shopify/InventoryItem/"
+STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+RESTOCKING = frozenset({"return", "cancel"})
+ORDERS_PER_PAGE = 10
+LINES_PER_ORDER = 40
+TOPIC_KINDS = {
+    "orders/create": EventKind.ORDER_CREATED,
+    "orders/updated": EventKind.ORDER_UPDATED,
+    "orders/cancelled": EventKind.ORDER_CANCELLED,
+    "refunds/create": EventKind.REFUND,
+    "inventory_levels/update": EventKind.INVENTORY,
+}
+
+SET_QUANTITIES = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}"""
+
+LEVELS_BY_ID = """
+query LevelsById($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on InventoryLevel { id quantities(names: ["available"]) { name quantity } } }
+}"""
+
+LEVELS_AT_LOCATION = """
+query Levels($location: ID!, $after: String) {
+  location(id: $location) {
+    inventoryLevels(first: 250, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { item { id sku } quantities(names: ["available"]) { name quantity } }
+    }
+  }
+}"""
+
+ORDERS = f"""
+query Orders($query: String, $after: String) {{
+  orders(first: {ORDERS_PER_PAGE}, after: $after, sortKey: UPDATED_AT, query: $query) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{
+      id legacyResourceId name createdAt updatedAt cancelledAt displayFinancialStatus
+      lineItems(first: {LINES_PER_ORDER}) {{ nodes {{ id sku quantity variant {{ id }} }} }}
+      refunds {{ refundLineItems(first: {LINES_PER_ORDER}) {{ nodes {{ quantity restockType lineItem {{ id }} }} }} }}
+    }}
+  }}
+}}"""
+
+FULFILLMENT_ORDERS = """
+query FulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    fulfillmentOrders(first: 10) {
+      nodes { id lineItems(first: 40) { nodes { id remainingQuantity lineItem { id } } } }
+    }
+  }
+}"""
+
+FULFILLMENT_CREATE = """
+mutation Fulfil($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status trackingInfo { company number url } }
+    userErrors { field message }
+  }
+}"""
+
+REFUND_CREATE = """
+mutation Refund($input: RefundInput!, $idempotencyKey: String!) {
+  refundCreate(input: $input) @idempotent(key: $idempotencyKey) {
+    refund { id }
+    userErrors { field message }
+  }
+}"""
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyConfig:
+    """Where a shop is and how to talk to it."""
+
+    name: str
+    shop_url: str
+    """``https://{shop}.myshopify.com`` (or an emulator's base URL)."""
+    access_token: str
+    api_version: str = "2026-01"
+    webhook_secret: str = ""
+    """The app's client secret: it signs webhooks."""
+    location_id: str | None = "gid://shopify/Location/124656943"
+    """The location whose ``available`` counts this connector pushes and reads."""
+    timeout_s: float = 10.0
+    reason: str = "correction"
+    reference_document_uri: str = "gid://stocksync/Sync/quantities"
+    max_throttle_retries: int = 5
+    max_order_pages: int = 10
+
+
+class CostPacer:
+    """Tracks the cost bucket as the last response reported it, refilling at its restore rate."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._clock, self._sleep = clock, sleep
+        self._status: Json | None = None
+        self._seen_at = 0.0
+
+    def observe(self, cost: Json | None) -> None:
+        """Remember ``extensions.cost.throttleStatus`` from a response."""
+        status = (cost or {}).get("throttleStatus")
+        if status:
+            self._status, self._seen_at = status, self._clock()
+
+    def delay_for(self, points: int) -> float:
+        """Seconds until the bucket holds ``points`` (0 when nothing is known yet)."""
+        if self._status is None or not self._status.get("restoreRate"):
+            return 0.0
+        rate = float(self._status["restoreRate"])
+        maximum = float(self._status.get("maximumAvailable") or points)
+        now = float(self._status["currentlyAvailable"]) + (self._clock() - self._seen_at) * rate
+        return max(0.0, (min(points, maximum) - min(now, maximum)) / rate)
+
+    def wait_for(self, points: int) -> None:
+        delay = self.delay_for(points)
+        if delay > 0:
+            self._sleep(delay)
+
+
+class ShopifyConnector:
+    """``ChannelConnector`` for one Shopify shop and location."""
+
+    compare_and_set = True
+    max_batch = 250
+
+    def __init__(
+        self,
+        config: ShopifyConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = config.name
+        self._config = config
+        self._path = f"/admin/api/{config.api_version}/graphql.json"
+        self._pacer = CostPacer(clock, sleep)
+        self._client = httpx.Client(
+            base_url=config.shop_url,
+            timeout=httpx.Timeout(config.timeout_s),
+            transport=transport,
+            headers={"X-Shopify-Access-Token": config.access_token},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -------------------------------------------------------------- transport
+
+    def _graphql(self, query: str, variables: Json, estimate: int) -> Json:
+        """``data`` of one call, paced to the bucket; THROTTLED answers are waited out."""
+        for _ in range(self._config.max_throttle_retries + 1):
+            self._pacer.wait_for(estimate)
+            body = self._post(query, variables)
+            cost = (body.get("extensions") or {}).get("cost") or {}
+            self._pacer.observe(cost)
+            if not _throttled(body):
+                return self._data(body)
+            estimate = int(cost.get("requestedQueryCost") or estimate)
+        retry = self._pacer.delay_for(estimate)
+        raise TransientChannelError(self.name, "throttled", retry_after=retry, body=body)
+
+    def _post(self, query: str, variables: Json) -> Json:
+        try:
+            response = self._client.post(self._path, json={"query": query, "variables": variables})
+        except httpx.TimeoutException as exc:
+            raise TransientChannelError(self.name, f"timed out: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise TransientChannelError(self.name, f"transport failed: {exc!r}") from exc
+        body = _json_or_text(response)
+        status = response.status_code
+        if status in (401, 403):
+            raise ChannelAuthError(self.name, "credentials refused", status=status, body=body)
+        if status == 429 and isinstance(body, dict) and _throttled(body):
+            return body
+        if status == 429 or status >= 500:
+            retry = _retry_after(response)
+            raise TransientChannelError(
+                self.name, f"HTTP {status}", retry_after=retry, status=status, body=body
+            )
+        if status >= 400 or not isinstance(body, dict):
+            raise ChannelRejectedError(self.name, f"HTTP {status}", status=status, body=body)
+        return body
+
+    def _data(self, body: Json) -> Json:
+        if body.get("errors") or body.get("data") is None:
+            raise ChannelRejectedError(self.name, _error_text(body), body=body)
+        data: Json = body["data"]
+        return data
+
+    # -------------------------------------------------------------- push
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        """Set each listing's ``available``; batches of 250, CAS on ``expected``."""
+        results: list[PushResult] = []
+        for start in range(0, len(pushes), self.max_batch):
+            results.extend(self._push_batch(pushes[start : start + self.max_batch]))
+        return results
+
+    def _push_batch(self, batch: Sequence[QuantityPush]) -> list[PushResult]:
+        """Send one batch; items Shopify objects to are reported and the rest sent again."""
+        outcome: dict[int, PushResult] = {}
+        targets = {i: self._target(p) for i, p in enumerate(batch)}
+        for i, target in targets.items():
+            if target is None:
+                message = "no inventory item or location for this listing"
+                outcome[i] = PushResult(batch[i].listing_id, PushStatus.REJECTED, message=message)
+        pending = [i for i in targets if i not in outcome]
+        while pending:
+            errors = self._set_quantities([(batch[i], targets[i]) for i in pending])
+            failed = self._failures(errors, pending, batch, targets)
+            outcome.update(failed)
+            if not failed:
+                applied = PushStatus.APPLIED if not errors else PushStatus.REJECTED
+                message = "" if not errors else _error_text({"errors": errors})
+                outcome.update(
+                    {i: PushResult(batch[i].listing_id, applied, message=message) for i in pending}
+                )
+                break
+            pending = [i for i in pending if i not in failed]
+        return [outcome[i] for i in range(len(batch))]
+
+    def _target(self, push: QuantityPush) -> tuple[str, str] | None:
+        """The (inventory item, location) gids a push writes to."""
+        item = push.refs.get("inventory_item_id")
+        if item is None and push.listing_id.startswith(ITEM_GID):
+            item = push.listing_id
+        location = push.refs.get("location_id") or self._config.location_id
+        return (item, location) if item and location else None
+
+    def _set_quantities(
+        self, sends: list[tuple[QuantityPush, tuple[str, str] | None]]
+    ) -> list[Json]:
+        """One ``inventorySetQuantities`` call; returns its userErrors."""
+        quantities = [
+            {
+                "inventoryItemId": t[0],
+                "locationId": t[1],
+                "quantity": p.quantity,
+                "changeFromQuantity": p.expected,
+            }
+            for p, t in sends
+            if t is not None
+        ]
+        variables = {
+            "input": {
+                "name": "available",
+                "reason": self._config.reason,
+                "referenceDocumentUri": self._config.reference_document_uri,
+                "quantities": quantities,
+            },
+            # one key per call (kept across the connector's own throttle retries), never derived
+            # from the contents: setting 5 -> 4 -> 5 -> 4 would otherwise replay the first "4"
+            "idempotencyKey": str(uuid.uuid4()),
+        }
+        data = self._graphql(SET_QUANTITIES, variables, estimate=10 + len(quantities))
+        errors: list[Json] = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
+        return errors
+
+    def _failures(
+        self,
+        errors: list[Json],
+        pending: list[int],
+        batch: Sequence[QuantityPush],
+        targets: Mapping[int, tuple[str, str] | None],
+    ) -> dict[int, PushResult]:
+        """Per-item results for userErrors that name a quantity (conflicts read back)."""
+        by_index: dict[int, Json] = {}
+        for error in errors:
+            index = _quantity_index(error)
+            if index is not None and index < len(pending):
+                by_index.setdefault(pending[index], error)
+        stale = [i for i, e in by_index.items() if e.get("code") in STALE_CODES]
+        seen = self._levels_now([targets[i] for i in stale]) if stale else {}
+        results = {}
+        for i, error in by_index.items():
+            listing, message = batch[i].listing_id, str(error.get("message") or error.get("code"))
+            if i in stale:
+                count = seen.get(targets[i])
+                results[i] = PushResult(
+                    listing, PushStatus.CONFLICT, quantity_seen=count, message=message
+                )
+            else:
+                results[i] = PushResult(
+                    listing, PushStatus.REJECTED, message=f"{error.get('code')}: {message}"
+                )
+        return results
+
+    def _levels_now(
+        self, targets: Sequence[tuple[str, str] | None]
+    ) -> dict[tuple[str, str] | None, int]:
+        """``available`` now at each (item, location), read back after a conflict."""
+        ids = {_level_gid(t): t for t in targets if t is not None}
+        data = self._graphql(LEVELS_BY_ID, {"ids": list(ids)}, estimate=2 * len(ids))
+        counts: dict[tuple[str, str] | None, int] = {}
+        for node in data.get("nodes") or []:
+            if node and node.get("id") in ids:
+                counts[ids[node["id"]]] = _available(node)
+        return counts
+
+    # -------------------------------------------------------------- reads
+
+    def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]:
+        """``available`` of every item stocked at the location (listing id = inventory item gid)."""
+        wanted = set(listing_ids) if listing_ids is not None else None
+        found = []
+        for node in self._level_nodes():
+            item = node.get("item") or {}
+            if wanted is None or item.get("id") in wanted:
+                found.append(ChannelQuantity(item["id"], item.get("sku") or None, _available(node)))
+        return found
+
+    def _level_nodes(self) -> Iterator[Json]:
+        after: str | None = None
+        while True:
+            variables = {"location": self._config.location_id, "after": after}
+            data = self._graphql(LEVELS_AT_LOCATION, variables, estimate=503)
+            if data.get("location") is None:
+                raise ChannelRejectedError(
+                    self.name, f"unknown location {self._config.location_id}"
+                )
+            levels = data["location"]["inventoryLevels"]
+            yield from levels["nodes"]
+            if not levels["pageInfo"]["hasNextPage"]:
+                return
+            after = levels["pageInfo"]["endCursor"]
+
+    def orders_since(self, cursor: str | None) -> OrderPage:
+        """Orders updated at or after ``cursor`` (an ISO time), oldest change first.
+
+        The search is ``updated_at:>=cursor``: Shopify's times have whole seconds, so ``>`` would
+        lose orders updated in the cursor's second; the overlap comes back again and the ledger
+        deduplicates by order id. The returned cursor is the last order's ``updatedAt``.
+        """
+        search = f"updated_at:>='{cursor}'" if cursor else None
+        orders: list[ChannelOrder] = []
+        after, more, last = None, False, cursor
+        for _ in range(self._config.max_order_pages):
+            data = self._graphql(ORDERS, {"query": search, "after": after}, estimate=_orders_cost())
+            page = data["orders"]
+            orders.extend(self._order_from_node(n) for n in page["nodes"])
+            last = page["nodes"][-1]["updatedAt"] if page["nodes"] else last
+            more, after = page["pageInfo"]["hasNextPage"], page["pageInfo"]["endCursor"]
+            if not more:
+                break
+        return OrderPage(tuple(orders), last, more)
+
+    def _order_from_node(self, node: Json) -> ChannelOrder:
+        refunded, restocked = _refund_totals(
+            (
+                _gid_tail(rl["lineItem"]["id"]),
+                rl["quantity"],
+                str(rl.get("restockType") or "").lower(),
+            )
+            for refund in node.get("refunds") or []
+            for rl in (refund.get("refundLineItems") or {}).get("nodes") or []
+        )
+        cancelled = node.get("cancelledAt") is not None
+        lines = tuple(
+            _line(
+                _gid_tail(ln["id"]),
+                ln.get("sku"),
+                (ln.get("variant") or {}).get("id"),
+                int(ln["quantity"]),
+                cancelled,
+                refunded,
+                restocked,
+            )
+            for ln in (node.get("lineItems") or {}).get("nodes") or []
+        )
+        return ChannelOrder(
+            channel=self.name,
+            external_id=node.get("legacyResourceId") or _gid_tail(node["id"]),
+            created_at=_time(node.get("createdAt")),
+            updated_at=_time(node.get("updatedAt") or node.get("createdAt")),
+            status=str(node.get("displayFinancialStatus") or "").lower(),
+            cancelled=cancelled,
+            lines=lines,
+        )
+
+    # -------------------------------------------------------------- webhooks
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
+        """Verify ``X-Shopify-Hmac-Sha256`` over the raw body, then parse the topic's payload."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        _verify(self.name, self._config.webhook_secret, lowered.get("x-shopify-hmac-sha256"), body)
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise ChannelRejectedError(self.name, "webhook body is not JSON") from exc
+        topic = lowered.get("x-shopify-topic", "")
+        event_id = lowered.get("x-shopify-event-id") or lowered.get("x-shopify-webhook-id")
+        kind = TOPIC_KINDS.get(topic, EventKind.UNKNOWN)
+        return [
+            InboundEvent(
+                event_id=event_id or "sha256:" + hashlib.sha256(body).hexdigest(),
+                topic=topic,
+                kind=kind,
+                occurred_at=_time_or_none(lowered.get("x-shopify-triggered-at")),
+                order=self._event_order(kind, payload),
+                quantity=self._event_quantity(kind, payload),
+                payload=payload,
+            )
+        ]
+
+    def _event_order(self, kind: EventKind, payload: Any) -> ChannelOrder | None:
+        if kind in (EventKind.ORDER_CREATED, EventKind.ORDER_UPDATED, EventKind.ORDER_CANCELLED):
+            return order_from_rest(self.name, payload)
+        if kind is EventKind.REFUND:
+            return refund_order_from_rest(self.name, payload)
+        return None
+
+    def _event_quantity(self, kind: EventKind, payload: Any) -> ChannelQuantity | None:
+        """The new count of an ``inventory_levels/update`` at this connector's location."""
+        if kind is not EventKind.INVENTORY or not isinstance(payload, dict):
+            return None
+        location = self._config.location_id
+        if location and f"gid://shopify/Location/{payload.get('location_id')}" != location:
+            return None
+        item = f"{ITEM_GID}{payload['inventory_item_id']}"
+        return ChannelQuantity(item, None, int(payload.get("available") or 0))
+
+    # -------------------------------------------------------------- fulfilments and refunds
+
+    def create_fulfillment(self, fulfillment: Fulfillment) -> str:
+        """Ship ``fulfillment.lines`` with tracking; returns the fulfillment gid."""
+        order_gid = _to_gid("Order", fulfillment.order_id)
+        data = self._graphql(FULFILLMENT_ORDERS, {"id": order_gid}, estimate=500)
+        if data.get("order") is None:
+            raise ChannelRejectedError(self.name, f"unknown order {fulfillment.order_id}")
+        groups = self._fulfillment_groups(data["order"], fulfillment)
+        tracking = {
+            "company": fulfillment.carrier,
+            "number": fulfillment.tracking_number,
+            "url": fulfillment.tracking_url,
+        }
+        variables = {
+            "fulfillment": {
+                "lineItemsByFulfillmentOrder": groups,
+                "trackingInfo": tracking,
+                "notifyCustomer": False,
+            }
+        }
+        result = self._graphql(FULFILLMENT_CREATE, variables, estimate=10)["fulfillmentCreate"]
+        return self._created_id(result, "fulfillment")
+
+    def _fulfillment_groups(self, order: Json, fulfillment: Fulfillment) -> list[Json]:
+        """``lineItemsByFulfillmentOrder`` for the lines to ship (order line id → units)."""
+        where: dict[str, tuple[str, str]] = {}
+        for fo in order["fulfillmentOrders"]["nodes"]:
+            for fol in fo["lineItems"]["nodes"]:
+                if fol["remainingQuantity"] > 0:
+                    where.setdefault(_gid_tail(fol["lineItem"]["id"]), (fo["id"], fol["id"]))
+        groups: dict[str, list[Json]] = {}
+        for line_id, qty in fulfillment.lines.items():
+            if _gid_tail(line_id) not in where:
+                raise ChannelRejectedError(self.name, f"line {line_id} has nothing left to fulfil")
+            fo_id, fol_id = where[_gid_tail(line_id)]
+            groups.setdefault(fo_id, []).append({"id": fol_id, "quantity": qty})
+        return [
+            {"fulfillmentOrderId": k, "fulfillmentOrderLineItems": v} for k, v in groups.items()
+        ]
+
+    def create_refund(self, refund: Refund) -> str:
+        """Refund ``refund.lines``, restocking at the location when asked; returns the refund gid."""
+        restock = "RETURN" if refund.restock else "NO_RESTOCK"
+        lines = [
+            {"lineItemId": _to_gid("LineItem", line_id), "quantity": qty, "restockType": restock}
+            | ({"locationId": self._config.location_id} if refund.restock else {})
+            for line_id, qty in refund.lines.items()
+        ]
+        refund_input = {
+            "orderId": _to_gid("Order", refund.order_id),
+            "note": refund.reason,
+            "notify": False,
+            "refundLineItems": lines,
+        }
+        variables = {"input": refund_input, "idempotencyKey": refund.key or str(uuid.uuid4())}
+        result = self._graphql(REFUND_CREATE, variables, estimate=10)["refundCreate"]
+        return self._created_id(result, "refund")
+
+    def _created_id(self, result: Json, name: str) -> str:
+        if result.get("userErrors"):
+            raise ChannelRejectedError(
+                self.name, _error_text({"errors": result["userErrors"]}), body=result
+            )
+        return str(result[name]["id"])
+
+
+# ------------------------------------------------------------------ pure helpers
+
+
+def order_from_rest(channel: str, order: Json) -> ChannelOrder:
+    """An ``orders/*`` webhook body (REST shape) as a ChannelOrder; ids become strings."""
+    refunded, restocked = _refund_totals(
+        (str(rl["line_item_id"]), rl["quantity"], _restock_type(refund, rl))
+        for refund in order.get("refunds") or []
+        for rl in refund.get("refund_line_items") or []
+    )
+    cancelled = order.get("cancelled_at") is not None
+    lines = tuple(
+        _line(
+            str(ln["id"]),
+            ln.get("sku"),
+            _variant_gid(ln.get("variant_id")),
+            int(ln.get("quantity") or 0),
+            cancelled,
+            refunded,
+            restocked,
+        )
+        for ln in order.get("line_items") or []
+    )
+    created = _time(order.get("created_at"))
+    return ChannelOrder(
+        channel=channel,
+        external_id=str(order["id"]),
+        created_at=created,
+        updated_at=_time_or_none(order.get("updated_at")) or created,
+        status=str(order.get("financial_status") or ""),
+        cancelled=cancelled,
+        lines=lines,
+    )
+
+
+def refund_order_from_rest(channel: str, refund: Json) -> ChannelOrder:
+    """A ``refunds/create`` body as the order lines it refunds (and restocks).
+
+    Accepts the webhook body and the REST resource (wrapped in ``"refund"``). A line restocks when
+    its ``restock_type`` is return/cancel or, on older bodies without it, when ``restock`` is true.
+    """
+    refund = refund.get("refund", refund)
+    created = _time(refund.get("created_at"))
+    lines = tuple(
+        ChannelOrderLine(
+            external_line_id=str(rl["line_item_id"]),
+            sku=((rl.get("line_item") or {}).get("sku") or "").strip() or None,
+            listing_id=_variant_gid((rl.get("line_item") or {}).get("variant_id")),
+            quantity=int((rl.get("line_item") or {}).get("quantity") or rl["quantity"]),
+            refunded=int(rl["quantity"]),
+            restocked=int(rl["quantity"]) if _restock_type(refund, rl) in RESTOCKING else 0,
+        )
+        for rl in refund.get("refund_line_items") or []
+    )
+    return ChannelOrder(
+        channel, str(refund["order_id"]), created, created, "refunded", False, lines
+    )
+
+
+def _line(
+    line_id: str,
+    sku: str | None,
+    listing_id: str | None,
+    quantity: int,
+    cancelled: bool,
+    refunded: Mapping[str, int],
+    restocked: Mapping[str, int],
+) -> ChannelOrderLine:
+    return ChannelOrderLine(
+        external_line_id=line_id,
+        sku=(sku or "").strip() or None,
+        listing_id=listing_id,
+        quantity=quantity,
+        cancelled=quantity if cancelled else 0,
+        refunded=refunded.get(line_id, 0),
+        restocked=restocked.get(line_id, 0),
+    )
+
+
+def _refund_totals(
+    entries: Iterator[tuple[str, int, str]],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Units refunded and restocked per line id, from (line id, quantity, restock type)."""
+    refunded: dict[str, int] = {}
+    restocked: dict[str, int] = {}
+    for line_id, qty, restock in entries:
+        refunded[line_id] = refunded.get(line_id, 0) + int(qty)
+        if restock in RESTOCKING:
+            restocked[line_id] = restocked.get(line_id, 0) + int(qty)
+    return refunded, restocked
+
+
+def _restock_type(refund: Json, refund_line: Json) -> str:
+    if refund_line.get("restock_type"):
+        return str(refund_line["restock_type"]).lower()
+    return "return" if refund.get("restock") else "no_restock"
+
+
+def _verify(channel: str, secret: str, signature: str | None, body: bytes) -> None:
+    """Raise SignatureError unless ``signature`` is base64 HMAC-SHA256 of ``body`` with ``secret``."""
+    if not secret or not signature:
+        raise SignatureError(channel, "webhook signature missing or no secret configured")
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace")):
+        raise SignatureError(channel, "webhook signature does not match the body")
+
+
+def _quantity_index(error: Json) -> int | None:
+    """The quantity a userError names (``["input", "quantities", "3", …]``), if any."""
+    field = [str(f) for f in error.get("field") or []]
+    if len(field) >= 3 and field[1] == "quantities" and field[2].isdigit():
+        return int(field[2])
+    return None
+
+
+def _throttled(body: Json) -> bool:
+    return any(
+        ((e.get("extensions") or {}).get("code") == "THROTTLED")
+        for e in body.get("errors") or []
+        if isinstance(e, dict)
+    )
+
+
+def _error_text(body: Json) -> str:
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        parts = [
+            f"{e.get('code') or (e.get('extensions') or {}).get('code') or ''} {e.get('message')}".strip()
+            for e in errors
+            if isinstance(e, dict)
+        ]
+        return "; ".join(parts) or "no data"
+    return str(errors or "no data")
+
+
+def _json_or_text(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+def _available(level: Json) -> int:
+    return next(
+        (int(q["quantity"]) for q in level.get("quantities") or [] if q["name"] == "available"), 0
+    )
+
+
+def _level_gid(target: tuple[str, str]) -> str:
+    item, location = target
+    return f"gid://shopify/InventoryLevel/{_gid_tail(location)}?inventory_item_id={_gid_tail(item)}"
+
+
+def _orders_cost() -> int:
+    """Requested cost of one orders page: each order 1 plus its two nested connections."""
+    return 2 + ORDERS_PER_PAGE * (1 + 2 * (2 + LINES_PER_ORDER))
+
+
+def _gid_tail(value: str) -> str:
+    return str(value).rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+def _to_gid(kind: str, value: str) -> str:
+    return value if str(value).startswith("gid://") else f"gid://shopify/{kind}/{value}"
+
+
+def _variant_gid(variant_id: Any) -> str | None:
+    return f"gid://shopify/ProductVariant/{variant_id}" if variant_id else None
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _time(value: Any) -> datetime:
+    """A channel timestamp; a missing or unreadable one counts as now."""
+    return _time_or_none(value) or datetime.now(UTC)
