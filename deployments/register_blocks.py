@@ -9,9 +9,10 @@ import argparse
 
 from pydantic import SecretStr
 
+from blocks.channels import CustomChannel, ShopifyCredentials, WooCommerceCredentials
 from blocks.ledger import LedgerDatabase
 
-BLOCK_TYPES = [LedgerDatabase]
+BLOCK_TYPES = [LedgerDatabase, ShopifyCredentials, WooCommerceCredentials, CustomChannel]
 
 
 def main() -> None:

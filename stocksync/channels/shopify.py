@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,9 +136,9 @@ class ShopifyConfig:
     name: str
     shop_url: str
     """``https://{shop}.myshopify.com`` (or an emulator's base URL)."""
-    access_token: str
+    access_token: str = field(repr=False)
     api_version: str = "2026-01"
-    webhook_secret: str = ""
+    webhook_secret: str = field(default="", repr=False)
     """The app's client secret: it signs webhooks."""
     location_id: str | None = "gid://shopify/Location/124656943"
     """The location whose ``available`` counts this connector pushes and reads."""

@@ -1,0 +1,95 @@
+"""Prefect blocks holding each channel's connection details and secrets.
+
+Each block builds the connector the rest of stocksync uses; flows load a block by name
+(``ShopifyCredentials.load("shopify-main")``) and never see a secret in a parameter or a log.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from stocksync.channels.custom import CustomChannelConfig, CustomChannelConnector
+from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
+from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
+
+__all__ = ["CustomChannel", "ShopifyCredentials", "WooCommerceCredentials"]
+
+
+class ShopifyCredentials(Block):
+    """A Shopify store reached through the Admin GraphQL API."""
+
+    _block_type_name: ClassVar[str] = "Shopify Credentials"
+    _block_type_slug: ClassVar[str] = "stocksync-shopify-credentials"
+
+    channel: str = Field(description="The stocksync channel name, e.g. shopify-main.")
+    shop_url: str = Field(description="https://{shop}.myshopify.com")
+    access_token: SecretStr = Field(description="Admin API access token.")
+    webhook_secret: SecretStr = Field(description="The app's client secret; it signs webhooks.")
+    location_id: str = Field(description="Location gid whose available counts stocksync sets.")
+    api_version: str = Field(default="2026-01", description="Admin API version.")
+
+    def to_config(self) -> ShopifyConfig:
+        return ShopifyConfig(
+            name=self.channel,
+            shop_url=self.shop_url,
+            access_token=self.access_token.get_secret_value(),
+            webhook_secret=self.webhook_secret.get_secret_value(),
+            location_id=self.location_id,
+            api_version=self.api_version,
+        )
+
+    def get_connector(self) -> ShopifyConnector:
+        return ShopifyConnector(self.to_config())
+
+
+class WooCommerceCredentials(Block):
+    """A WooCommerce site reached through REST API v3."""
+
+    _block_type_name: ClassVar[str] = "WooCommerce Credentials"
+    _block_type_slug: ClassVar[str] = "stocksync-woocommerce-credentials"
+
+    channel: str = Field(description="The stocksync channel name, e.g. woo-site.")
+    base_url: str = Field(description="The site root, e.g. https://shop.example")
+    consumer_key: SecretStr = Field(description="REST API consumer key (ck_…).")
+    consumer_secret: SecretStr = Field(description="REST API consumer secret (cs_…).")
+    webhook_secret: SecretStr = Field(description="The secret set on the shop's webhooks.")
+
+    def to_config(self) -> WooCommerceConfig:
+        return WooCommerceConfig(
+            name=self.channel,
+            base_url=self.base_url,
+            consumer_key=self.consumer_key.get_secret_value(),
+            consumer_secret=self.consumer_secret.get_secret_value(),
+            webhook_secret=self.webhook_secret.get_secret_value(),
+        )
+
+    def get_connector(self) -> WooCommerceConnector:
+        return WooCommerceConnector(self.to_config())
+
+
+class CustomChannel(Block):
+    """A B2B portal or in-house site described by configuration (see samples/custom-channel.example.json)."""
+
+    _block_type_name: ClassVar[str] = "Custom Channel"
+    _block_type_slug: ClassVar[str] = "stocksync-custom-channel"
+
+    config: dict[str, Any] = Field(
+        description="The channel's JSON configuration, secrets left out."
+    )
+    auth_value: SecretStr = Field(description="The value of the configured auth header.")
+    webhook_secret: SecretStr = Field(description="The secret that signs the channel's webhooks.")
+
+    def to_config(self) -> CustomChannelConfig:
+        data = dict(self.config)
+        data["auth"] = {**data.get("auth", {}), "value": self.auth_value.get_secret_value()}
+        data["webhook"] = {
+            **data.get("webhook", {}),
+            "secret": self.webhook_secret.get_secret_value(),
+        }
+        return CustomChannelConfig.load(data)
+
+    def get_connector(self) -> CustomChannelConnector:
+        return CustomChannelConnector(self.to_config())
