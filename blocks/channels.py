@@ -11,11 +11,17 @@ from typing import Any, ClassVar
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from stocksync.channels.amazon import AmazonConfig, AmazonConnector
 from stocksync.channels.custom import CustomChannelConfig, CustomChannelConnector
 from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
 from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
 
-__all__ = ["CustomChannel", "ShopifyCredentials", "WooCommerceCredentials"]
+__all__ = [
+    "AmazonSPAPICredentials",
+    "CustomChannel",
+    "ShopifyCredentials",
+    "WooCommerceCredentials",
+]
 
 
 class ShopifyCredentials(Block):
@@ -68,6 +74,43 @@ class WooCommerceCredentials(Block):
 
     def get_connector(self) -> WooCommerceConnector:
         return WooCommerceConnector(self.to_config())
+
+
+class AmazonSPAPICredentials(Block):
+    """An Amazon seller account in one marketplace, reached through the Selling Partner API."""
+
+    _block_type_name: ClassVar[str] = "Amazon SP-API Credentials"
+    _block_type_slug: ClassVar[str] = "stocksync-amazon-sp-api-credentials"
+
+    channel: str = Field(description="The stocksync channel name, e.g. amazon-eu.")
+    endpoint: str = Field(description="Regional host, e.g. https://sellingpartnerapi-eu.amazon.com")
+    token_url: str = Field(
+        default="https://api.amazon.com/auth/o2/token", description="LWA token URL."
+    )
+    client_id: str = Field(description="LWA client id of the SP-API application.")
+    client_secret: SecretStr = Field(description="LWA client secret.")
+    refresh_token: SecretStr = Field(description="The seller's LWA refresh token.")
+    seller_id: str = Field(description="Merchant token (seller id).")
+    marketplace_id: str = Field(description="e.g. A1PA6795UKMFR9 (Germany).")
+    notification_secret: SecretStr = Field(
+        description="Shared secret the SQS/EventBridge relay sends with each notification."
+    )
+
+    def to_config(self) -> AmazonConfig:
+        return AmazonConfig(
+            name=self.channel,
+            endpoint=self.endpoint,
+            token_url=self.token_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret.get_secret_value(),
+            refresh_token=self.refresh_token.get_secret_value(),
+            seller_id=self.seller_id,
+            marketplace_id=self.marketplace_id,
+            notification_secret=self.notification_secret.get_secret_value(),
+        )
+
+    def get_connector(self) -> AmazonConnector:
+        return AmazonConnector(self.to_config())
 
 
 class CustomChannel(Block):

@@ -9,10 +9,21 @@ import argparse
 
 from pydantic import SecretStr
 
-from blocks.channels import CustomChannel, ShopifyCredentials, WooCommerceCredentials
+from blocks.channels import (
+    AmazonSPAPICredentials,
+    CustomChannel,
+    ShopifyCredentials,
+    WooCommerceCredentials,
+)
 from blocks.ledger import LedgerDatabase
 
-BLOCK_TYPES = [LedgerDatabase, ShopifyCredentials, WooCommerceCredentials, CustomChannel]
+BLOCK_TYPES = [
+    LedgerDatabase,
+    ShopifyCredentials,
+    AmazonSPAPICredentials,
+    WooCommerceCredentials,
+    CustomChannel,
+]
 
 
 def main() -> None:

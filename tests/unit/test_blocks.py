@@ -7,7 +7,13 @@ from importlib.resources import files
 
 from pydantic import SecretStr
 
-from blocks.channels import CustomChannel, ShopifyCredentials, WooCommerceCredentials
+from blocks.channels import (
+    AmazonSPAPICredentials,
+    CustomChannel,
+    ShopifyCredentials,
+    WooCommerceCredentials,
+)
+from stocksync.channels.amazon import AmazonConnector
 from stocksync.channels.custom import CustomChannelConnector
 from stocksync.channels.shopify import ShopifyConnector
 from stocksync.channels.woocommerce import WooCommerceConnector
@@ -58,3 +64,20 @@ def test_a_custom_channel_block_merges_its_secrets_into_the_configuration() -> N
     connector.close()
     assert built.auth.value.get_secret_value() == "Bearer portal-token"
     assert "portal-token" not in repr(block) + block.model_dump_json()
+
+
+def test_amazon_credentials_build_a_connector_without_showing_the_refresh_token() -> None:
+    block = AmazonSPAPICredentials(
+        channel="amazon-eu", endpoint="https://sellingpartnerapi-eu.amazon.com",
+        client_id="amzn1.application-oa2-client.x", client_secret=SecretStr("lwa-secret"),
+        refresh_token=SecretStr("Atzr|refresh-token"), seller_id="A2SELLER", marketplace_id="A1PA6795UKMFR9",
+        notification_secret=SecretStr("relay-secret"),
+    )  # fmt: skip
+
+    connector = block.get_connector()
+
+    assert isinstance(connector, AmazonConnector) and connector.name == "amazon-eu"
+    connector.close()
+    assert (
+        "Atzr|refresh-token" not in repr(block) + repr(block.to_config()) + block.model_dump_json()
+    )
