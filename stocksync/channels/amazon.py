@@ -52,6 +52,7 @@ from stocksync.channels.errors import (
     SignatureError,
     TransientChannelError,
 )
+from stocksync.channels.http import response_body
 
 __all__ = ["RATE_PLANS", "SECRET_HEADER", "AmazonConfig", "AmazonConnector", "Pacer"]
 
@@ -212,7 +213,7 @@ class AmazonConnector:
             answer = self._client.post(cfg.token_url, data=form)
         except httpx.TransportError as exc:
             raise TransientChannelError(self.name, f"LWA token: {type(exc).__name__}") from exc
-        body = _body_of(answer)
+        body = response_body(answer)
         if answer.status_code >= 500:
             raise TransientChannelError(
                 self.name, "LWA token endpoint failed", status=answer.status_code, body=body
@@ -450,15 +451,8 @@ class AmazonConnector:
 # -- errors at the edge --------------------------------------------------------------------------
 
 
-def _body_of(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
 def _error_code(response: httpx.Response) -> str | None:
-    body = _body_of(response)
+    body = response_body(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     return (
         errors[0].get("code")
@@ -479,7 +473,7 @@ def _raise_for_status(channel: str, operation: str, response: httpx.Response) ->
     status = response.status_code
     if status < 400:
         return
-    body = _body_of(response)
+    body = response_body(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     message = f"{operation} → {status} {first.get('code', '')}: {first.get('message', '')}".rstrip(

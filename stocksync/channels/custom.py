@@ -17,7 +17,6 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -52,6 +51,7 @@ from stocksync.channels.errors import (
     SignatureError,
     TransientChannelError,
 )
+from stocksync.channels.http import response_body, retry_after_seconds
 from stocksync.domain.errors import StockSyncError
 
 __all__ = [
@@ -421,36 +421,15 @@ def _push_result(config: PushResults, push: QuantityPush, item: Any) -> PushResu
 # -- errors at the edge --------------------------------------------------------------------------
 
 
-def _body_of(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` as seconds, whether given as a number or an HTTP date."""
-    raw = response.headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
 def _raise_for_status(channel: str, response: httpx.Response) -> None:
     """429/5xx → transient, 401/403 → auth, other 4xx → rejected; each carries the body."""
     status = response.status_code
     if status < 400:
         return
-    body = _body_of(response)
+    body = response_body(response)
     message = f"{response.request.method} {response.request.url.path} → {status}"
     if status == 429 or status >= 500:
-        retry_after = _retry_after(response)
+        retry_after = retry_after_seconds(response)
         raise TransientChannelError(
             channel, message, retry_after=retry_after, status=status, body=body
         )

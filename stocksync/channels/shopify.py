@@ -44,6 +44,7 @@ from stocksync.channels.errors import (
     SignatureError,
     TransientChannelError,
 )
+from stocksync.channels.http import retry_after_seconds
 
 __all__ = [
     "CostPacer",
@@ -235,7 +236,7 @@ class ShopifyConnector:
         if status == 429 and isinstance(body, dict) and _throttled(body):
             return body
         if status == 429 or status >= 500:
-            retry = _retry_after(response)
+            retry = retry_after_seconds(response)
             raise TransientChannelError(
                 self.name, f"HTTP {status}", retry_after=retry, status=status, body=body
             )
@@ -688,13 +689,6 @@ def _json_or_text(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
 
 
 def _available(level: Json) -> int:

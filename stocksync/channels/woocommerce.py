@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -41,6 +40,7 @@ from stocksync.channels.errors import (
     SignatureError,
     TransientChannelError,
 )
+from stocksync.channels.http import response_body, retry_after_seconds
 
 __all__ = [
     "WooCommerceConfig",
@@ -176,39 +176,18 @@ def _product_listing_id(payload: Mapping[str, Any]) -> str | None:
 # -- errors at the edge --------------------------------------------------------------------------
 
 
-def _body_of(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` as seconds, whether given as a number or an HTTP date."""
-    raw = response.headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
 def _raise_for_status(channel: str, response: httpx.Response) -> None:
     """429/5xx → transient, 401/403 → auth, other 4xx → rejected; each carries the body."""
     if response.status_code < 400:
         return
-    body = _body_of(response)
+    body = response_body(response)
     code = body.get("code") if isinstance(body, dict) else None
     what = f"{response.request.method} {response.request.url.path} → {response.status_code}"
     message = f"{what} {code}: {body.get('message')}" if code else what
     status = response.status_code
     if status == 429 or status >= 500:
         raise TransientChannelError(
-            channel, message, retry_after=_retry_after(response), status=status, body=body
+            channel, message, retry_after=retry_after_seconds(response), status=status, body=body
         )
     if status in (401, 403):
         raise ChannelAuthError(channel, message, status=status, body=body)
