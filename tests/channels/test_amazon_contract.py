@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,6 +23,7 @@ from stocksync.channels.base import (
 from stocksync.channels.errors import ChannelAuthError
 from stocksync.sandbox.amazon import AmazonState, create_app
 from stocksync.sandbox.server import serve_in_thread
+from tests.channels.receiver import Received, webhook_receiver
 
 RELAY_SECRET = "relay-secret-teal-mugs"
 MARKETPLACE = "ATVPDKIKX0DER"
@@ -90,37 +89,10 @@ def seller() -> Iterator[Seller]:
     stop()
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
 @pytest.fixture
 def relay() -> Iterator[tuple[str, queue.Queue[Received]]]:
-    """The seller's notification relay endpoint on loopback: answers 200 and queues each POST."""
-    inbox: queue.Queue[Received] = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            inbox.put(Received(dict(self.headers.items()), body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/amazon", inbox
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with webhook_receiver() as endpoint:
+        yield endpoint
 
 
 def add_mugs(state: AmazonState, count: int, quantity: int = 5) -> list[str]:

@@ -10,11 +10,9 @@ import json
 import queue
 import random
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from stocksync.channels.errors import (
 )
 from stocksync.sandbox.custom import CustomState, create_app, retarget
 from stocksync.sandbox.server import serve_in_thread
+from tests.channels.receiver import Received, webhook_receiver
 
 EXAMPLE = Path(__file__).parents[2] / "stocksync" / "samples" / "custom-channel.example.json"
 
@@ -127,37 +126,10 @@ def shop() -> Iterator[Channel]:
     yield from run_channel(CustomChannelConfig.load(IN_HOUSE))
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, queue.Queue[Received]]]:
-    """A tiny webhook endpoint on loopback that answers 200 and queues what it receives."""
-    inbox: queue.Queue[Received] = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            inbox.put(Received(dict(self.headers.items()), body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/custom", inbox
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with webhook_receiver() as endpoint:
+        yield endpoint
 
 
 def without(data: dict[str, Any], dotted: str) -> dict[str, Any]:

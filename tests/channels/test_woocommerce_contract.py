@@ -5,11 +5,9 @@ from __future__ import annotations
 import queue
 import random
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -26,6 +24,7 @@ from stocksync.channels.errors import ChannelAuthError, TransientChannelError
 from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
 from stocksync.sandbox.server import serve_in_thread
 from stocksync.sandbox.woocommerce import WooState, create_app
+from tests.channels.receiver import Received, webhook_receiver
 
 BATCH = "POST /wp-json/wc/v3/products/batch"
 
@@ -75,37 +74,10 @@ def shop() -> Iterator[Shop]:
     stop()
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, queue.Queue[Received]]]:
-    """A tiny webhook endpoint on loopback that answers 200 and queues what it receives."""
-    inbox: queue.Queue[Received] = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            inbox.put(Received(dict(self.headers.items()), body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/woo", inbox
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with webhook_receiver() as endpoint:
+        yield endpoint
 
 
 def add_mugs(state: WooState, count: int, stock: int = 5) -> list[int]:
