@@ -16,6 +16,7 @@ from blocks.channels import (
     WooCommerceCredentials,
 )
 from blocks.ledger import LedgerDatabase
+from blocks.slack import SlackAlerts
 
 BLOCK_TYPES = [
     LedgerDatabase,
@@ -23,6 +24,7 @@ BLOCK_TYPES = [
     AmazonSPAPICredentials,
     WooCommerceCredentials,
     CustomChannel,
+    SlackAlerts,
 ]
 
 
