@@ -36,7 +36,8 @@ def fake_slack() -> Iterator[FakeSlack]:
         if slack.failures:
             status = slack.failures.pop(0)
             headers = {"Retry-After": "1"} if status == 429 else {}
-            return JSONResponse({"ok": False, "error": "ratelimited"}, status, headers=headers)
+            error = "ratelimited" if status == 429 else "service_unavailable"
+            return JSONResponse({"ok": False, "error": error}, status, headers=headers)
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return JSONResponse({"ok": False, "error": "invalid_auth"})
         body = json.loads(await request.body())

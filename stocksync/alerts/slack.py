@@ -57,9 +57,10 @@ class SlackNotifier:
                 channel=self.channel, text=message.text, blocks=message.blocks
             )
         except SlackApiError as exc:
+            status = exc.response.status_code if exc.response is not None else "?"
             error = exc.response.get("error") if exc.response is not None else None
             raise AlertDeliveryError(
-                f"Slack refused the message: {error or exc.response.status_code}"
+                f"Slack refused the message: {error or 'no error given'} (HTTP {status})"
             ) from None
         except (SlackClientError, OSError) as exc:
             raise AlertDeliveryError(f"Slack could not be reached: {type(exc).__name__}") from None

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AlertSentRow",
     "BundleComponentRow",
     "ChannelLocationRow",
     "ChannelRow",
@@ -283,3 +284,12 @@ class LedgerStateRow(SQLModel, table=True):
     config_epoch: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
+
+
+# The last time each alert went out (``low:<sku>``, ``oversold:<order id>:<line>``), for cooldowns
+# and so that one oversold line is reported once however many processes look at it.
+class AlertSentRow(SQLModel, table=True):
+    __tablename__ = "alerts_sent"
+
+    key: str = Field(max_length=300, primary_key=True)
+    sent_at: datetime = _ts()
