@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from blocks.ledger import LedgerDatabase
+from blocks.ledger import ledger_url
 from tasks.ledger import verify_ledger as verify_ledger_task
 
 
@@ -21,12 +21,7 @@ async def verify_ledger(database_block: str | None = None, database_url: str | N
     run leaves a table artifact of mismatches and fails when there is any, so the failure shows
     in the UI and can drive an automation.
     """
-    if database_block:
-        url = (await LedgerDatabase.load(database_block)).url.get_secret_value()  # type: ignore[misc]
-    else:
-        from stocksync.settings import get_settings
-
-        url = database_url or get_settings().database_url
+    url = await ledger_url(database_block, database_url)
     mismatches = verify_ledger_task(url)
     logger = get_run_logger()
     if mismatches:
