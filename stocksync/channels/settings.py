@@ -86,6 +86,8 @@ def masked(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         elif key in _NESTED_SECRETS and isinstance(value, Mapping):
             inner = _NESTED_SECRETS[key]
             shown[key] = {k: MASK if k == inner else v for k, v in value.items()}
+        elif key in _NESTED_SECRETS and kind == "custom":
+            shown[key] = MASK  # a section given as JSON text may carry its secret
         else:
             shown[key] = value
     return shown

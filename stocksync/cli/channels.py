@@ -254,7 +254,7 @@ def _failures(name: str) -> Iterator[None]:
     except ChannelAuthError as exc:
         raise _fail(f"{name} refused the credentials ({exc}); check its access token") from None
     except TransientChannelError as exc:
-        raise _fail(f"{name} is not answering ({exc}); try again later") from None
+        raise _fail(f"{name} is down or busy ({exc}); try again later") from None
     except StockSyncError as exc:
         raise _fail(str(exc)) from None
 

@@ -296,4 +296,39 @@ def test_a_channel_that_is_down_is_one_line(
 
     out = cli_without_ledger("channel", "push", "shopify-main", MUG, "1", code=2)
 
-    assert "shopify-main is not answering" in out and "try again later" in out
+    assert "shopify-main is down or busy" in out and "try again later" in out
+
+
+def test_a_ledger_listing_the_channel_no_longer_shows_is_not_pushed(
+    cli: Invoke, channels_file: Path, shop: Shop, stocked: dict[str, str]
+) -> None:
+    del shop.state.items[int(stocked[COASTER].rsplit("/", 1)[1])]  # deleted in the Shopify admin
+
+    read = json.loads(cli("channel", "read", "shopify-main", "--json"))
+    out = cli("channel", "push", "shopify-main", COASTER, "3", code=2)
+
+    gone = [r for r in read["listings"] if r["sku"] == COASTER]
+    assert gone == [{"sku": COASTER, "listing_id": stocked[COASTER], "channel_qty": None,
+                     "desired_qty": 12, "expected_qty": 12, "in_ledger": True, "drift": None}]  # fmt: skip
+    assert f"listing {stocked[COASTER]} ({COASTER}) is not on shopify-main" in out
+
+
+def test_a_ledger_that_cannot_be_reached_leaves_the_channel_alone_with_a_warning(
+    tmp_path: Path, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("STOCKSYNC_DATABASE_URL", f"postgresql+psycopg://127.0.0.1:{port}/nowhere")
+    get_settings.cache_clear()
+    shop.state.stock(MUG, 5)
+    monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_KIND", "shopify")
+    monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_SHOP_URL", shop.base_url)
+    monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_ACCESS_TOKEN", shop.state.access_token)
+    monkeypatch.chdir(tmp_path)
+
+    result = runner.invoke(app, ["channel", "read", "shopify-main", MUG, "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert "warning: the ledger cannot be read (OperationalError)" in result.stderr
+    assert json.loads(result.stdout)["listings"][0]["channel_qty"] == 5

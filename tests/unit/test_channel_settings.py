@@ -157,3 +157,47 @@ def test_a_file_of_the_wrong_shape_shows_the_expected_shape(tmp_path: Path) -> N
     path.write_text(json.dumps({"shopify-main": {"kind": "shopify"}}))
     with pytest.raises(ChannelConfigError, match='expected {"channels"'):
         load_channel("shopify-main", path=path, environ={})
+
+
+def test_the_sample_channels_file_builds_every_channel_once_its_secrets_are_set() -> None:
+    path = Path(str(files("stocksync") / "samples" / "stocksync-channels.example.toml"))
+    env = {
+        "STOCKSYNC_SHOPIFY_MAIN_ACCESS_TOKEN": "shpat_x",
+        "STOCKSYNC_WOO_SITE_CONSUMER_SECRET": "cs_x",
+        "STOCKSYNC_WOO_SITE_WEBHOOK_SECRET": "wh_x",
+        "STOCKSYNC_AMAZON_EU_CLIENT_SECRET": "lwa_x",
+        "STOCKSYNC_AMAZON_EU_REFRESH_TOKEN": "Atzr|x",
+        "STOCKSYNC_AMAZON_EU_WEBHOOK_SECRET": "relay_x",
+        "STOCKSYNC_B2B_PORTAL_AUTH_VALUE": "Bearer x",
+    }
+    names = ["shopify-main", "woo-site", "amazon-eu", "b2b-portal"]
+    connectors = [load_channel(n, path=path, environ=env).connector() for n in names]
+    assert [c.name for c in connectors] == names
+    for connector in connectors:
+        connector.close()
+
+
+def test_the_sandbox_config_shape_with_names_and_nested_secrets_is_accepted(
+    tmp_path: Path,
+) -> None:
+    spec = json.loads((files("stocksync") / "samples" / "custom-channel.example.json").read_text())
+    path = tmp_path / "sandbox.json"
+    path.write_text(json.dumps({"channels": {
+        "shopify-main": {"kind": "shopify", "name": "shopify-main", "shop_url": "http://127.0.0.1:1",
+                         "access_token": "shpat_sandbox_token", "webhook_secret": "s",
+                         "location_id": None, "timeout_s": 10.0},
+        "b2b-portal": {"kind": "custom", **spec},
+    }}))  # fmt: skip
+
+    portal = load_channel("b2b-portal", path=path, environ={})
+    for name in ("shopify-main", "b2b-portal"):
+        load_channel(name, path=path, environ={}).connector().close()
+    assert "replace-with-the-portal-api-token" not in repr(portal)
+
+
+def test_a_custom_section_given_as_json_text_is_masked_whole(tmp_path: Path) -> None:
+    env = {
+        "STOCKSYNC_B2B_PORTAL_KIND": "custom",
+        "STOCKSYNC_B2B_PORTAL_AUTH": '{"header": "X-Api-Key", "value": "key-in-env"}',
+    }
+    assert "key-in-env" not in repr(load_channel("b2b-portal", environ=env, cwd=tmp_path))
