@@ -100,7 +100,7 @@ def channel_read(
                 _drift(r.drift),
             ]
             for r in rows
-        ],  # fmt: skip
+        ],
     )
 
 
