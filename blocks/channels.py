@@ -2,17 +2,20 @@
 
 Each block builds the connector the rest of stocksync uses; flows load a block by name
 (``ShopifyCredentials.load("shopify-main")``) and never see a secret in a parameter or a log.
+Blocks only gather fields: ``stocksync.channels.registry`` builds the configuration and the
+connector, the same way it does for the channels file and the environment outside Prefect.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from stocksync.channels.amazon import AmazonConfig, AmazonConnector
 from stocksync.channels.custom import CustomChannelConfig, CustomChannelConnector
+from stocksync.channels.registry import build_config, build_connector
 from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
 from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
 
@@ -37,18 +40,20 @@ class ShopifyCredentials(Block):
     location_id: str = Field(description="Location gid whose available counts stocksync sets.")
     api_version: str = Field(default="2026-01", description="Admin API version.")
 
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "shop_url": self.shop_url,
+            "access_token": self.access_token.get_secret_value(),
+            "webhook_secret": self.webhook_secret.get_secret_value(),
+            "location_id": self.location_id,
+            "api_version": self.api_version,
+        }
+
     def to_config(self) -> ShopifyConfig:
-        return ShopifyConfig(
-            name=self.channel,
-            shop_url=self.shop_url,
-            access_token=self.access_token.get_secret_value(),
-            webhook_secret=self.webhook_secret.get_secret_value(),
-            location_id=self.location_id,
-            api_version=self.api_version,
-        )
+        return cast(ShopifyConfig, build_config("shopify", self.channel, self._fields()))
 
     def get_connector(self) -> ShopifyConnector:
-        return ShopifyConnector(self.to_config())
+        return cast(ShopifyConnector, build_connector("shopify", self.channel, self._fields()))
 
 
 class WooCommerceCredentials(Block):
@@ -63,17 +68,20 @@ class WooCommerceCredentials(Block):
     consumer_secret: SecretStr = Field(description="REST API consumer secret (cs_…).")
     webhook_secret: SecretStr = Field(description="The secret set on the shop's webhooks.")
 
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "consumer_key": self.consumer_key.get_secret_value(),
+            "consumer_secret": self.consumer_secret.get_secret_value(),
+            "webhook_secret": self.webhook_secret.get_secret_value(),
+        }
+
     def to_config(self) -> WooCommerceConfig:
-        return WooCommerceConfig(
-            name=self.channel,
-            base_url=self.base_url,
-            consumer_key=self.consumer_key.get_secret_value(),
-            consumer_secret=self.consumer_secret.get_secret_value(),
-            webhook_secret=self.webhook_secret.get_secret_value(),
-        )
+        return cast(WooCommerceConfig, build_config("woocommerce", self.channel, self._fields()))
 
     def get_connector(self) -> WooCommerceConnector:
-        return WooCommerceConnector(self.to_config())
+        connector = build_connector("woocommerce", self.channel, self._fields())
+        return cast(WooCommerceConnector, connector)
 
 
 class AmazonSPAPICredentials(Block):
@@ -96,21 +104,23 @@ class AmazonSPAPICredentials(Block):
         description="Shared secret the SQS/EventBridge relay sends with each notification."
     )
 
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "token_url": self.token_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.get_secret_value(),
+            "refresh_token": self.refresh_token.get_secret_value(),
+            "seller_id": self.seller_id,
+            "marketplace_id": self.marketplace_id,
+            "notification_secret": self.notification_secret.get_secret_value(),
+        }
+
     def to_config(self) -> AmazonConfig:
-        return AmazonConfig(
-            name=self.channel,
-            endpoint=self.endpoint,
-            token_url=self.token_url,
-            client_id=self.client_id,
-            client_secret=self.client_secret.get_secret_value(),
-            refresh_token=self.refresh_token.get_secret_value(),
-            seller_id=self.seller_id,
-            marketplace_id=self.marketplace_id,
-            notification_secret=self.notification_secret.get_secret_value(),
-        )
+        return cast(AmazonConfig, build_config("amazon", self.channel, self._fields()))
 
     def get_connector(self) -> AmazonConnector:
-        return AmazonConnector(self.to_config())
+        return cast(AmazonConnector, build_connector("amazon", self.channel, self._fields()))
 
 
 class CustomChannel(Block):
@@ -125,14 +135,19 @@ class CustomChannel(Block):
     auth_value: SecretStr = Field(description="The value of the configured auth header.")
     webhook_secret: SecretStr = Field(description="The secret that signs the channel's webhooks.")
 
-    def to_config(self) -> CustomChannelConfig:
-        data = dict(self.config)
-        data["auth"] = {**data.get("auth", {}), "value": self.auth_value.get_secret_value()}
-        data["webhook"] = {
-            **data.get("webhook", {}),
-            "secret": self.webhook_secret.get_secret_value(),
+    def _fields(self) -> dict[str, Any]:
+        return {
+            **{key: value for key, value in self.config.items() if key != "name"},
+            "auth_value": self.auth_value.get_secret_value(),
+            "webhook_secret": self.webhook_secret.get_secret_value(),
         }
-        return CustomChannelConfig.load(data)
+
+    def _name(self) -> str:
+        return str(self.config.get("name", ""))
+
+    def to_config(self) -> CustomChannelConfig:
+        return cast(CustomChannelConfig, build_config("custom", self._name(), self._fields()))
 
     def get_connector(self) -> CustomChannelConnector:
-        return CustomChannelConnector(self.to_config())
+        connector = build_connector("custom", self._name(), self._fields())
+        return cast(CustomChannelConnector, connector)

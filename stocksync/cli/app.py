@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from stocksync.cli.bench import bench_app
+from stocksync.cli.channels import channel_app
 from stocksync.cli.demo import demo
-from stocksync.cli.setup import catalog_app, channel_app, db_app, location_app
+from stocksync.cli.setup import catalog_app, db_app, location_app
 from stocksync.cli.stock import ledger_app, order_app, stock_app
 
 app = typer.Typer(
