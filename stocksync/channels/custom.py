@@ -8,32 +8,17 @@ push overwrites (last write wins).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
-import string
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
 
 from stocksync.channels.base import (
     ChannelOrder,
-    ChannelOrderLine,
     ChannelQuantity,
     EventKind,
     Fulfillment,
@@ -44,6 +29,33 @@ from stocksync.channels.base import (
     QuantityPush,
     Refund,
 )
+from stocksync.channels.custom_config import (
+    AuthConfig,
+    CursorPaging,
+    CustomChannelConfig,
+    CustomChannelConfigError,
+    FulfillmentConfig,
+    OrderCall,
+    OrderLineFields,
+    OrdersConfig,
+    PagePaging,
+    PushBody,
+    PushConfig,
+    PushResults,
+    ReadConfig,
+    RefundConfig,
+    WebhookConfig,
+)
+from stocksync.channels.custom_parsing import (
+    build,
+    get_field,
+    parse_order,
+    parse_time,
+    push_result,
+    set_field,
+    text_or_none,
+    webhook_signature,
+)
 from stocksync.channels.errors import (
     ChannelAuthError,
     ChannelError,
@@ -52,7 +64,6 @@ from stocksync.channels.errors import (
     TransientChannelError,
 )
 from stocksync.channels.http import response_body, retry_after_seconds
-from stocksync.domain.errors import StockSyncError
 
 __all__ = [
     "AuthConfig",
@@ -81,341 +92,6 @@ _T = TypeVar("_T")
 
 MAX_PAGES = 10_000
 """A guard against a channel whose paging never ends."""
-
-
-class CustomChannelConfigError(StockSyncError, ValueError):
-    """A custom channel configuration that cannot be used; the message lists every problem."""
-
-
-# -- dot paths -----------------------------------------------------------------------------------
-
-
-def get_field(data: Any, path: str | None, default: Any = None) -> Any:
-    """The value at dot path ``path`` (``"event.id"``) in nested dicts, or ``default``."""
-    if path is None:
-        return default
-    for part in path.split("."):
-        if not isinstance(data, Mapping) or part not in data:
-            return default
-        data = data[part]
-    return data
-
-
-def set_field(data: dict[str, Any], path: str, value: Any) -> None:
-    """Store ``value`` at dot path ``path``, creating the dicts on the way."""
-    *parents, last = path.split(".")
-    for part in parents:
-        data = data.setdefault(part, {})
-    data[last] = value
-
-
-def build(fields: Mapping[str | None, Any]) -> dict[str, Any]:
-    """A nested dict from ``{dot path: value}``; pairs without a path or a value are left out."""
-    data: dict[str, Any] = {}
-    for path, value in fields.items():
-        if path is not None and value is not None:
-            set_field(data, path, value)
-    return data
-
-
-# -- the configuration ---------------------------------------------------------------------------
-
-
-def _dot_path(value: str) -> str:
-    if not value or not all(value.split(".")):
-        raise ValueError(f"{value!r} is not a field name or dot path like 'event.id'")
-    return value
-
-
-def _url_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"path {value!r} must start with '/'")
-    return value
-
-
-def _order_path(value: str) -> str:
-    names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-    if names != {"order_id"}:
-        raise ValueError(f"path {value!r} must contain {{order_id}} and no other placeholder")
-    return _url_path(value)
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"base_url {value!r} must start with http:// or https://")
-    return value.rstrip("/")
-
-
-DotPath = Annotated[str, AfterValidator(_dot_path)]
-UrlPath = Annotated[str, AfterValidator(_url_path)]
-OrderPath = Annotated[str, AfterValidator(_order_path)]
-Method = Literal["POST", "PUT", "PATCH"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AuthConfig(_Section):
-    """One header carries the credential: ``Authorization: Bearer …`` or ``X-Api-Key: …``."""
-
-    header: str = Field(min_length=1)
-    value: SecretStr
-
-
-class PushBody(_Section):
-    """``{items_key: [{id_field, quantity_field, expected_field?}, …]}``."""
-
-    items_key: DotPath
-    id_field: DotPath
-    quantity_field: DotPath
-    expected_field: DotPath | None = None
-    """Named only for channels that refuse a write when their count is not the expected one."""
-    idempotency_header: str | None = None
-
-
-class PushResults(_Section):
-    """Where the per-item answers are and which status values mean what."""
-
-    key: DotPath
-    id_field: DotPath
-    status_field: DotPath
-    ok: tuple[str, ...] = Field(min_length=1)
-    conflict: tuple[str, ...] = ()
-    rejected: tuple[str, ...] = ()
-    message_field: DotPath | None = None
-    quantity_field: DotPath | None = None
-    """The channel's current count, when it reports one (needed on a conflict)."""
-
-    @model_validator(mode="after")
-    def _statuses_are_distinct(self) -> PushResults:
-        shared = (set(self.ok) & set(self.conflict)) | (set(self.ok) & set(self.rejected))
-        shared |= set(self.conflict) & set(self.rejected)
-        if shared:
-            raise ValueError(f"status values {sorted(shared)} mean more than one outcome")
-        return self
-
-
-class PushConfig(_Section):
-    method: Method = "POST"
-    path: UrlPath
-    batch_size: int = Field(ge=1, le=1000)
-    body: PushBody
-    results: PushResults
-
-    @model_validator(mode="after")
-    def _conflicts_can_be_told(self) -> PushConfig:
-        if self.body.expected_field and not self.results.conflict:
-            raise ValueError("body.expected_field needs results.conflict: the status of a conflict")
-        return self
-
-
-class PagePaging(_Section):
-    """``?page=N&per_page=M``; the total number of pages in a header (else: stop at a short page)."""
-
-    style: Literal["page"]
-    page_param: str = "page"
-    per_page_param: str = "per_page"
-    per_page: int = Field(100, ge=1)
-    total_pages_header: str | None = None
-
-
-class CursorPaging(_Section):
-    """``?cursor=…``; the body names the next cursor, empty on the last page."""
-
-    style: Literal["cursor"]
-    cursor_param: str
-    next_cursor_field: DotPath
-    limit_param: str | None = None
-    limit: int = Field(100, ge=1)
-
-
-class ReadConfig(_Section):
-    path: UrlPath
-    list_key: DotPath
-    id_field: DotPath
-    sku_field: DotPath | None = None
-    quantity_field: DotPath
-    paging: PagePaging | CursorPaging = Field(discriminator="style")
-
-
-class OrderLineFields(_Section):
-    id_field: DotPath
-    sku_field: DotPath | None = None
-    listing_id_field: DotPath | None = None
-    quantity_field: DotPath
-    cancelled_field: DotPath | None = None
-
-    @model_validator(mode="after")
-    def _names_a_product(self) -> OrderLineFields:
-        if self.sku_field is None and self.listing_id_field is None:
-            raise ValueError("a line needs sku_field or listing_id_field to map it to stock")
-        return self
-
-
-class OrdersConfig(_Section):
-    """``GET path?since_param=<cursor>`` lists orders changed after the cursor."""
-
-    path: UrlPath
-    since_param: str = Field(min_length=1)
-    list_key: DotPath
-    next_cursor_field: DotPath
-    more_field: DotPath | None = None
-    id_field: DotPath
-    created_field: DotPath
-    updated_field: DotPath | None = None
-    status_field: DotPath
-    cancelled_statuses: tuple[str, ...] = ()
-    lines_key: DotPath
-    line: OrderLineFields
-
-
-class WebhookConfig(_Section):
-    """HMAC-SHA256 over the raw body, in ``signature_header`` (after ``signature_prefix``)."""
-
-    signature_header: str = Field(min_length=1)
-    algorithm: Literal["hmac-sha256"] = "hmac-sha256"
-    encoding: Literal["hex", "base64"]
-    signature_prefix: str = ""
-    secret: SecretStr
-    event_id_field: DotPath
-    topic_field: DotPath
-    occurred_at_field: DotPath | None = None
-    order_field: DotPath
-    topics: dict[str, EventKind] = Field(default_factory=dict)
-
-
-class _OrderCall(_Section):
-    """``method path`` (with ``{order_id}``) carrying ``{lines_key: [{line_id, quantity}]}``."""
-
-    method: Method = "POST"
-    path: OrderPath
-    lines_key: DotPath
-    line_id_field: DotPath
-    quantity_field: DotPath
-    id_field: DotPath
-    """Where the answer carries the id of what was created."""
-
-
-class FulfillmentConfig(_OrderCall):
-    carrier_field: DotPath
-    tracking_number_field: DotPath
-    tracking_url_field: DotPath | None = None
-
-
-class RefundConfig(_OrderCall):
-    restock_field: DotPath
-    reason_field: DotPath | None = None
-    idempotency_header: str | None = None
-
-
-class CustomChannelConfig(_Section):
-    """Everything the connector (and the sandbox emulator) needs to know about one custom channel."""
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    base_url: Annotated[str, AfterValidator(_http_url)]
-    timeout_s: float = Field(30.0, gt=0)
-    auth: AuthConfig
-    push: PushConfig
-    read: ReadConfig
-    orders: OrdersConfig
-    webhook: WebhookConfig
-    fulfillment: FulfillmentConfig | None = None
-    refund: RefundConfig | None = None
-
-    @classmethod
-    def load(cls, source: str | Path | Mapping[str, Any]) -> CustomChannelConfig:
-        """Validate a JSON file (by path) or a dict; every problem is named in one error."""
-        label = str(source) if isinstance(source, str | Path) else "config"
-        try:
-            if isinstance(source, str | Path):
-                return cls.model_validate_json(Path(source).read_bytes())
-            return cls.model_validate(source)
-        except ValidationError as exc:
-            raise CustomChannelConfigError(_describe(label, exc)) from exc
-        except OSError as exc:
-            raise CustomChannelConfigError(f"{label}: cannot read the file: {exc}") from exc
-
-
-def _describe(label: str, exc: ValidationError) -> str:
-    """``<label>: N problem(s)`` then one ``  where: what`` line per problem."""
-    problems = [
-        f"  {'.'.join(map(str, error['loc'])) or '(top level)'}: {error['msg']}"
-        for error in exc.errors()
-    ]
-    return "\n".join(
-        [f"{label}: {len(problems)} problem(s) in the custom channel config"] + problems
-    )
-
-
-# -- pure parsing --------------------------------------------------------------------------------
-
-
-def webhook_signature(config: WebhookConfig, body: bytes) -> str:
-    """The header value the channel sends: prefix + HMAC-SHA256 of the raw body, hex or base64."""
-    digest = hmac.new(config.secret.get_secret_value().encode(), body, hashlib.sha256).digest()
-    encoded = digest.hex() if config.encoding == "hex" else base64.b64encode(digest).decode()
-    return config.signature_prefix + encoded
-
-
-def _time(value: Any) -> datetime:
-    """An ISO 8601 string (naive means UTC) or epoch seconds."""
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def _line(fields: OrderLineFields, item: Any, cancelled_order: bool) -> ChannelOrderLine:
-    quantity = int(get_field(item, fields.quantity_field, 0))
-    cancelled = get_field(item, fields.cancelled_field)
-    return ChannelOrderLine(
-        external_line_id=str(get_field(item, fields.id_field)),
-        sku=_text(get_field(item, fields.sku_field)),
-        listing_id=_text(get_field(item, fields.listing_id_field)),
-        quantity=quantity,
-        cancelled=int(cancelled) if cancelled is not None else quantity * cancelled_order,
-    )
-
-
-def parse_order(config: OrdersConfig, channel: str, payload: Any) -> ChannelOrder:
-    """Normalise one order; without a cancelled-quantity field a cancelled order cancels every unit."""
-    status = str(get_field(payload, config.status_field, ""))
-    cancelled = status in config.cancelled_statuses
-    created = _time(get_field(payload, config.created_field))
-    updated = get_field(payload, config.updated_field)
-    return ChannelOrder(
-        channel=channel,
-        external_id=str(get_field(payload, config.id_field)),
-        created_at=created,
-        updated_at=_time(updated) if updated is not None else created,
-        status=status,
-        cancelled=cancelled,
-        lines=tuple(
-            _line(config.line, item, cancelled)
-            for item in get_field(payload, config.lines_key) or []
-        ),
-    )
-
-
-def _push_result(config: PushResults, push: QuantityPush, item: Any) -> PushResult:
-    """Map one per-item answer onto APPLIED / CONFLICT / REJECTED."""
-    if item is None:
-        return PushResult(push.listing_id, PushStatus.REJECTED, message="no answer for this item")
-    status = str(get_field(item, config.status_field, ""))
-    seen = get_field(item, config.quantity_field)
-    seen = int(seen) if seen is not None else None
-    message = str(get_field(item, config.message_field, ""))
-    if status in config.ok:
-        return PushResult(push.listing_id, PushStatus.APPLIED, quantity_seen=seen, message=message)
-    if status in config.conflict:
-        return PushResult(push.listing_id, PushStatus.CONFLICT, quantity_seen=seen, message=message)
-    message = message or f"status {status!r}"
-    return PushResult(push.listing_id, PushStatus.REJECTED, quantity_seen=seen, message=message)
 
 
 # -- errors at the edge --------------------------------------------------------------------------
@@ -523,7 +199,7 @@ class CustomChannelConnector:
         for item in get_field(answer, push.results.key) or []:
             answers[str(get_field(item, push.results.id_field))].append(item)
         return [
-            _push_result(push.results, p, (answers[p.listing_id] or deque([None])).popleft())
+            push_result(push.results, p, (answers[p.listing_id] or deque([None])).popleft())
             for p in batch
         ]
 
@@ -533,7 +209,7 @@ class CustomChannelConnector:
         found = [
             ChannelQuantity(
                 listing_id=str(get_field(item, read.id_field)),
-                sku=_text(get_field(item, read.sku_field)),
+                sku=text_or_none(get_field(item, read.sku_field)),
                 quantity=int(get_field(item, read.quantity_field, 0)),
             )
             for item in self._read_items()
@@ -569,7 +245,7 @@ class CustomChannelConnector:
             params |= {paging.cursor_param: cursor} if cursor else {}
             answer = self._call("GET", read.path, params=params)
             yield from get_field(answer, read.list_key) or []
-            following = _text(get_field(answer, paging.next_cursor_field))
+            following = text_or_none(get_field(answer, paging.next_cursor_field))
             if following is None or following == cursor:
                 return
             cursor = following
@@ -581,7 +257,7 @@ class CustomChannelConnector:
         orders = self.config.orders
         params = {orders.since_param: cursor} if cursor else {}
         answer = self._call("GET", orders.path, params=params)
-        following = _text(get_field(answer, orders.next_cursor_field))
+        following = text_or_none(get_field(answer, orders.next_cursor_field))
         more = bool(get_field(answer, orders.more_field, False))
         found = tuple(self._order(o) for o in get_field(answer, orders.list_key) or [])
         return OrderPage(orders=found, cursor=following or cursor, more=more)
@@ -630,7 +306,7 @@ class CustomChannelConnector:
             kind = EventKind.ORDER_CANCELLED
         return InboundEvent(
             event_id=str(event_id), topic=str(topic), kind=kind, payload=payload, order=order,
-            occurred_at=_time(occurred) if occurred is not None else None,
+            occurred_at=parse_time(occurred) if occurred is not None else None,
         )  # fmt: skip
 
     # fulfilment and refunds
@@ -653,7 +329,7 @@ class CustomChannelConnector:
         return self._order_call(config, refund.order_id, refund.lines, extra, key)
 
     def _order_call(
-        self, config: _OrderCall, order_id: str, lines: Mapping[str, int],
+        self, config: OrderCall, order_id: str, lines: Mapping[str, int],
         extra: Mapping[str | None, Any], key: tuple[str | None, str | None] | None,
     ) -> str:  # fmt: skip
         """Send a lines body (plus ``extra`` fields) for one order; the new object's id."""

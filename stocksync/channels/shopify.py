@@ -12,22 +12,17 @@ answer is waited out and retried here, because the bucket refills at a known rat
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from stocksync.channels.base import (
     ChannelOrder,
-    ChannelOrderLine,
     ChannelQuantity,
     EventKind,
     Fulfillment,
@@ -38,13 +33,37 @@ from stocksync.channels.base import (
     QuantityPush,
     Refund,
 )
-from stocksync.channels.errors import (
-    ChannelAuthError,
-    ChannelRejectedError,
-    SignatureError,
-    TransientChannelError,
-)
+from stocksync.channels.errors import ChannelAuthError, ChannelRejectedError, TransientChannelError
 from stocksync.channels.http import retry_after_seconds
+from stocksync.channels.shopify_config import ShopifyConfig
+from stocksync.channels.shopify_cost import CostPacer
+from stocksync.channels.shopify_parsing import (
+    TOPIC_KINDS,
+    Json,
+    available_of,
+    error_text,
+    gid_tail,
+    is_throttled,
+    json_or_text,
+    level_gid,
+    order_from_graphql,
+    order_from_rest,
+    quantity_index,
+    refund_order_from_rest,
+    time_or_none,
+    to_gid,
+    verify_signature,
+)
+from stocksync.channels.shopify_queries import (
+    FULFILLMENT_CREATE,
+    FULFILLMENT_ORDERS,
+    LEVELS_AT_LOCATION,
+    LEVELS_BY_ID,
+    ORDERS,
+    REFUND_CREATE,
+    SET_QUANTITIES,
+    orders_cost,
+)
 
 __all__ = [
     "CostPacer",
@@ -54,129 +73,9 @@ __all__ = [
     "refund_order_from_rest",
 ]
 
-Json = dict[str, Any]
 
 ITEM_GID = "gid://shopify/InventoryItem/"
 STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
-RESTOCKING = frozenset({"return", "cancel"})
-ORDERS_PER_PAGE = 10
-LINES_PER_ORDER = 40
-TOPIC_KINDS = {
-    "orders/create": EventKind.ORDER_CREATED,
-    "orders/updated": EventKind.ORDER_UPDATED,
-    "orders/cancelled": EventKind.ORDER_CANCELLED,
-    "refunds/create": EventKind.REFUND,
-    "inventory_levels/update": EventKind.INVENTORY,
-}
-
-SET_QUANTITIES = """
-mutation SetQuantities($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
-  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
-    inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
-    userErrors { code field message }
-  }
-}"""
-
-LEVELS_BY_ID = """
-query LevelsById($ids: [ID!]!) {
-  nodes(ids: $ids) { ... on InventoryLevel { id quantities(names: ["available"]) { name quantity } } }
-}"""
-
-LEVELS_AT_LOCATION = """
-query Levels($location: ID!, $after: String) {
-  location(id: $location) {
-    inventoryLevels(first: 250, after: $after) {
-      pageInfo { hasNextPage endCursor }
-      nodes { item { id sku } quantities(names: ["available"]) { name quantity } }
-    }
-  }
-}"""
-
-ORDERS = f"""
-query Orders($query: String, $after: String) {{
-  orders(first: {ORDERS_PER_PAGE}, after: $after, sortKey: UPDATED_AT, query: $query) {{
-    pageInfo {{ hasNextPage endCursor }}
-    nodes {{
-      id legacyResourceId name createdAt updatedAt cancelledAt displayFinancialStatus
-      lineItems(first: {LINES_PER_ORDER}) {{ nodes {{ id sku quantity variant {{ id }} }} }}
-      refunds {{ refundLineItems(first: {LINES_PER_ORDER}) {{ nodes {{ quantity restockType lineItem {{ id }} }} }} }}
-    }}
-  }}
-}}"""
-
-FULFILLMENT_ORDERS = """
-query FulfillmentOrders($id: ID!) {
-  order(id: $id) {
-    fulfillmentOrders(first: 10) {
-      nodes { id lineItems(first: 40) { nodes { id remainingQuantity lineItem { id } } } }
-    }
-  }
-}"""
-
-FULFILLMENT_CREATE = """
-mutation Fulfil($fulfillment: FulfillmentInput!) {
-  fulfillmentCreate(fulfillment: $fulfillment) {
-    fulfillment { id status trackingInfo { company number url } }
-    userErrors { field message }
-  }
-}"""
-
-REFUND_CREATE = """
-mutation Refund($input: RefundInput!, $idempotencyKey: String!) {
-  refundCreate(input: $input) @idempotent(key: $idempotencyKey) {
-    refund { id }
-    userErrors { field message }
-  }
-}"""
-
-
-@dataclass(frozen=True, slots=True)
-class ShopifyConfig:
-    """Where a shop is and how to talk to it."""
-
-    name: str
-    shop_url: str
-    """``https://{shop}.myshopify.com`` (or an emulator's base URL)."""
-    access_token: str = field(repr=False)
-    api_version: str = "2026-01"
-    webhook_secret: str = field(default="", repr=False)
-    """The app's client secret: it signs webhooks."""
-    location_id: str | None = "gid://shopify/Location/124656943"
-    """The location whose ``available`` counts this connector pushes and reads."""
-    timeout_s: float = 10.0
-    reason: str = "correction"
-    reference_document_uri: str = "gid://stocksync/Sync/quantities"
-    max_throttle_retries: int = 5
-    max_order_pages: int = 10
-
-
-class CostPacer:
-    """Tracks the cost bucket as the last response reported it, refilling at its restore rate."""
-
-    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-        self._clock, self._sleep = clock, sleep
-        self._status: Json | None = None
-        self._seen_at = 0.0
-
-    def observe(self, cost: Json | None) -> None:
-        """Remember ``extensions.cost.throttleStatus`` from a response."""
-        status = (cost or {}).get("throttleStatus")
-        if status:
-            self._status, self._seen_at = status, self._clock()
-
-    def delay_for(self, points: int) -> float:
-        """Seconds until the bucket holds ``points`` (0 when nothing is known yet)."""
-        if self._status is None or not self._status.get("restoreRate"):
-            return 0.0
-        rate = float(self._status["restoreRate"])
-        maximum = float(self._status.get("maximumAvailable") or points)
-        now = float(self._status["currentlyAvailable"]) + (self._clock() - self._seen_at) * rate
-        return max(0.0, (min(points, maximum) - min(now, maximum)) / rate)
-
-    def wait_for(self, points: int) -> None:
-        delay = self.delay_for(points)
-        if delay > 0:
-            self._sleep(delay)
 
 
 class ShopifyConnector:
@@ -216,7 +115,7 @@ class ShopifyConnector:
             body = self._post(query, variables)
             cost = (body.get("extensions") or {}).get("cost") or {}
             self._pacer.observe(cost)
-            if not _throttled(body):
+            if not is_throttled(body):
                 return self._data(body)
             estimate = int(cost.get("requestedQueryCost") or estimate)
         retry = self._pacer.delay_for(estimate)
@@ -229,11 +128,11 @@ class ShopifyConnector:
             raise TransientChannelError(self.name, f"timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
             raise TransientChannelError(self.name, f"transport failed: {exc!r}") from exc
-        body = _json_or_text(response)
+        body = json_or_text(response)
         status = response.status_code
         if status in (401, 403):
             raise ChannelAuthError(self.name, "credentials refused", status=status, body=body)
-        if status == 429 and isinstance(body, dict) and _throttled(body):
+        if status == 429 and isinstance(body, dict) and is_throttled(body):
             return body
         if status == 429 or status >= 500:
             retry = retry_after_seconds(response)
@@ -246,7 +145,7 @@ class ShopifyConnector:
 
     def _data(self, body: Json) -> Json:
         if body.get("errors") or body.get("data") is None:
-            raise ChannelRejectedError(self.name, _error_text(body), body=body)
+            raise ChannelRejectedError(self.name, error_text(body), body=body)
         data: Json = body["data"]
         return data
 
@@ -274,7 +173,7 @@ class ShopifyConnector:
             outcome.update(failed)
             if not failed:
                 applied = PushStatus.APPLIED if not errors else PushStatus.REJECTED
-                message = "" if not errors else _error_text({"errors": errors})
+                message = "" if not errors else error_text({"errors": errors})
                 outcome.update(
                     {i: PushResult(batch[i].listing_id, applied, message=message) for i in pending}
                 )
@@ -329,7 +228,7 @@ class ShopifyConnector:
         """Per-item results for userErrors that name a quantity (conflicts read back)."""
         by_index: dict[int, Json] = {}
         for error in errors:
-            index = _quantity_index(error)
+            index = quantity_index(error)
             if index is not None and index < len(pending):
                 by_index.setdefault(pending[index], error)
         stale = [i for i, e in by_index.items() if e.get("code") in STALE_CODES]
@@ -352,12 +251,12 @@ class ShopifyConnector:
         self, targets: Sequence[tuple[str, str] | None]
     ) -> dict[tuple[str, str] | None, int]:
         """``available`` now at each (item, location), read back after a conflict."""
-        ids = {_level_gid(t): t for t in targets if t is not None}
+        ids = {level_gid(t): t for t in targets if t is not None}
         data = self._graphql(LEVELS_BY_ID, {"ids": list(ids)}, estimate=2 * len(ids))
         counts: dict[tuple[str, str] | None, int] = {}
         for node in data.get("nodes") or []:
             if node and node.get("id") in ids:
-                counts[ids[node["id"]]] = _available(node)
+                counts[ids[node["id"]]] = available_of(node)
         return counts
 
     # -------------------------------------------------------------- reads
@@ -369,7 +268,9 @@ class ShopifyConnector:
         for node in self._level_nodes():
             item = node.get("item") or {}
             if wanted is None or item.get("id") in wanted:
-                found.append(ChannelQuantity(item["id"], item.get("sku") or None, _available(node)))
+                found.append(
+                    ChannelQuantity(item["id"], item.get("sku") or None, available_of(node))
+                )
         return found
 
     def _level_nodes(self) -> Iterator[Json]:
@@ -398,54 +299,23 @@ class ShopifyConnector:
         orders: list[ChannelOrder] = []
         after, more, last = None, False, cursor
         for _ in range(self._config.max_order_pages):
-            data = self._graphql(ORDERS, {"query": search, "after": after}, estimate=_orders_cost())
+            data = self._graphql(ORDERS, {"query": search, "after": after}, estimate=orders_cost())
             page = data["orders"]
-            orders.extend(self._order_from_node(n) for n in page["nodes"])
+            orders.extend(order_from_graphql(self.name, n) for n in page["nodes"])
             last = page["nodes"][-1]["updatedAt"] if page["nodes"] else last
             more, after = page["pageInfo"]["hasNextPage"], page["pageInfo"]["endCursor"]
             if not more:
                 break
         return OrderPage(tuple(orders), last, more)
 
-    def _order_from_node(self, node: Json) -> ChannelOrder:
-        refunded, restocked = _refund_totals(
-            (
-                _gid_tail(rl["lineItem"]["id"]),
-                rl["quantity"],
-                str(rl.get("restockType") or "").lower(),
-            )
-            for refund in node.get("refunds") or []
-            for rl in (refund.get("refundLineItems") or {}).get("nodes") or []
-        )
-        cancelled = node.get("cancelledAt") is not None
-        lines = tuple(
-            _line(
-                _gid_tail(ln["id"]),
-                ln.get("sku"),
-                (ln.get("variant") or {}).get("id"),
-                int(ln["quantity"]),
-                cancelled,
-                refunded,
-                restocked,
-            )
-            for ln in (node.get("lineItems") or {}).get("nodes") or []
-        )
-        return ChannelOrder(
-            channel=self.name,
-            external_id=node.get("legacyResourceId") or _gid_tail(node["id"]),
-            created_at=_time(node.get("createdAt")),
-            updated_at=_time(node.get("updatedAt") or node.get("createdAt")),
-            status=str(node.get("displayFinancialStatus") or "").lower(),
-            cancelled=cancelled,
-            lines=lines,
-        )
-
     # -------------------------------------------------------------- webhooks
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """Verify ``X-Shopify-Hmac-Sha256`` over the raw body, then parse the topic's payload."""
         lowered = {k.lower(): v for k, v in headers.items()}
-        _verify(self.name, self._config.webhook_secret, lowered.get("x-shopify-hmac-sha256"), body)
+        verify_signature(
+            self.name, self._config.webhook_secret, lowered.get("x-shopify-hmac-sha256"), body
+        )
         try:
             payload = json.loads(body)
         except ValueError as exc:
@@ -458,7 +328,7 @@ class ShopifyConnector:
                 event_id=event_id or "sha256:" + hashlib.sha256(body).hexdigest(),
                 topic=topic,
                 kind=kind,
-                occurred_at=_time_or_none(lowered.get("x-shopify-triggered-at")),
+                occurred_at=time_or_none(lowered.get("x-shopify-triggered-at")),
                 order=self._event_order(kind, payload),
                 quantity=self._event_quantity(kind, payload),
                 payload=payload,
@@ -486,7 +356,7 @@ class ShopifyConnector:
 
     def create_fulfillment(self, fulfillment: Fulfillment) -> str:
         """Ship ``fulfillment.lines`` with tracking; returns the fulfillment gid."""
-        order_gid = _to_gid("Order", fulfillment.order_id)
+        order_gid = to_gid("Order", fulfillment.order_id)
         data = self._graphql(FULFILLMENT_ORDERS, {"id": order_gid}, estimate=500)
         if data.get("order") is None:
             raise ChannelRejectedError(self.name, f"unknown order {fulfillment.order_id}")
@@ -512,12 +382,12 @@ class ShopifyConnector:
         for fo in order["fulfillmentOrders"]["nodes"]:
             for fol in fo["lineItems"]["nodes"]:
                 if fol["remainingQuantity"] > 0:
-                    where.setdefault(_gid_tail(fol["lineItem"]["id"]), (fo["id"], fol["id"]))
+                    where.setdefault(gid_tail(fol["lineItem"]["id"]), (fo["id"], fol["id"]))
         groups: dict[str, list[Json]] = {}
         for line_id, qty in fulfillment.lines.items():
-            if _gid_tail(line_id) not in where:
+            if gid_tail(line_id) not in where:
                 raise ChannelRejectedError(self.name, f"line {line_id} has nothing left to fulfil")
-            fo_id, fol_id = where[_gid_tail(line_id)]
+            fo_id, fol_id = where[gid_tail(line_id)]
             groups.setdefault(fo_id, []).append({"id": fol_id, "quantity": qty})
         return [
             {"fulfillmentOrderId": k, "fulfillmentOrderLineItems": v} for k, v in groups.items()
@@ -527,12 +397,12 @@ class ShopifyConnector:
         """Refund ``refund.lines``, restocking at the location when asked; returns the refund gid."""
         restock = "RETURN" if refund.restock else "NO_RESTOCK"
         lines = [
-            {"lineItemId": _to_gid("LineItem", line_id), "quantity": qty, "restockType": restock}
+            {"lineItemId": to_gid("LineItem", line_id), "quantity": qty, "restockType": restock}
             | ({"locationId": self._config.location_id} if refund.restock else {})
             for line_id, qty in refund.lines.items()
         ]
         refund_input = {
-            "orderId": _to_gid("Order", refund.order_id),
+            "orderId": to_gid("Order", refund.order_id),
             "note": refund.reason,
             "notify": False,
             "refundLineItems": lines,
@@ -544,191 +414,6 @@ class ShopifyConnector:
     def _created_id(self, result: Json, name: str) -> str:
         if result.get("userErrors"):
             raise ChannelRejectedError(
-                self.name, _error_text({"errors": result["userErrors"]}), body=result
+                self.name, error_text({"errors": result["userErrors"]}), body=result
             )
         return str(result[name]["id"])
-
-
-# ------------------------------------------------------------------ pure helpers
-
-
-def order_from_rest(channel: str, order: Json) -> ChannelOrder:
-    """An ``orders/*`` webhook body (REST shape) as a ChannelOrder; ids become strings."""
-    refunded, restocked = _refund_totals(
-        (str(rl["line_item_id"]), rl["quantity"], _restock_type(refund, rl))
-        for refund in order.get("refunds") or []
-        for rl in refund.get("refund_line_items") or []
-    )
-    cancelled = order.get("cancelled_at") is not None
-    lines = tuple(
-        _line(
-            str(ln["id"]),
-            ln.get("sku"),
-            _variant_gid(ln.get("variant_id")),
-            int(ln.get("quantity") or 0),
-            cancelled,
-            refunded,
-            restocked,
-        )
-        for ln in order.get("line_items") or []
-    )
-    created = _time(order.get("created_at"))
-    return ChannelOrder(
-        channel=channel,
-        external_id=str(order["id"]),
-        created_at=created,
-        updated_at=_time_or_none(order.get("updated_at")) or created,
-        status=str(order.get("financial_status") or ""),
-        cancelled=cancelled,
-        lines=lines,
-    )
-
-
-def refund_order_from_rest(channel: str, refund: Json) -> ChannelOrder:
-    """A ``refunds/create`` body as the order lines it refunds (and restocks).
-
-    Accepts the webhook body and the REST resource (wrapped in ``"refund"``). A line restocks when
-    its ``restock_type`` is return/cancel or, on older bodies without it, when ``restock`` is true.
-    """
-    refund = refund.get("refund", refund)
-    created = _time(refund.get("created_at"))
-    lines = tuple(
-        ChannelOrderLine(
-            external_line_id=str(rl["line_item_id"]),
-            sku=((rl.get("line_item") or {}).get("sku") or "").strip() or None,
-            listing_id=_variant_gid((rl.get("line_item") or {}).get("variant_id")),
-            quantity=int((rl.get("line_item") or {}).get("quantity") or rl["quantity"]),
-            refunded=int(rl["quantity"]),
-            restocked=int(rl["quantity"]) if _restock_type(refund, rl) in RESTOCKING else 0,
-        )
-        for rl in refund.get("refund_line_items") or []
-    )
-    return ChannelOrder(
-        channel, str(refund["order_id"]), created, created, "refunded", False, lines
-    )
-
-
-def _line(
-    line_id: str,
-    sku: str | None,
-    listing_id: str | None,
-    quantity: int,
-    cancelled: bool,
-    refunded: Mapping[str, int],
-    restocked: Mapping[str, int],
-) -> ChannelOrderLine:
-    return ChannelOrderLine(
-        external_line_id=line_id,
-        sku=(sku or "").strip() or None,
-        listing_id=listing_id,
-        quantity=quantity,
-        cancelled=quantity if cancelled else 0,
-        refunded=refunded.get(line_id, 0),
-        restocked=restocked.get(line_id, 0),
-    )
-
-
-def _refund_totals(
-    entries: Iterator[tuple[str, int, str]],
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Units refunded and restocked per line id, from (line id, quantity, restock type)."""
-    refunded: dict[str, int] = {}
-    restocked: dict[str, int] = {}
-    for line_id, qty, restock in entries:
-        refunded[line_id] = refunded.get(line_id, 0) + int(qty)
-        if restock in RESTOCKING:
-            restocked[line_id] = restocked.get(line_id, 0) + int(qty)
-    return refunded, restocked
-
-
-def _restock_type(refund: Json, refund_line: Json) -> str:
-    if refund_line.get("restock_type"):
-        return str(refund_line["restock_type"]).lower()
-    return "return" if refund.get("restock") else "no_restock"
-
-
-def _verify(channel: str, secret: str, signature: str | None, body: bytes) -> None:
-    """Raise SignatureError unless ``signature`` is base64 HMAC-SHA256 of ``body`` with ``secret``."""
-    if not secret or not signature:
-        raise SignatureError(channel, "webhook signature missing or no secret configured")
-    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace")):
-        raise SignatureError(channel, "webhook signature does not match the body")
-
-
-def _quantity_index(error: Json) -> int | None:
-    """The quantity a userError names (``["input", "quantities", "3", …]``), if any."""
-    field = [str(f) for f in error.get("field") or []]
-    if len(field) >= 3 and field[1] == "quantities" and field[2].isdigit():
-        return int(field[2])
-    return None
-
-
-def _throttled(body: Json) -> bool:
-    return any(
-        ((e.get("extensions") or {}).get("code") == "THROTTLED")
-        for e in body.get("errors") or []
-        if isinstance(e, dict)
-    )
-
-
-def _error_text(body: Json) -> str:
-    errors = body.get("errors")
-    if isinstance(errors, list):
-        parts = [
-            f"{e.get('code') or (e.get('extensions') or {}).get('code') or ''} {e.get('message')}".strip()
-            for e in errors
-            if isinstance(e, dict)
-        ]
-        return "; ".join(parts) or "no data"
-    return str(errors or "no data")
-
-
-def _json_or_text(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
-def _available(level: Json) -> int:
-    return next(
-        (int(q["quantity"]) for q in level.get("quantities") or [] if q["name"] == "available"), 0
-    )
-
-
-def _level_gid(target: tuple[str, str]) -> str:
-    item, location = target
-    return f"gid://shopify/InventoryLevel/{_gid_tail(location)}?inventory_item_id={_gid_tail(item)}"
-
-
-def _orders_cost() -> int:
-    """Requested cost of one orders page: each order 1 plus its two nested connections."""
-    return 2 + ORDERS_PER_PAGE * (1 + 2 * (2 + LINES_PER_ORDER))
-
-
-def _gid_tail(value: str) -> str:
-    return str(value).rsplit("/", 1)[-1].split("?", 1)[0]
-
-
-def _to_gid(kind: str, value: str) -> str:
-    return value if str(value).startswith("gid://") else f"gid://shopify/{kind}/{value}"
-
-
-def _variant_gid(variant_id: Any) -> str | None:
-    return f"gid://shopify/ProductVariant/{variant_id}" if variant_id else None
-
-
-def _time_or_none(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _time(value: Any) -> datetime:
-    """A channel timestamp; a missing or unreadable one counts as now."""
-    return _time_or_none(value) or datetime.now(UTC)

@@ -8,22 +8,17 @@ the next reconcile corrects it from the order the poll or webhook brings in.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 
 from stocksync.channels.base import (
-    ChannelOrder,
-    ChannelOrderLine,
     ChannelQuantity,
     EventKind,
     Fulfillment,
@@ -41,6 +36,16 @@ from stocksync.channels.errors import (
     TransientChannelError,
 )
 from stocksync.channels.http import response_body, retry_after_seconds
+from stocksync.channels.woocommerce_parsing import (
+    listing_id_for,
+    parse_gmt,
+    parse_order,
+    ping_id,
+    product_listing_id,
+    push_result,
+    quantity_of,
+    webhook_signature,
+)
 
 __all__ = [
     "WooCommerceConfig",
@@ -52,8 +57,6 @@ __all__ = [
 
 API_PATH = "/wp-json/wc/v3/"
 PER_PAGE = 100
-CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "failed", "trash"})
-UNITS_CANCELLED = frozenset({"cancelled", "failed", "trash"})
 GMT_FORMAT = "%Y-%m-%dT%H:%M:%S"
 TRACKING_META_KEY = "_wc_shipment_tracking_items"
 """The meta key of the Shipment Tracking extension, which most tracking plugins read too."""
@@ -70,107 +73,6 @@ class WooCommerceConfig:
     consumer_secret: str = field(repr=False)
     webhook_secret: str = field(repr=False)
     timeout_s: float = 30.0
-
-
-# -- pure parsing --------------------------------------------------------------------------------
-
-
-def listing_id_for(product_id: Any, variation_id: Any = 0) -> str | None:
-    """``"<product>"`` or ``"<product>/<variation>"``; None for a line whose product was deleted."""
-    if not product_id:
-        return None
-    return f"{product_id}/{variation_id}" if variation_id else str(product_id)
-
-
-def parse_gmt(value: str) -> datetime:
-    """WooCommerce's ``*_gmt`` fields carry no zone; they are UTC."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def webhook_signature(secret: str, body: bytes) -> str:
-    """``base64(HMAC-SHA256(secret, exact body bytes))``, WooCommerce's webhook signature."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def _meta(entries: Iterable[Mapping[str, Any]], key: str) -> Any:
-    return next((entry.get("value") for entry in entries if entry.get("key") == key), None)
-
-
-def _refunded_units(refunds: Iterable[Mapping[str, Any]]) -> Counter[str]:
-    """Line id → units refunded, from refund objects (their lines carry ``_refunded_item_id``)."""
-    units: Counter[str] = Counter()
-    for refund in refunds:
-        for line in refund.get("line_items") or []:
-            item_id = _meta(line.get("meta_data") or [], "_refunded_item_id")
-            if item_id is not None:
-                units[str(item_id)] += abs(int(line.get("quantity") or 0))
-    return units
-
-
-def _parse_line(
-    item: Mapping[str, Any], status: str, refunded: Counter[str], detailed: bool
-) -> ChannelOrderLine:
-    """One line; without refund details a ``refunded`` order counts every unit refunded."""
-    line_id, quantity = str(item["id"]), int(item.get("quantity") or 0)
-    if status == "refunded" and not detailed:
-        units_refunded = quantity
-    else:
-        units_refunded = min(quantity, refunded[line_id])
-    restocked = int(_meta(item.get("meta_data") or [], "_restock_refunded_items") or 0)
-    return ChannelOrderLine(
-        external_line_id=line_id,
-        sku=item.get("sku") or None,
-        listing_id=listing_id_for(item.get("product_id"), item.get("variation_id")),
-        quantity=quantity,
-        cancelled=quantity - units_refunded if status in UNITS_CANCELLED else 0,
-        refunded=units_refunded,
-        restocked=min(restocked, quantity),
-    )
-
-
-def parse_order(
-    channel: str, payload: Mapping[str, Any], refunds: Sequence[Mapping[str, Any]] | None = None
-) -> ChannelOrder:
-    """Normalise a REST v3 order (or ``order.*`` webhook body).
-
-    ``refunds`` are the order's refund objects (``GET /orders/{id}/refunds``); the order's own
-    ``refunds`` entries are used instead when they carry ``line_items``. Restocked units come from
-    the ``_restock_refunded_items`` meta WooCommerce keeps on each line.
-    """
-    status = str(payload.get("status") or "")
-    if refunds is None:
-        refunds = [r for r in payload.get("refunds") or [] if "line_items" in r]
-    detailed, refunded = bool(refunds), _refunded_units(refunds)
-    created = parse_gmt(str(payload["date_created_gmt"]))
-    modified = payload.get("date_modified_gmt")
-    return ChannelOrder(
-        channel=channel,
-        external_id=str(payload["id"]),
-        created_at=created,
-        updated_at=parse_gmt(str(modified)) if modified else created,
-        status=status,
-        cancelled=status in CANCELLED_STATUSES,
-        lines=tuple(
-            _parse_line(i, status, refunded, detailed) for i in payload.get("line_items") or []
-        ),
-    )
-
-
-def _quantity_of(payload: Mapping[str, Any], listing_id: str | None) -> ChannelQuantity | None:
-    """What a product or variation shows, when it manages stock."""
-    quantity = payload.get("stock_quantity")
-    if listing_id is None or quantity is None:
-        return None
-    return ChannelQuantity(
-        listing_id=listing_id, sku=payload.get("sku") or None, quantity=int(quantity)
-    )
-
-
-def _product_listing_id(payload: Mapping[str, Any]) -> str | None:
-    if payload.get("type") == "variation" and payload.get("parent_id"):
-        return listing_id_for(payload["parent_id"], payload.get("id"))
-    return listing_id_for(payload.get("id"))
 
 
 # -- errors at the edge --------------------------------------------------------------------------
@@ -322,7 +224,7 @@ class WooCommerceConnector:
         updates = updates if isinstance(updates, list) else []
         for position, (index, push, _) in enumerate(batch.entries):
             item = updates[position] if position < len(updates) else None
-            results[index] = _push_result(push, item)
+            results[index] = push_result(push, item)
 
     @staticmethod
     def _retry_later(
@@ -343,7 +245,7 @@ class WooCommerceConnector:
         parents = {lid.partition("/")[0] for lid in wanted or () if "/" in lid}
         found: list[ChannelQuantity] = []
         for product in self._pages("products"):
-            found.extend(filter(None, [_quantity_of(product, listing_id_for(product["id"]))]))
+            found.extend(filter(None, [quantity_of(product, listing_id_for(product["id"]))]))
             if product.get("type") == "variable" and (
                 wanted is None or str(product["id"]) in parents
             ):
@@ -352,7 +254,7 @@ class WooCommerceConnector:
                         filter(
                             None,
                             [
-                                _quantity_of(
+                                quantity_of(
                                     variation, listing_id_for(product["id"], variation["id"])
                                 )
                             ],
@@ -403,7 +305,7 @@ class WooCommerceConnector:
         """
         lowered = {k.lower(): v for k, v in headers.items()}
         signature = lowered.get("x-wc-webhook-signature")
-        ping = _ping_id(body)
+        ping = ping_id(body)
         if signature is None and ping is not None:
             return [
                 InboundEvent(
@@ -441,7 +343,7 @@ class WooCommerceConnector:
                 kind = EventKind.ORDER_CANCELLED
             return InboundEvent(kind=kind, order=order, **common)
         if topic == "product.updated":
-            quantity = _quantity_of(payload_map, _product_listing_id(payload_map))
+            quantity = quantity_of(payload_map, product_listing_id(payload_map))
             return InboundEvent(kind=EventKind.INVENTORY, quantity=quantity, **common)
         return InboundEvent(kind=EventKind.UNKNOWN, **common)
 
@@ -482,31 +384,3 @@ class WooCommerceConnector:
         }
         answer = self._json(self._call("POST", f"orders/{refund.order_id}/refunds", json=body))
         return str(answer["id"])
-
-
-def _push_result(push: QuantityPush, item: Any) -> PushResult:
-    """Read one ``update`` answer: an error object, or the product as WooCommerce saved it."""
-    if not isinstance(item, dict):
-        return PushResult(push.listing_id, PushStatus.REJECTED, message="no answer for this item")
-    error = item.get("error")
-    if isinstance(error, dict):
-        return PushResult(
-            push.listing_id,
-            PushStatus.REJECTED,
-            message=f"{error.get('code')}: {error.get('message')}",
-        )
-    seen = item.get("stock_quantity")
-    if seen != push.quantity:
-        message = f"stock_quantity is {seen} after the update (manage_stock is off?)"
-        return PushResult(push.listing_id, PushStatus.REJECTED, quantity_seen=seen, message=message)
-    return PushResult(push.listing_id, PushStatus.APPLIED, quantity_seen=seen)
-
-
-def _ping_id(body: bytes) -> str | None:
-    """The ``webhook_id`` of WooCommerce's ping (form body ``webhook_id=N``), else None."""
-    try:
-        fields = parse_qs(body.decode("ascii"), strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    ids = fields.get("webhook_id", [])
-    return ids[0] if list(fields) == ["webhook_id"] and len(ids) == 1 and ids[0].isdigit() else None

@@ -1,0 +1,157 @@
+"""What one emulated Shopify shop holds: inventory items and levels, orders, faults, call records.
+
+Tests read and change the state directly; every change that Shopify announces goes out as a webhook.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from stocksync.sandbox.shopify_cost import CostBucket
+from stocksync.sandbox.shopify_values import Json, gid, gid_number, now
+from stocksync.sandbox.shopify_webhooks import Delivery, WebhookSender
+
+__all__ = ["DEFAULT_LOCATION", "CallRecord", "Faults", "InventoryItem", "ShopifyState"]
+
+DEFAULT_LOCATION = "gid://shopify/Location/124656943"
+
+
+@dataclass
+class InventoryItem:
+    """An inventory item (one per variant) and its ``available`` count per location gid."""
+
+    id: int
+    sku: str
+    variant_id: int
+    product_id: int
+    title: str
+    levels: dict[str, int] = field(default_factory=dict)
+    updated_at: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject; change it on the state or through ``POST /_sandbox/faults``."""
+
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    """Share of GraphQL calls answered 503 (drawn from the state's seeded RNG)."""
+    timeout_rate: float = 0.0
+    """Share of GraphQL calls that hang for ``hang_s`` before answering (the client times out)."""
+    hang_s: float = 2.0
+    throttle_status: int = 200
+    """HTTP status of a THROTTLED answer: 200 as usually observed, or 429."""
+    drop_webhook_rate: float = 0.0
+    duplicate_webhooks: bool = False
+    """Deliver every webhook twice, with the same X-Shopify-Event-Id."""
+    reorder_webhooks: bool = False
+    """Hold each webhook back and send it after the next one (or after a short idle spell)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One GraphQL call as the emulator saw it."""
+
+    operation: str
+    requested_cost: int
+    actual_cost: int | None
+    throttled: bool
+    size: int = 0
+    """How many quantities an ``inventorySetQuantities`` carried."""
+
+
+@dataclass
+class ShopifyState:
+    """Everything one emulated shop holds; tests read and change it directly."""
+
+    access_token: str = "shpat_sandbox_token"
+    app_secret: str = "sandbox-app-secret"
+    shop_domain: str = "stocksync-sandbox.myshopify.com"
+    webhook_api_version: str = "2026-01"
+    bucket_size: float = 2000.0
+    """Standard plan: the bucket is observed at 20 × the restore rate."""
+    restore_rate: float = 100.0
+    webhook_url: str | None = None
+    webhook_timeout_s: float = 5.0
+    webhook_attempts: int = 4
+    """Deliveries per event before giving up (Shopify: 1 + 8 retries over 4 hours)."""
+    webhook_backoff_s: float = 0.05
+    seed: int = 7
+    clock: Callable[[], float] = time.monotonic
+    faults: Faults = field(default_factory=Faults)
+    locations: set[str] = field(default_factory=lambda: {DEFAULT_LOCATION})
+    items: dict[int, InventoryItem] = field(default_factory=dict)
+    orders: dict[int, Json] = field(default_factory=dict)
+    fulfillment_orders: dict[int, Json] = field(default_factory=dict)
+    """Fulfillment order id → ``{"order_id", "lines": {fo line id: [line item id, remaining]}}``."""
+    idempotency: dict[str, tuple[str, Json]] = field(default_factory=dict)
+    calls: list[CallRecord] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self.rng = random.Random(self.seed)
+        self.bucket = CostBucket(self.bucket_size, self.restore_rate, self.clock)
+        self.webhooks = WebhookSender(self)
+        self._next_small_id = 43729076
+
+    def new_id(self) -> int:
+        """A fresh 64-bit id, beyond JavaScript's safe integers like Shopify's order ids."""
+        return self.rng.randrange(2**60, 2**63)
+
+    def stock(self, sku: str, available: int, location: str = DEFAULT_LOCATION) -> str:
+        """Set ``available`` for ``sku`` at ``location`` (creating both) and return the item gid."""
+        with self.lock:
+            self.locations.add(location)
+            item = self.item_by_sku(sku) or self._new_item(sku)
+            item.levels[location] = available
+            item.updated_at[location] = now()
+            return gid("InventoryItem", item.id)
+
+    def _new_item(self, sku: str) -> InventoryItem:
+        self._next_small_id += 1
+        item_id = self._next_small_id
+        item = InventoryItem(
+            item_id, sku, item_id + 500_000_000, item_id + 900_000_000, sku.title()
+        )
+        self.items[item_id] = item
+        return item
+
+    def item_by_sku(self, sku: str) -> InventoryItem | None:
+        return next((i for i in self.items.values() if i.sku == sku), None)
+
+    def item_by_variant(self, variant_id: int) -> InventoryItem | None:
+        return next((i for i in self.items.values() if i.variant_id == variant_id), None)
+
+    def available(self, item_gid: str, location: str = DEFAULT_LOCATION) -> int | None:
+        item = self.items.get(gid_number(item_gid) or 0)
+        return item.levels.get(location) if item else None
+
+    def set_available(self, item: InventoryItem, location: str, value: int) -> None:
+        """Change a count and announce it with ``inventory_levels/update`` when it moved."""
+        before = item.levels[location]
+        item.levels[location] = value
+        item.updated_at[location] = now()
+        if value != before:
+            self.webhooks.publish("inventory_levels/update", _level_payload(item, location))
+
+    def touch(self, order: Json) -> None:
+        """Bump an order's ``updated_at`` and announce it with ``orders/updated``."""
+        order["updated_at"] = now().isoformat()
+        self.webhooks.publish("orders/updated", order)
+
+
+def _level_payload(item: InventoryItem, location: str) -> Json:
+    loc = gid_number(location)
+    return {
+        "inventory_item_id": item.id,
+        "location_id": loc,
+        "available": item.levels[location],
+        "updated_at": item.updated_at[location].isoformat(),
+        "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{loc}?inventory_item_id={item.id}",
+    }
