@@ -24,6 +24,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "AlertSentRow",
     "BundleComponentRow",
+    "ChannelCursorRow",
     "ChannelLocationRow",
     "ChannelRow",
     "InboxEventRow",
@@ -293,3 +294,13 @@ class AlertSentRow(SQLModel, table=True):
 
     key: str = Field(max_length=300, primary_key=True)
     sent_at: datetime = _ts()
+
+
+# Where order polling stands with each channel: the channel's own cursor (a time or a token),
+# stored only after every order it covers is in the ledger.
+class ChannelCursorRow(SQLModel, table=True):
+    __tablename__ = "channel_cursors"
+
+    channel_id: int = Field(foreign_key="channels.id", primary_key=True)
+    cursor: str | None = Field(default=None, sa_column=Column(Text))
+    polled_at: datetime = _ts()
