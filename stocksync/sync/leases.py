@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     case,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -33,6 +34,7 @@ from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 
 __all__ = [
+    "DIRTY",
     "Applied",
     "ClaimedListing",
     "Failed",
@@ -45,6 +47,9 @@ __all__ = [
 
 listings: Table = ListingRow.__table__  # type: ignore[attr-defined]
 c = listings.c
+DIRTY = literal_column("listings.dirty")
+"""Bare, as the partial index ``ix_listings_dirty`` says it: SQLite uses that index only for a
+query that states ``dirty`` the same way, and SQLAlchemy would write ``dirty = 1`` there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +89,12 @@ def channel_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
     rows = conn(session).execute(
         select(ChannelRow.name, ChannelRow.id).where(ChannelRow.name.in_(names))
     )
-    return {str(name): int(id_) for name, id_ in rows.tuples()}
+    return dict(rows.all())
 
 
 def _due(now: datetime) -> Any:
     return and_(
-        c.dirty,
+        DIRTY,
         or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
         or_(c.lease_until.is_(None), c.lease_until < now),
     )
@@ -137,11 +142,8 @@ def claim_dirty(
     rows = conn(session).execute(stmt).all()
     if not rows:
         return [], {}
-    names = dict(
-        conn(session).execute(
-            select(SkuRow.id, SkuRow.sku).where(SkuRow.id.in_({r.sku_id for r in rows}))
-        )
-    )
+    skus = select(SkuRow.id, SkuRow.sku).where(SkuRow.id.in_({r.sku_id for r in rows}))
+    names = dict(conn(session).execute(skus).all())
     claimed = [
         ClaimedListing(
             r.id,
