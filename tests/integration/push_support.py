@@ -35,16 +35,22 @@ class RecordingConnector:
         self,
         inner: ChannelConnector,
         after_push: Callable[[Sequence[QuantityPush]], None] | None = None,
+        *,
+        max_batch: int | None = None,
+        log: list[tuple[str, int, int | None, PushStatus]] | None = None,
+        lock: threading.Lock | None = None,
     ) -> None:
+        """``log`` and ``lock`` may be shared by several wrappers, to keep one global order."""
         self.inner = inner
         self.name = inner.name
         self.compare_and_set = inner.compare_and_set
-        self.max_batch = inner.max_batch
+        self.max_batch = max_batch or inner.max_batch
         self.after_push = after_push
-        self.log: list[tuple[str, int, int | None, PushStatus]] = []
-        self._lock = threading.Lock()
+        self.log = [] if log is None else log
+        self._lock = lock or threading.Lock()
 
     def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        # appended before the drain records the outcome (and frees the lease): real push order
         results = self.inner.push_quantities(pushes)
         with self._lock:
             self.log.extend(
@@ -71,6 +77,18 @@ class Shops:
     products: dict[str, int] = field(default_factory=dict)
     """SKU → WooCommerce product id."""
     connectors: dict[str, RecordingConnector] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def new_connectors(self) -> dict[str, ChannelConnector]:
+        """A fresh, unwrapped connector per channel (one per thread); closed with the shops."""
+        made: dict[str, ChannelConnector] = {
+            SHOPIFY: _shopify(self.shopify, self.urls[SHOPIFY]),
+            WOO: _woo(self.urls[WOO]),
+        }
+        self.opened.extend(made.values())
+        return made
+
+    opened: list[ChannelConnector] = field(default_factory=list)
 
     def shows(self, sku: str) -> dict[str, int | None]:
         return {
@@ -88,33 +106,32 @@ def running_shops(skus: Sequence[str]) -> Iterator[Shops]:
         shops.products[sku] = shops.woo.add_product(sku, 0).id
     shopify_url, stop_shopify = serve_in_thread(shopify_app(shops.shopify))
     woo_url, stop_woo = serve_in_thread(woo_app(shops.woo))
-    shopify = ShopifyConnector(
-        ShopifyConfig(
-            name=SHOPIFY,
-            shop_url=shopify_url,
-            access_token=shops.shopify.access_token,
-            webhook_secret=shops.shopify.app_secret,
-            timeout_s=5.0,
-        )  # fmt: skip
-    )
-    woo = WooCommerceConnector(
-        WooCommerceConfig(
-            name=WOO,
-            base_url=woo_url,
-            consumer_key="ck_teal",
-            consumer_secret="cs_teal",
-            webhook_secret="wh",
-            timeout_s=5.0,
-        )  # fmt: skip
-    )
-    shops.connectors = {SHOPIFY: RecordingConnector(shopify), WOO: RecordingConnector(woo)}
+    shops.urls = {SHOPIFY: shopify_url, WOO: woo_url}
+    made = shops.new_connectors()
+    shops.connectors = {name: RecordingConnector(conn) for name, conn in made.items()}
     try:
         yield shops
     finally:
-        shopify.close()
-        woo.close()
+        for conn in shops.opened:
+            conn.close()
         stop_shopify()
         stop_woo()
+
+
+def _shopify(state: ShopifyState, url: str) -> ShopifyConnector:
+    config = ShopifyConfig(
+        name=SHOPIFY, shop_url=url, access_token=state.access_token,
+        webhook_secret=state.app_secret, timeout_s=5.0,
+    )  # fmt: skip
+    return ShopifyConnector(config)
+
+
+def _woo(url: str) -> WooCommerceConnector:
+    config = WooCommerceConfig(
+        name=WOO, base_url=url, consumer_key="ck_teal", consumer_secret="cs_teal",
+        webhook_secret="wh", timeout_s=5.0,
+    )  # fmt: skip
+    return WooCommerceConnector(config)
 
 
 def list_in_ledger(ledger: Ledger, shops: Shops, stock: dict[str, int]) -> None:
