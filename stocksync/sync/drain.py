@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from stocksync.channels.base import ChannelConnector, PushResult, PushStatus, QuantityPush
-from stocksync.channels.errors import ChannelAuthError, ChannelError, TransientChannelError
+from stocksync.channels.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelRejectedError,
+    TransientChannelError,
+)
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import utcnow
 from stocksync.sync.backoff import RetryPolicy
@@ -160,7 +165,7 @@ class _ChannelDrain:
             for li in batch
         ]  # fmt: skip
         try:
-            results = self.connector.push_quantities(pushes)
+            results = self._send(pushes)
         except TransientChannelError as exc:
             self._fail_all(batch, attempts, exc, transient=True)
             return False
@@ -170,8 +175,31 @@ class _ChannelDrain:
         except BaseException:
             self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
             raise
-        self._record(batch, attempts, _by_position(batch, results), max_conflicts)
+        self._record(batch, attempts, results, max_conflicts)
         return True
+
+    def _send(self, pushes: list[QuantityPush]) -> list[PushResult]:
+        """One call; a call the channel refuses as a whole is halved until the culprit is alone.
+
+        Transient and auth errors of the first call propagate (the channel is unwell); after a
+        half has been applied, a transient error only marks the rest for retry.
+        """
+        try:
+            return _by_position(pushes, self.connector.push_quantities(pushes))
+        except ChannelRejectedError as exc:
+            if len(pushes) == 1:
+                return [PushResult(pushes[0].listing_id, PushStatus.REJECTED, message=str(exc))]
+        half = len(pushes) // 2
+        first = self._send(pushes[:half])
+        try:
+            rest = self._send(pushes[half:])
+        except TransientChannelError as exc:
+            rest = [
+                PushResult(p.listing_id, PushStatus.RETRY_LATER, message=str(exc),
+                           retry_after=exc.retry_after)
+                for p in pushes[half:]
+            ]  # fmt: skip
+        return first + rest
 
     def _record(
         self,
@@ -256,15 +284,15 @@ class _ChannelDrain:
         )
 
 
-def _by_position(batch: list[ClaimedListing], results: list[PushResult]) -> list[PushResult]:
-    """Results in the batch's order; a listing the connector did not answer for is retried."""
-    if len(results) == len(batch) and all(
-        r.listing_id == li.external_id for li, r in zip(batch, results, strict=True)
+def _by_position(pushes: list[QuantityPush], results: list[PushResult]) -> list[PushResult]:
+    """Results in the pushes' order; a listing the connector did not answer for is retried."""
+    if len(results) == len(pushes) and all(
+        r.listing_id == p.listing_id for p, r in zip(pushes, results, strict=True)
     ):
         return results
     by_id = {r.listing_id: r for r in results}
     missing = PushStatus.RETRY_LATER
     return [
-        by_id.get(li.external_id) or PushResult(li.external_id, missing, message="no result")
-        for li in batch
+        by_id.get(p.listing_id) or PushResult(p.listing_id, missing, message="no result")
+        for p in pushes
     ]

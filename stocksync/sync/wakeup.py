@@ -13,6 +13,7 @@ cut short at the earliest ``next_attempt_at``.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import datetime
 
 import psycopg
@@ -20,19 +21,27 @@ from sqlalchemy import Connection, Engine, func, select
 
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.notify import DIRTY_CHANNEL
-from stocksync.ledger.tables import ListingRow, utcnow
+from stocksync.ledger.tables import ChannelRow, ListingRow, utcnow
 from stocksync.sync.leases import DIRTY
 
 __all__ = ["seconds_until_due", "wait_for_dirty"]
 
 
-def seconds_until_due(conn: Connection, now: datetime | None = None) -> float | None:
-    """0 when a dirty listing may be claimed now, the wait until the next one, None if none."""
+def seconds_until_due(
+    conn: Connection, now: datetime | None = None, channels: Collection[str] | None = None
+) -> float | None:
+    """0 when a dirty listing may be claimed now, the wait until the next one, None if none.
+
+    ``channels`` limits the look to the channels a drainer pushes to (a channel nobody drains
+    would otherwise keep it awake).
+    """
     now = now or utcnow()
     lease_free = (ListingRow.lease_until.is_(None)) | (ListingRow.lease_until < now)
-    earliest = conn.execute(
-        select(func.min(func.coalesce(ListingRow.next_attempt_at, now))).where(DIRTY, lease_free)
-    ).scalar()
+    stmt = select(func.min(func.coalesce(ListingRow.next_attempt_at, now))).where(DIRTY, lease_free)
+    if channels is not None:
+        names = select(ChannelRow.id).where(ChannelRow.name.in_(list(channels)))
+        stmt = stmt.where(ListingRow.channel_id.in_(names))
+    earliest = conn.execute(stmt).scalar()
     if earliest is None:
         return None
     if isinstance(earliest, str):  # SQLite hands aggregates back untyped
@@ -42,14 +51,21 @@ def seconds_until_due(conn: Connection, now: datetime | None = None) -> float | 
     return max((earliest - now).total_seconds(), 0.0)
 
 
-def wait_for_dirty(engine: Engine, timeout_s: float, *, poll_s: float = 0.2) -> bool:
-    """Return True as soon as some dirty listing is due for a push, False after ``timeout_s``."""
+def wait_for_dirty(
+    engine: Engine,
+    timeout_s: float,
+    *,
+    channels: Collection[str] | None = None,
+    poll_s: float = 0.2,
+) -> bool:
+    """Return True as soon as a dirty listing (of ``channels``, if given) is due for a push,
+    False after ``timeout_s``."""
     if is_postgres(engine):
-        return _listen(engine, timeout_s)
+        return _listen(engine, timeout_s, channels)
     deadline = time.monotonic() + timeout_s
     while True:
         with engine.connect() as conn:
-            due = seconds_until_due(conn)
+            due = seconds_until_due(conn, channels=channels)
         if due == 0:
             return True
         left = deadline - time.monotonic()
@@ -58,14 +74,14 @@ def wait_for_dirty(engine: Engine, timeout_s: float, *, poll_s: float = 0.2) -> 
         time.sleep(min(poll_s, left, due if due is not None else left))
 
 
-def _listen(engine: Engine, timeout_s: float) -> bool:
+def _listen(engine: Engine, timeout_s: float, channels: Collection[str] | None) -> bool:
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(url, autocommit=True) as pg:
         pg.execute(f"LISTEN {DIRTY_CHANNEL}")
         while True:
             with engine.connect() as conn:
-                due = seconds_until_due(conn)
+                due = seconds_until_due(conn, channels=channels)
             if due == 0:
                 return True
             left = deadline - time.monotonic()

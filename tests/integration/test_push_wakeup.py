@@ -39,6 +39,19 @@ def test_waiting_with_nothing_dirty_times_out(clean_shop: Ledger, engine: Engine
     assert 0.25 < time.monotonic() - started < 2
 
 
+def test_a_channel_nobody_drains_does_not_keep_a_drainer_awake(
+    clean_shop: Ledger, engine: Engine
+) -> None:
+    amazon_only = (
+        "UPDATE listings SET dirty = true "
+        "WHERE channel_id = (SELECT id FROM channels WHERE name = 'amazon-eu')"
+    )
+    clean_shop.run(lambda s: s.execute(text(amazon_only)))
+
+    assert wait_for_dirty(engine, 0.3, channels=["shopify-main", "woo-site"]) is False
+    assert wait_for_dirty(engine, 0.3, channels=["amazon-eu"]) is True
+
+
 def test_waiting_returns_at_once_when_a_listing_is_already_dirty(
     clean_shop: Ledger, engine: Engine
 ) -> None:
