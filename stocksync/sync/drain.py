@@ -25,6 +25,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+
+from sqlmodel import Session
 
 from stocksync.channels.base import ChannelConnector, PushResult, PushStatus, QuantityPush
 from stocksync.channels.errors import (
@@ -138,21 +141,18 @@ class _ChannelDrain:
         claimed_total = 0
         while claimed_total < limit:
             size = min(self.connector.max_batch, limit - claimed_total)
-            batch, attempts = self.ledger.run(
-                lambda s, n=size: claim_dirty(
-                    s,
-                    channel_id=self.channel_id,
-                    owner=self.owner,
-                    limit=n,
-                    now=self.clock(),
-                    lease_s=self.lease_s,
-                )  # fmt: skip
-            )
+            batch, attempts = self.ledger.run(partial(self._claim, size))
             if not batch:
                 return
             claimed_total += len(batch)
             if not self._push(batch, attempts, max_conflicts):
                 return
+
+    def _claim(self, size: int, session: Session) -> tuple[list[ClaimedListing], dict[int, int]]:
+        return claim_dirty(
+            session, channel_id=self.channel_id, owner=self.owner, limit=size,
+            now=self.clock(), lease_s=self.lease_s,
+        )  # fmt: skip
 
     def _push(
         self, batch: list[ClaimedListing], attempts: dict[int, int], max_conflicts: int

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Table,
     and_,
     bindparam,
@@ -46,8 +47,10 @@ __all__ = [
 ]
 
 listings: Table = ListingRow.__table__  # type: ignore[attr-defined]
+channels_table: Table = ChannelRow.__table__  # type: ignore[attr-defined]
+skus_table: Table = SkuRow.__table__  # type: ignore[attr-defined]
 c = listings.c
-DIRTY = literal_column("listings.dirty")
+DIRTY: ColumnElement[bool] = literal_column("listings.dirty")
 """Bare, as the partial index ``ix_listings_dirty`` says it: SQLite uses that index only for a
 query that states ``dirty`` the same way, and SQLAlchemy would write ``dirty = 1`` there."""
 
@@ -87,7 +90,7 @@ class Failed:
 
 def channel_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
     rows = conn(session).execute(
-        select(ChannelRow.name, ChannelRow.id).where(ChannelRow.name.in_(names))
+        select(channels_table.c.name, channels_table.c.id).where(channels_table.c.name.in_(names))
     )
     return dict(rows.all())
 
@@ -142,7 +145,8 @@ def claim_dirty(
     rows = conn(session).execute(stmt).all()
     if not rows:
         return [], {}
-    skus = select(SkuRow.id, SkuRow.sku).where(SkuRow.id.in_({r.sku_id for r in rows}))
+    sk = skus_table.c
+    skus = select(sk.id, sk.sku).where(sk.id.in_({r.sku_id for r in rows}))
     names = dict(conn(session).execute(skus).all())
     claimed = [
         ClaimedListing(

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine, func, select
 
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.notify import DIRTY_CHANNEL
-from stocksync.ledger.tables import ChannelRow, ListingRow, utcnow
-from stocksync.sync.leases import DIRTY
+from stocksync.ledger.tables import utcnow
+from stocksync.sync.leases import DIRTY, channels_table, listings
 
 __all__ = ["seconds_until_due", "wait_for_dirty"]
 
@@ -36,11 +36,11 @@ def seconds_until_due(
     would otherwise keep it awake).
     """
     now = now or utcnow()
-    lease_free = (ListingRow.lease_until.is_(None)) | (ListingRow.lease_until < now)
-    stmt = select(func.min(func.coalesce(ListingRow.next_attempt_at, now))).where(DIRTY, lease_free)
+    li, ch = listings.c, channels_table.c
+    lease_free = li.lease_until.is_(None) | (li.lease_until < now)
+    stmt = select(func.min(func.coalesce(li.next_attempt_at, now))).where(DIRTY, lease_free)
     if channels is not None:
-        names = select(ChannelRow.id).where(ChannelRow.name.in_(list(channels)))
-        stmt = stmt.where(ListingRow.channel_id.in_(names))
+        stmt = stmt.where(li.channel_id.in_(select(ch.id).where(ch.name.in_(list(channels)))))
     earliest = conn.execute(stmt).scalar()
     if earliest is None:
         return None
