@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
 from stocksync.domain.model import ChannelPolicy
+from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn, lock_stock
 from stocksync.ledger.tables import (
     BundleComponentRow,
@@ -124,6 +125,8 @@ def listing_changes(
 
 
 def write_listing_changes(session: Session, changes: Iterable[ListingChange]) -> None:
+    """Write the changes; drainers hear of any listing left dirty when the transaction commits."""
+    changes = list(changes)
     rows = [
         {
             "b_id": c.listing_id,
@@ -137,6 +140,8 @@ def write_listing_changes(session: Session, changes: Iterable[ListingChange]) ->
     ]
     if rows:
         conn(session).execute(_UPDATE_LISTING, rows)
+        if any(c.dirty for c in changes):
+            notify_dirty(session)
 
 
 _UPDATE_LISTING = (

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from stocksync.ledger.config_cache import ConfigCache, config_cache, read_epoch
 from stocksync.ledger.listings import ListingState
+from stocksync.ledger.notify import NOTIFY_SQL
 from stocksync.ledger.recording import (
     OrderPlan,
     channel_conf,
@@ -80,7 +81,8 @@ SELECT (SELECT config_epoch FROM ledger_state WHERE id = 1),
           FROM stock WHERE sku_id = ANY(%(stock_skus)s::int[]))
 """
 
-_WRITE = """
+_WRITE = (
+    """
 WITH ord AS (
     INSERT INTO orders (channel_id, external_id, status, placed_at, created_at, updated_at)
     VALUES (%(channel_id)s, %(external_id)s, %(status)s, %(placed_at)s, now(), now())
@@ -115,8 +117,12 @@ li AS (
                 %(li_dirty)s::bool[], %(li_version)s::int[]) AS d(id, desired, expected, dirty, version)
     WHERE x.id = d.id
 )
-SELECT id FROM ord
+-- once per transaction, delivered at commit: wakes the drainers (stocksync.sync.wakeup)
+SELECT id, CASE WHEN %(notify)s THEN """
+    + NOTIFY_SQL
+    + """ END FROM ord
 """
+)
 
 
 def record_on_postgres(
@@ -208,5 +214,5 @@ def _write_params(
         "st_qty": list(deltas.values()),
         "li_id": [c.listing_id for c in changes], "li_desired": [c.desired_qty for c in changes],
         "li_expected": [c.expected_qty for c in changes], "li_dirty": [c.dirty for c in changes],
-        "li_version": [c.version for c in changes],
+        "li_version": [c.version for c in changes], "notify": any(c.dirty for c in changes),
     }  # fmt: skip

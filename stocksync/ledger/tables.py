@@ -209,6 +209,15 @@ class ListingRow(SQLModel, table=True):
     dirty: bool = True
     """The channel needs a push: it shows (or may show) something other than desired_qty."""
     pushed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    lease_owner: str | None = Field(default=None, max_length=100)
+    """The drainer pushing this listing now; only it may record the outcome."""
+    lease_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    """After this the lease is void and another drainer may claim the listing."""
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Failed pushes in a row; zero again once the channel applies one."""
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    """A listing backing off after a failure is not claimed before this."""
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = _ts()
 
 

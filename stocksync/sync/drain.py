@@ -1,0 +1,298 @@
+"""The push pipeline: send every dirty listing's latest desired quantity to its channel.
+
+``drain`` works channel by channel: it leases a batch of due dirty listings (at most the
+connector's ``max_batch``), pushes them in one call, and records each outcome in its own short
+transaction. No database lock is held during the HTTP call. What happens to a listing:
+
+* applied: the channel shows the quantity; the listing stays dirty only if the desired quantity
+  moved on meanwhile (it is then claimed again in the same drain);
+* conflict (compare-and-set): ``expected_qty`` becomes what the channel showed, the
+  ``on_conflict`` hook runs, and the listing is pushed again in a later round of the same drain,
+  at most ``max_conflicts`` times before it backs off;
+* retry later, or a transient error for the whole call: attempts + 1 and exponential backoff with
+  full jitter, never sooner than the channel's ``Retry-After``; the channel is left for this drain;
+* rejected (the listing, or our credentials): the error is kept and a longer backoff applies.
+
+One failing listing never blocks its batch-mates, and one failing channel never blocks the
+others. Pacing stays in the connectors: this module never sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from sqlmodel import Session
+
+from stocksync.channels.base import ChannelConnector, PushResult, PushStatus, QuantityPush
+from stocksync.channels.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelRejectedError,
+    TransientChannelError,
+)
+from stocksync.ledger.service import Ledger
+from stocksync.ledger.tables import utcnow
+from stocksync.sync.backoff import RetryPolicy
+from stocksync.sync.leases import (
+    Applied,
+    ClaimedListing,
+    Failed,
+    channel_ids,
+    claim_dirty,
+    record_seen,
+    release,
+    write_back,
+)
+from stocksync.sync.report import ChannelReport, DrainReport, Outcome, PushRecord
+
+__all__ = ["ConflictHook", "ConflictedListing", "DrainReport", "drain", "read_back"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictedListing:
+    channel_id: int
+    listing_id: int
+    external_id: str
+    sku: str
+    quantity_seen: int | None
+
+
+ConflictHook = Callable[[str, Sequence[ConflictedListing]], None]
+"""Called with the channel's name and the listings whose compare-and-set failed, after their
+``expected_qty`` was set to the count the channel reported. The order-ingest step plugs in here:
+read the channel's recent orders, record them, and the recomputed listings go out next round."""
+
+
+def read_back(ledger: Ledger, connectors: Mapping[str, ChannelConnector]) -> ConflictHook:
+    """The default hook: ask the channel for counts it did not report, and expect those.
+
+    It does not ingest the orders behind a conflict; until the ingest step runs, a unit the
+    channel sold may be pushed back once more.
+    """
+
+    def hook(channel: str, conflicted: Sequence[ConflictedListing]) -> None:
+        unknown = [c for c in conflicted if c.quantity_seen is None]
+        if not unknown:
+            return
+        shown = connectors[channel].read_quantities([c.external_id for c in unknown])
+        seen = {q.listing_id: q.quantity for q in shown}
+        ledger.run(lambda s: record_seen(s, unknown[0].channel_id, seen))
+
+    return hook
+
+
+def drain(
+    ledger: Ledger,
+    connectors: Mapping[str, ChannelConnector],
+    *,
+    worker_id: str,
+    on_conflict: ConflictHook | None = None,
+    retry: RetryPolicy | None = None,
+    limit: int = 10_000,
+    max_conflicts: int = 3,
+    lease_s: float = 300.0,
+    clock: Callable[[], datetime] = utcnow,
+) -> DrainReport:
+    """Push every due dirty listing of each channel in ``connectors`` (keyed by channel name).
+
+    ``limit`` bounds the pushes per channel in one drain; ``lease_s`` must outlast one call to
+    the channel (the connectors' timeouts and pacing included).
+    """
+    report = DrainReport(worker_id)
+    ids = ledger.run(lambda s: channel_ids(s, list(connectors)))
+    hook = on_conflict or read_back(ledger, connectors)
+    for name, connector in connectors.items():
+        rep = report.channel(name)
+        if name not in ids:
+            rep.error = "the ledger has no channel of this name"
+            continue
+        run = _ChannelDrain(ledger, connector, ids[name], rep, hook, retry or RetryPolicy(),
+                            clock, f"{worker_id}:{uuid.uuid4().hex[:12]}", lease_s)  # fmt: skip
+        try:
+            run.run(limit, max_conflicts)
+        except Exception as exc:  # one channel's failure never stops the others
+            log.exception("draining %s failed", name)
+            rep.error = f"{type(exc).__name__}: {exc}"
+    return report
+
+
+@dataclass
+class _ChannelDrain:
+    ledger: Ledger
+    connector: ChannelConnector
+    channel_id: int
+    rep: ChannelReport
+    hook: ConflictHook
+    retry: RetryPolicy
+    clock: Callable[[], datetime]
+    owner: str
+    lease_s: float
+    conflicts: Counter[int] = field(default_factory=Counter)
+
+    def run(self, limit: int, max_conflicts: int) -> None:
+        claimed_total = 0
+        while claimed_total < limit:
+            size = min(self.connector.max_batch, limit - claimed_total)
+            batch, attempts = self.ledger.run(partial(self._claim, size))
+            if not batch:
+                return
+            claimed_total += len(batch)
+            if not self._push(batch, attempts, max_conflicts):
+                return
+
+    def _claim(self, size: int, session: Session) -> tuple[list[ClaimedListing], dict[int, int]]:
+        return claim_dirty(
+            session, channel_id=self.channel_id, owner=self.owner, limit=size,
+            now=self.clock(), lease_s=self.lease_s,
+        )  # fmt: skip
+
+    def _push(
+        self, batch: list[ClaimedListing], attempts: dict[int, int], max_conflicts: int
+    ) -> bool:
+        """Push one batch and record it; False when the channel should be left for this drain."""
+        cas = self.connector.compare_and_set
+        pushes = [
+            QuantityPush(li.external_id, li.desired_qty, li.expected_qty if cas else None,
+                         li.refs, li.sku)
+            for li in batch
+        ]  # fmt: skip
+        try:
+            results = self._send(pushes)
+        except TransientChannelError as exc:
+            self._fail_all(batch, attempts, exc, transient=True)
+            return False
+        except ChannelError as exc:
+            self._fail_all(batch, attempts, exc, transient=False)
+            return not isinstance(exc, ChannelAuthError)
+        except BaseException:
+            self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
+            raise
+        self._record(batch, attempts, results, max_conflicts)
+        return True
+
+    def _send(self, pushes: list[QuantityPush]) -> list[PushResult]:
+        """One call; a call the channel refuses as a whole is halved until the culprit is alone.
+
+        Transient and auth errors of the first call propagate (the channel is unwell); after a
+        half has been applied, a transient error only marks the rest for retry.
+        """
+        try:
+            return _by_position(pushes, self.connector.push_quantities(pushes))
+        except ChannelRejectedError as exc:
+            if len(pushes) == 1:
+                return [PushResult(pushes[0].listing_id, PushStatus.REJECTED, message=str(exc))]
+        half = len(pushes) // 2
+        first = self._send(pushes[:half])
+        try:
+            rest = self._send(pushes[half:])
+        except TransientChannelError as exc:
+            rest = [
+                PushResult(p.listing_id, PushStatus.RETRY_LATER, message=str(exc),
+                           retry_after=exc.retry_after)
+                for p in pushes[half:]
+            ]  # fmt: skip
+        return first + rest
+
+    def _record(
+        self,
+        batch: list[ClaimedListing],
+        attempts: dict[int, int],
+        results: list[PushResult],
+        max_conflicts: int,
+    ) -> None:
+        applied, conflicts, failed = [], [], []
+        for li, r in zip(batch, results, strict=True):
+            if r.status is PushStatus.APPLIED:
+                applied.append(Applied(li, li.desired_qty))
+                continue
+            if r.status is PushStatus.CONFLICT:
+                self.conflicts[li.id] += 1
+                if self.conflicts[li.id] <= max_conflicts:
+                    conflicts.append((li, r.quantity_seen))
+                    continue
+            failed.append(self._failure(li, attempts[li.id], r))
+        ours = self.ledger.run(
+            lambda s: write_back(
+                s, self.owner, applied=applied, conflicts=conflicts, failed=failed, now=self.clock()
+            )  # fmt: skip
+        )
+        for a in applied:
+            self._note(a.listing, ours, Outcome.PUSHED)
+        for li, seen in conflicts:
+            self._note(li, ours, Outcome.CONFLICT, f"the channel showed {seen}")
+        for f in failed:
+            outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY
+            self._note(f.listing, ours, outcome, f.error, f.delay_s)
+        mine = [
+            ConflictedListing(self.channel_id, li.id, li.external_id, li.sku, seen)
+            for li, seen in conflicts
+            if li.id in ours
+        ]
+        if mine:
+            self.hook(self.rep.channel, mine)
+
+    def _failure(self, li: ClaimedListing, attempts: int, r: PushResult) -> Failed:
+        n = attempts + 1
+        if r.status is PushStatus.REJECTED:
+            return Failed(li, r.message or "rejected", self.retry.rejected(n), attempts, True)
+        reason = r.message or ("kept conflicting" if r.status is PushStatus.CONFLICT else "")
+        return Failed(li, reason or "retry later", self.retry.transient(n, r.retry_after), attempts)
+
+    def _fail_all(
+        self, batch: list[ClaimedListing], attempts: dict[int, int], exc: ChannelError,
+        *, transient: bool,
+    ) -> None:  # fmt: skip
+        self.rep.error = f"{type(exc).__name__}: {exc}"
+        failed = []
+        for li in batch:
+            n = attempts[li.id] + 1
+            if transient:
+                retry_after = getattr(exc, "retry_after", None)
+                delay = self.retry.transient(n, retry_after)
+            else:
+                delay = self.retry.rejected(n)
+            failed.append(Failed(li, str(exc), delay, attempts[li.id], not transient))
+        ours = self.ledger.run(lambda s: write_back(s, self.owner, failed=failed, now=self.clock()))
+        for f in failed:
+            outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY
+            self._note(f.listing, ours, outcome, f.error, f.delay_s)
+
+    def _note(
+        self, li: ClaimedListing, ours: set[int], outcome: Outcome, message: str = "",
+        retry_in_s: float | None = None,
+    ) -> None:  # fmt: skip
+        self.rep.records.append(
+            PushRecord(
+                self.rep.channel,
+                li.id,
+                li.external_id,
+                li.sku,
+                li.version,
+                li.desired_qty,
+                outcome if li.id in ours else Outcome.LOST_LEASE,
+                message,
+                retry_in_s,
+            )  # fmt: skip
+        )
+
+
+def _by_position(pushes: list[QuantityPush], results: list[PushResult]) -> list[PushResult]:
+    """Results in the pushes' order; a listing the connector did not answer for is retried."""
+    if len(results) == len(pushes) and all(
+        r.listing_id == p.listing_id for p, r in zip(pushes, results, strict=True)
+    ):
+        return results
+    by_id = {r.listing_id: r for r in results}
+    missing = PushStatus.RETRY_LATER
+    return [
+        by_id.get(p.listing_id) or PushResult(p.listing_id, missing, message="no result")
+        for p in pushes
+    ]

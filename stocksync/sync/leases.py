@@ -1,0 +1,306 @@
+"""Claiming dirty listings for a push, and writing back what the channel made of it.
+
+A claim is a lease, not a row lock: the claiming transaction stamps ``lease_owner`` and
+``lease_until`` and commits at once, so no row lock is held while the HTTP call runs (the order
+path locks listings too, and must not wait for a channel). Every write-back is guarded by the
+lease owner, so a drainer whose lease ran out and was taken over records nothing.
+
+The claim captures (version, desired, expected) as they are at that moment: only the latest
+desired quantity goes out, however many versions came before it (coalescing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlmodel import Session
+
+from stocksync.ledger.sql import conn
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
+
+__all__ = [
+    "DIRTY",
+    "Applied",
+    "ClaimedListing",
+    "Failed",
+    "channel_ids",
+    "claim_dirty",
+    "record_seen",
+    "release",
+    "write_back",
+]
+
+listings: Table = ListingRow.__table__  # type: ignore[attr-defined]
+channels_table: Table = ChannelRow.__table__  # type: ignore[attr-defined]
+skus_table: Table = SkuRow.__table__  # type: ignore[attr-defined]
+c = listings.c
+DIRTY: ColumnElement[bool] = literal_column("listings.dirty")
+"""Bare, as the partial index ``ix_listings_dirty`` says it: SQLite uses that index only for a
+query that states ``dirty`` the same way, and SQLAlchemy would write ``dirty = 1`` there."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedListing:
+    """A listing leased for one push, with the state it had when claimed."""
+
+    id: int
+    channel_id: int
+    sku: str
+    external_id: str
+    refs: dict[str, Any]
+    version: int
+    desired_qty: int
+    expected_qty: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    listing: ClaimedListing
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A push that did not land: try again after ``delay_s``."""
+
+    listing: ClaimedListing
+    error: str
+    delay_s: float
+    attempts: int
+    """What ``attempts`` was when claimed; the record stores one more."""
+    rejected: bool = False
+    """The channel refused it (or us); a person may have to act."""
+
+
+def channel_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
+    rows = conn(session).execute(
+        select(channels_table.c.name, channels_table.c.id).where(channels_table.c.name.in_(names))
+    )
+    return dict(rows.all())
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        DIRTY,
+        or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+        or_(c.lease_until.is_(None), c.lease_until < now),
+    )
+
+
+def claim_dirty(
+    session: Session,
+    *,
+    channel_id: int,
+    owner: str,
+    limit: int,
+    now: datetime,
+    lease_s: float,
+) -> tuple[list[ClaimedListing], dict[int, int]]:
+    """Lease up to ``limit`` due dirty listings of one channel, lowest id first.
+
+    Returns the claimed listings and their ``attempts`` so far. On PostgreSQL the candidate rows
+    are picked with ``FOR UPDATE SKIP LOCKED``: rows another drainer is claiming, or an order is
+    updating, are passed over instead of waited for. SQLite has one writer at a time, so the
+    same statement is safe there without the clause (which it would not understand anyway).
+    """
+    picked = (
+        select(c.id)
+        .where(c.channel_id == channel_id, _due(now))
+        .order_by(c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(listings)
+        .where(c.id.in_(picked))
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+        .returning(
+            c.id,
+            c.sku_id,
+            c.external_id,
+            c.external_refs,
+            c.version,
+            c.desired_qty,
+            c.expected_qty,
+            c.attempts,
+        )  # fmt: skip
+    )
+    rows = conn(session).execute(stmt).all()
+    if not rows:
+        return [], {}
+    sk = skus_table.c
+    skus = select(sk.id, sk.sku).where(sk.id.in_({r.sku_id for r in rows}))
+    names = dict(conn(session).execute(skus).all())
+    claimed = [
+        ClaimedListing(
+            r.id,
+            channel_id,
+            names[r.sku_id],
+            r.external_id,
+            dict(r.external_refs or {}),
+            r.version,
+            r.desired_qty,
+            r.expected_qty,
+        )  # fmt: skip
+        for r in sorted(rows, key=lambda r: r.id)
+    ]
+    return claimed, {r.id: r.attempts for r in rows}
+
+
+def _owned(owner: str) -> Any:
+    return and_(c.id == bindparam("b_id"), c.lease_owner == owner)
+
+
+_FREE = {"lease_owner": null(), "lease_until": null()}
+
+
+def _still_owned(session: Session, owner: str, ids: Sequence[int]) -> set[int]:
+    """The ids whose lease is still ours, locked until the write-back commits."""
+    if not ids:
+        return set()
+    stmt = (
+        select(c.id).where(c.id.in_(ids), c.lease_owner == owner).order_by(c.id).with_for_update()
+    )
+    return set(conn(session).execute(stmt).scalars())
+
+
+def write_back(
+    session: Session,
+    owner: str,
+    *,
+    applied: Sequence[Applied] = (),
+    conflicts: Sequence[tuple[ClaimedListing, int | None]] = (),
+    failed: Sequence[Failed] = (),
+    now: datetime,
+) -> set[int]:
+    """Record a batch's outcomes; return the ids recorded (the others lost their lease).
+
+    Every listing of the batch is locked once, in id order (the ledger's lock order), before
+    anything is written.
+    """
+    ids = [a.listing.id for a in applied] + [li.id for li, _ in conflicts]
+    ours = _still_owned(session, owner, ids + [f.listing.id for f in failed])
+    _record_applied(session, owner, [a for a in applied if a.listing.id in ours], now)
+    _record_conflicts(session, owner, [(li, q) for li, q in conflicts if li.id in ours])
+    _record_failures(session, owner, [f for f in failed if f.listing.id in ours], now)
+    return ours
+
+
+def _record_applied(
+    session: Session, owner: str, applied: Sequence[Applied], now: datetime
+) -> None:
+    """The channel shows ``quantity`` now.
+
+    Orders the channel sold since the claim already lowered ``expected_qty`` by their units, so
+    that difference is carried over onto the pushed quantity. The listing stays dirty only if
+    the channel would still show something other than the (possibly newer) desired quantity.
+    """
+    rows = [
+        {"b_id": a.listing.id, "b_q": a.quantity, "b_v": a.listing.version,
+         "b_claimed": a.listing.expected_qty, "b_now": now}
+        for a in applied
+    ]  # fmt: skip
+    if rows:
+        claimed = bindparam("b_claimed", type_=listings.c.expected_qty.type)
+        quantity = bindparam("b_q", type_=listings.c.expected_qty.type)
+        expected = case(
+            (or_(c.expected_qty.is_(None), claimed.is_(None)), quantity),
+            else_=quantity + c.expected_qty - claimed,
+        )
+        stmt = (
+            update(listings)
+            .where(_owned(owner))
+            .values(
+                pushed_qty=quantity,
+                expected_qty=expected,
+                pushed_version=bindparam("b_v"),
+                pushed_at=bindparam("b_now"),
+                dirty=expected != c.desired_qty,
+                attempts=0,
+                next_attempt_at=null(),
+                last_error=null(),
+                **_FREE,
+            )  # fmt: skip
+        )
+        conn(session).execute(stmt, rows)
+
+
+def _record_conflicts(
+    session: Session, owner: str, seen: Sequence[tuple[ClaimedListing, int | None]]
+) -> None:
+    """A compare-and-set found another count: expect what the channel showed, push again."""
+    known = [{"b_id": li.id, "b_seen": q} for li, q in seen if q is not None]
+    if known:
+        shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
+        conn(session).execute(
+            update(listings)
+            .where(_owned(owner))
+            .values(expected_qty=shown, dirty=shown != c.desired_qty, **_FREE),
+            known,
+        )
+    release(session, owner, [li.id for li, q in seen if q is None])
+
+
+def _record_failures(session: Session, owner: str, failed: Sequence[Failed], now: datetime) -> None:
+    """Count the attempt, keep the error and back off; the listing stays dirty."""
+    rows = [
+        {"b_id": f.listing.id, "b_err": f.error[:2000], "b_n": f.attempts + 1,
+         "b_next": now + timedelta(seconds=f.delay_s)}
+        for f in failed
+    ]  # fmt: skip
+    if rows:
+        conn(session).execute(
+            update(listings)
+            .where(_owned(owner))
+            .values(
+                attempts=bindparam("b_n"),
+                last_error=bindparam("b_err"),
+                next_attempt_at=bindparam("b_next"),
+                **_FREE,
+            ),  # fmt: skip
+            rows,
+        )
+
+
+def release(session: Session, owner: str, ids: Sequence[int]) -> None:
+    """Give leases back unchanged (the listing is claimable again at once)."""
+    if ids:
+        conn(session).execute(
+            update(listings).where(c.id.in_(ids), c.lease_owner == owner).values(**_FREE)
+        )
+
+
+def record_seen(session: Session, channel_id: int, seen: dict[str, int]) -> int:
+    """Record what the channel shows for listings (external id → count) outside any lease.
+
+    Used after a conflict read-back: ``expected_qty`` becomes the channel's count, and the
+    listing is dirty exactly when that differs from its desired quantity.
+    """
+    rows = [{"b_ext": ext, "b_seen": q} for ext, q in seen.items()]
+    if not rows:
+        return 0
+    shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
+    result = conn(session).execute(
+        update(listings)
+        .where(c.channel_id == literal(channel_id), c.external_id == bindparam("b_ext"))
+        .values(expected_qty=shown, dirty=shown != c.desired_qty),
+        rows,
+    )
+    return int(result.rowcount or 0)

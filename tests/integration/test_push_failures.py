@@ -1,0 +1,78 @@
+"""How the drain treats channels that refuse whole calls or our credentials (a fake channel)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
+from stocksync.channels.errors import ChannelAuthError, ChannelRejectedError
+from stocksync.ledger.service import Ledger
+from stocksync.sync.backoff import RetryPolicy
+from stocksync.sync.drain import drain
+from stocksync.sync.report import Outcome
+from tests.factories import shop_with
+from tests.integration.push_support import listing
+
+SKUS = ["TEAL-MUG-350ML", "OAK-COASTER", "BRASS-LAMP", "LINEN-APRON", "CORK-TRIVET"]
+
+
+class FakeChannel:
+    """Last write wins; a call carrying a ``poisoned`` listing is refused whole, like a 400."""
+
+    compare_and_set = False
+
+    def __init__(self, name: str, *, max_batch: int = 100, poisoned: Sequence[str] = ()) -> None:
+        self.name = name
+        self.max_batch = max_batch
+        self.poisoned = set(poisoned)
+        self.auth_fails = False
+        self.shows: dict[str, int] = {}
+        self.calls: list[int] = []
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        self.calls.append(len(pushes))
+        if self.auth_fails:
+            raise ChannelAuthError(self.name, "credentials refused", status=401)
+        if self.poisoned & {p.listing_id for p in pushes}:
+            raise ChannelRejectedError(self.name, "HTTP 400", status=400)
+        self.shows.update((p.listing_id, p.quantity) for p in pushes)
+        return [PushResult(p.listing_id, PushStatus.APPLIED) for p in pushes]
+
+    def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]:
+        return [ChannelQuantity(k, None, v) for k, v in self.shows.items()]
+
+
+def test_a_call_refused_whole_is_halved_until_the_bad_listing_stands_alone(
+    ledger: Ledger,
+) -> None:
+    shop_with(ledger, {sku: {"berlin": 4} for sku in SKUS})
+    woo = FakeChannel("woo-site", poisoned=["woo-site-BRASS-LAMP"])
+
+    report = drain(ledger, {"woo-site": woo}, worker_id="w1")
+
+    channel = report.channels["woo-site"]
+    assert [r.sku for r in channel.rejected] == ["BRASS-LAMP"]
+    assert sorted(r.sku for r in channel.pushed) == sorted(set(SKUS) - {"BRASS-LAMP"})
+    assert woo.shows == {f"woo-site-{s}": 4 for s in SKUS if s != "BRASS-LAMP"}
+    assert woo.calls[0] == len(SKUS) and len(woo.calls) <= 1 + 2 * 3
+    lamp = listing(ledger, "woo-site", "BRASS-LAMP")
+    assert (lamp.dirty, lamp.attempts) == (True, 1)
+    assert "HTTP 400" in (lamp.last_error or "")
+
+
+def test_refused_credentials_stop_that_channel_only_and_back_off_long(ledger: Ledger) -> None:
+    shop_with(ledger, {sku: {"berlin": 4} for sku in SKUS})
+    woo = FakeChannel("woo-site", max_batch=2)
+    woo.auth_fails = True
+    shopify = FakeChannel("shopify-main")
+    policy = RetryPolicy(rng=random.Random(3))
+
+    report = drain(ledger, {"woo-site": woo, "shopify-main": shopify}, worker_id="w1", retry=policy)
+
+    woo_report = report.channels["woo-site"]
+    assert woo.calls == [2]  # the first refusal ends the channel's drain
+    assert [r.outcome for r in woo_report.records] == [Outcome.REJECTED] * 2
+    assert all((r.retry_in_s or 0) >= policy.rejected_base_s / 2 for r in woo_report.records)
+    assert "credentials refused" in (woo_report.error or "")
+    assert len(report.channels["shopify-main"].pushed) == len(SKUS)

@@ -1,0 +1,193 @@
+"""The push pipeline against the Shopify (compare-and-set) and WooCommerce (last write wins)
+emulators over loopback HTTP, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from stocksync.ledger.results import LineIn
+from stocksync.ledger.service import Ledger
+from stocksync.ledger.tables import utcnow
+from stocksync.sync.drain import drain
+from stocksync.sync.report import Outcome
+from tests.integration.push_support import (
+    AMAZON,
+    SHOPIFY,
+    WOO,
+    Shops,
+    list_in_ledger,
+    listing,
+    running_shops,
+)
+
+MUG = "TEAL-MUG-350ML"
+COASTER = "OAK-COASTER"
+LAMP = "BRASS-LAMP"
+
+
+@pytest.fixture
+def shops(ledger: Ledger) -> Iterator[Shops]:
+    with running_shops([MUG, COASTER, LAMP]) as running:
+        list_in_ledger(ledger, running, {MUG: 10, COASTER: 6, LAMP: 3})
+        yield running
+
+
+def test_orders_recorded_in_the_ledger_reach_both_shops(ledger: Ledger, shops: Shops) -> None:
+    first = drain(ledger, shops.connectors, worker_id="w1")
+    assert first.counts()[SHOPIFY]["pushed"] == 3
+    assert first.counts()[WOO]["pushed"] == 3
+    assert shops.shows(MUG) == {SHOPIFY: 10, WOO: 10}
+
+    ledger.record_order(AMAZON, "114-1", [LineIn(MUG, 3), LineIn(LAMP, 1)])
+    second = drain(ledger, shops.connectors, worker_id="w1")
+
+    assert shops.shows(MUG) == {SHOPIFY: 7, WOO: 7}
+    assert shops.shows(LAMP) == {SHOPIFY: 2, WOO: 2}
+    assert shops.shows(COASTER) == {SHOPIFY: 6, WOO: 6}
+    assert sorted((r.channel, r.sku, r.quantity) for ch in second.channels.values() for r in ch.pushed) == [
+        (SHOPIFY, LAMP, 2), (SHOPIFY, MUG, 7), (WOO, LAMP, 2), (WOO, MUG, 7),
+    ]  # fmt: skip
+    mug = listing(ledger, SHOPIFY, MUG)
+    assert (mug.expected, mug.pushed, mug.dirty, mug.pushed_version) == (7, 7, False, mug.version)
+    assert mug.lease_owner is None
+    assert ledger.verify() == []
+
+
+def test_only_the_latest_desired_quantity_goes_out(ledger: Ledger, shops: Shops) -> None:
+    for n in range(4):
+        ledger.record_order(AMAZON, f"114-{n}", [LineIn(MUG, 1)])
+
+    drain(ledger, shops.connectors, worker_id="w1")
+
+    assert [q for ext, q in shops.connectors[WOO].applied() if ext == str(shops.products[MUG])] == [
+        6
+    ]
+    assert shops.shows(MUG) == {SHOPIFY: 6, WOO: 6}
+
+
+def test_a_version_bumped_mid_push_stays_dirty_and_is_pushed_next(
+    ledger: Ledger, shops: Shops
+) -> None:
+    woo = shops.connectors[WOO]
+    woo.after_push = lambda pushes: ledger.record_order(AMAZON, "114-9", [LineIn(MUG, 2)])
+    before = listing(ledger, WOO, MUG)
+
+    drain(ledger, {WOO: woo}, worker_id="w1", limit=3)
+
+    mid = listing(ledger, WOO, MUG)
+    assert (mid.dirty, mid.pushed, mid.pushed_version) == (True, 10, before.version)
+    assert (mid.desired, mid.version) == (8, before.version + 1)
+    assert shops.shows(MUG)[WOO] == 10
+
+    woo.after_push = None
+    drain(ledger, {WOO: woo}, worker_id="w1")
+
+    after = listing(ledger, WOO, MUG)
+    assert (after.dirty, after.pushed, after.pushed_version) == (False, 8, mid.version)
+    assert shops.shows(MUG)[WOO] == 8
+
+
+def test_a_count_changed_behind_our_back_is_a_conflict_that_converges(
+    ledger: Ledger, shops: Shops
+) -> None:
+    drain(ledger, shops.connectors, worker_id="w1")
+    shops.shopify.stock(MUG, 4)  # someone edits the count in the Shopify admin
+    ledger.record_order(AMAZON, "114-2", [LineIn(MUG, 1)])
+
+    report = drain(ledger, shops.connectors, worker_id="w1")
+
+    shopify = report.channels[SHOPIFY]
+    assert [(r.sku, r.outcome) for r in shopify.records] == [
+        (MUG, Outcome.CONFLICT), (MUG, Outcome.PUSHED),
+    ]  # fmt: skip
+    sent = [(q, expected) for _, q, expected, _ in shops.connectors[SHOPIFY].log[-2:]]
+    assert sent == [(9, 10), (9, 4)]
+    assert shops.shows(MUG) == {SHOPIFY: 9, WOO: 9}
+    mug = listing(ledger, SHOPIFY, MUG)
+    assert (mug.expected, mug.dirty) == (9, False)
+
+
+def test_a_conflict_hook_sees_the_conflicted_listings(ledger: Ledger, shops: Shops) -> None:
+    drain(ledger, shops.connectors, worker_id="w1")
+    shops.shopify.stock(LAMP, 1)
+    ledger.adjust(LAMP, -1, "berlin")
+    seen = []
+
+    drain(
+        ledger, shops.connectors, worker_id="w1", on_conflict=lambda ch, li: seen.append((ch, li))
+    )
+
+    [(channel, [conflicted])] = seen
+    assert (channel, conflicted.sku, conflicted.quantity_seen) == (SHOPIFY, LAMP, 1)
+    assert shops.shows(LAMP) == {SHOPIFY: 2, WOO: 2}
+
+
+def test_a_failing_shop_backs_off_loses_nothing_and_converges_once_it_recovers(
+    ledger: Ledger, shops: Shops
+) -> None:
+    drain(ledger, shops.connectors, worker_id="w1")
+    ledger.record_order(AMAZON, "114-3", [LineIn(COASTER, 2)])
+    shops.shopify.faults.error_rate = 1.0
+    shops.woo.faults.error_rate = 1.0
+    now = utcnow()
+
+    report = drain(ledger, shops.connectors, worker_id="w1", clock=lambda: now)
+
+    for name in (SHOPIFY, WOO):
+        assert [r.outcome for r in report.channels[name].records] == [Outcome.RETRY]
+        assert "503" in (report.channels[name].error or "")
+        coaster = listing(ledger, name, COASTER)
+        assert (coaster.dirty, coaster.attempts, coaster.expected) == (True, 1, 6)
+        assert coaster.next_attempt_at is not None and "503" in (coaster.last_error or "")
+    assert shops.shows(COASTER) == {SHOPIFY: 6, WOO: 6}
+
+    shops.shopify.faults.error_rate = 0.0
+    shops.woo.faults.error_rate = 0.0
+    not_yet = drain(ledger, shops.connectors, worker_id="w1", clock=lambda: now)
+    assert not_yet.counts()[SHOPIFY]["pushed"] == not_yet.counts()[WOO]["pushed"] == 0
+
+    later = now + timedelta(hours=1)
+    drain(ledger, shops.connectors, worker_id="w1", clock=lambda: later)
+
+    assert shops.shows(COASTER) == {SHOPIFY: 4, WOO: 4}
+    coaster = listing(ledger, SHOPIFY, COASTER)
+    assert (coaster.dirty, coaster.attempts, coaster.last_error, coaster.next_attempt_at) == (
+        False, 0, None, None,
+    )  # fmt: skip
+
+
+def test_a_rejected_listing_does_not_hold_back_its_batch_mates(
+    ledger: Ledger, shops: Shops
+) -> None:
+    with shops.shopify.lock:
+        del shops.shopify.items[int(shops.items[LAMP].rsplit("/", 1)[1])]
+    with shops.woo.lock:
+        del shops.woo.products[shops.products[LAMP]]
+
+    report = drain(ledger, shops.connectors, worker_id="w1")
+
+    for name in (SHOPIFY, WOO):
+        channel = report.channels[name]
+        assert sorted(r.sku for r in channel.pushed) == [COASTER, MUG]
+        assert [r.sku for r in channel.rejected] == [LAMP]
+        lamp = listing(ledger, name, LAMP)
+        assert (lamp.dirty, lamp.attempts) == (True, 1)
+        assert lamp.last_error
+    assert shops.shows(MUG) == {SHOPIFY: 10, WOO: 10}
+    again = drain(ledger, shops.connectors, worker_id="w1")
+    assert again.counts()[SHOPIFY]["rejected"] == 0  # backing off, not hammering the channel
+
+
+def test_an_unknown_channel_is_reported_and_the_others_still_drain(
+    ledger: Ledger, shops: Shops
+) -> None:
+    connectors = {"etsy-shop": shops.connectors[WOO], SHOPIFY: shops.connectors[SHOPIFY]}
+
+    report = drain(ledger, connectors, worker_id="w1")
+
+    assert report.channels["etsy-shop"].error
+    assert report.counts()[SHOPIFY]["pushed"] == 3
+    assert report.rows()[0]["channel"] == SHOPIFY
