@@ -9,6 +9,7 @@ from stocksync.cli.channels import channel_app
 from stocksync.cli.demo import demo
 from stocksync.cli.setup import catalog_app, db_app, location_app
 from stocksync.cli.stock import ledger_app, order_app, stock_app
+from stocksync.cli.worker import worker
 
 app = typer.Typer(
     name="stocksync",
@@ -25,6 +26,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(ledger_app, name="ledger")
 app.command("demo")(demo)
 app.add_typer(bench_app, name="bench")
+app.command("worker")(worker)
 
 
 def main() -> None:
