@@ -7,6 +7,7 @@ and the orders it carried, and leaves a table of every push outcome.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -33,7 +34,7 @@ from tasks.sync import (
     configured_channels,
     drain_task,
     ledger_kinds,
-    orders_behind_task,
+    orders_behind_now,
 )
 
 BLOCKS: dict[str, type[Block]] = {
@@ -72,10 +73,10 @@ async def sync_inventory(
     for name, why in skipped.items():
         logger.warning("channel %s left out: %s", name, why)
     names = sorted(sources)
-    behind = orders_behind_task(url, names)
+    behind = orders_behind_now(url, names)
     report = drain_task(url, sources, worker_id or f"{socket.gethostname()}:{os.getpid()}")
-    await _rename(f"{','.join(names) or 'no channels'}: {behind.label() or _summary(report)}")
-    await _publish(report)
+    title = f"{','.join(names) or 'no channels'}: {behind.label() or _summary(report)}"
+    await asyncio.gather(_rename(title), _publish(report))  # two API calls, one wait
     _warn(report, logger)
     pushed = sorted({r.sku for ch in report.channels.values() for r in ch.pushed})
     if pushed:
@@ -155,6 +156,4 @@ async def _check_low_stock(url: str, skus: list[str], slack_block: str | None, l
 
 
 if __name__ == "__main__":
-    import asyncio
-
     asyncio.run(sync_inventory())

@@ -38,7 +38,7 @@ __all__ = [
     "drain_task",
     "ledger_for",
     "ledger_kinds",
-    "orders_behind_task",
+    "orders_behind_now",
 ]
 
 _lock = threading.Lock()
@@ -132,9 +132,12 @@ def configured_channels(
     return sources, skipped
 
 
-@task(name="orders-behind", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def orders_behind_task(database_url: str, channels: list[str]) -> OrdersBehind:
-    """The orders whose changes this drain is about to carry (to name the run)."""
+def orders_behind_now(database_url: str, channels: list[str]) -> OrdersBehind:
+    """The orders whose changes a drain is about to carry, to name the run.
+
+    A plain call, not a task: one read for a label is not worth a task run (~0.1 s each when
+    measured, see docs/architecture.md).
+    """
     return ledger_for(database_url).run(lambda s: orders_behind(s, channels))
 
 
