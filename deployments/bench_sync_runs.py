@@ -45,7 +45,7 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from deployments.sync_worker import WorkerOptions, run_worker
 from flows.sync_inventory import sync_inventory
 from stocksync.ledger.catalog import import_catalog
-from stocksync.ledger.config import ChannelInfo, add_channel
+from stocksync.ledger.config import ChannelInfo, add_channel, list_channels
 from stocksync.ledger.db import make_engine
 from stocksync.ledger.migrate import upgrade
 from stocksync.ledger.results import LineIn
@@ -65,7 +65,7 @@ SKUS = [f"BENCH-MUG-{n:02d}" for n in range(20)]
 class Bench:
     """A scratch ledger listing ``SKUS`` on two emulated shops, and a channels file for them."""
 
-    def __init__(self, where: Path, stack: ExitStack) -> None:
+    def __init__(self, where: Path, stack: ExitStack, database_url: str | None = None) -> None:
         self.shopify = ShopifyState()
         self.woo = WooState(consumer_key="ck_b", consumer_secret="cs_b")
         self.items = {sku: self.shopify.stock(sku, 0) for sku in SKUS}
@@ -74,11 +74,13 @@ class Bench:
         woo_url, stop_woo = serve_in_thread(woo_app(self.woo))
         stack.callback(stop_shopify)
         stack.callback(stop_woo)
-        self.url = f"sqlite:///{where / 'ledger.db'}"
+        self.url = database_url or f"sqlite:///{where / 'ledger.db'}"
         engine = make_engine(self.url)
         upgrade(engine)
         self.ledger = Ledger(engine)
         stack.callback(engine.dispose)
+        if self.ledger.run(list_channels):
+            raise SystemExit(f"{self.url}: not an empty ledger; the bench needs a scratch one")
         for info in (("shopify-main", "shopify", 2), ("woo-site", "woocommerce", 1)):
             self.ledger.run(lambda s, i=info: add_channel(s, ChannelInfo(*i)))
         self.ledger.run(lambda s: add_channel(s, ChannelInfo("pos", "custom", 0)))
@@ -230,9 +232,10 @@ def _runs_since(since: Any) -> int:
     return asyncio.run(count())
 
 
-def _print(results: dict[str, list[float]], burst_runs: int, server: str) -> None:
+def _print(results: dict[str, list[float]], burst_runs: int, server: str, ledger: str) -> None:
     out = sys.stdout
     out.write(f"Prefect server: {server}\n")
+    out.write(f"ledger: {ledger.split(':')[0]}\n")
     out.write(f"{'case':<28}{'runs':>5}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}\n")
     for name, times in results.items():
         ms = [t * 1000 for t in times]
@@ -245,6 +248,9 @@ def _print(results: dict[str, list[float]], burst_runs: int, server: str) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="Runs per in-process case.")
+    parser.add_argument(
+        "--database-url", help="An empty scratch ledger (default: a temporary SQLite file)."
+    )
     parser.add_argument("--subprocess-runs", type=int, default=3, help="Subprocess runs.")
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -253,11 +259,11 @@ def main() -> None:
 
             stack.enter_context(prefect_test_harness(server_startup_timeout=60))
         where = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        bench = Bench(where, stack)
+        bench = Bench(where, stack, args.database_url)
         stack.callback(close_all)
         results = cases(bench, args.runs, args.subprocess_runs)
         worker, burst_runs = worker_cases(bench, args.runs)
-        _print({**results, **worker}, burst_runs, str(PREFECT_API_URL.value()))
+        _print({**results, **worker}, burst_runs, str(PREFECT_API_URL.value()), bench.url)
 
 
 if __name__ == "__main__":
