@@ -14,10 +14,12 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.states import State
 from sqlalchemy import update
 
+from blocks.channels import ShopifyCredentials, WooCommerceCredentials
 from flows.sync_inventory import sync_inventory
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import ListingRow
+from stocksync.sandbox.shopify import DEFAULT_LOCATION
 from tasks.sync import close_all
 from tests.integration.push_support import (
     AMAZON,
@@ -163,3 +165,26 @@ def test_a_channel_asked_for_but_not_configured_is_reported_and_the_rest_still_s
     assert list(counts) == [SHOPIFY]
     assert run["name"].startswith(f"{SHOPIFY}: ")
     assert shops.shows(MUG)[SHOPIFY] == 10
+
+
+def test_with_use_blocks_the_channels_come_from_blocks_named_as_the_channels(
+    ledger: Ledger, database_url: str, shops: Shops
+) -> None:
+    async def save_blocks() -> None:
+        await ShopifyCredentials(
+            channel=SHOPIFY, shop_url=shops.urls[SHOPIFY], access_token=shops.shopify.access_token,
+            webhook_secret="s", location_id=DEFAULT_LOCATION,
+        ).save(SHOPIFY, overwrite=True)  # fmt: skip
+        await WooCommerceCredentials(
+            channel=WOO, base_url=shops.urls[WOO], consumer_key="ck_teal",
+            consumer_secret="cs_teal", webhook_secret="wh",
+        ).save(WOO, overwrite=True)  # fmt: skip
+
+    asyncio.run(save_blocks())
+    ledger.record_order(AMAZON, "114-5", [LineIn(MUG, 4)])
+
+    counts, run = run_sync(database_url=database_url, use_blocks=True)
+
+    assert shops.shows(MUG) == {SHOPIFY: 6, WOO: 6}
+    assert sorted(counts) == [SHOPIFY, WOO]  # amazon-eu has no block: left out quietly
+    assert run["name"] == f"{SHOPIFY},{WOO}: #114-5"

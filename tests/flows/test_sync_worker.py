@@ -3,20 +3,30 @@ session's Prefect server, pushing new orders to the emulators within seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterStartTime,
+)
 from prefect.settings import PREFECT_API_URL
 
 from stocksync.cli.worker import worker_argv
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
+from stocksync.ledger.tables import utcnow
 from tasks.sync import close_all
 from tests.flows.test_sync_inventory import COASTER, MUG, write_channels_file
 from tests.integration.push_support import (
@@ -41,7 +51,7 @@ pytestmark = [
 @pytest.fixture
 def shops(ledger: Ledger) -> Iterator[Shops]:
     with running_shops([MUG, COASTER]) as running:
-        list_in_ledger(ledger, running, {MUG: 10, COASTER: 6})
+        list_in_ledger(ledger, running, {MUG: 10, COASTER: 40})
         yield running
         close_all()
 
@@ -53,6 +63,18 @@ def start_worker(database_url: str, channels_file: Path, log: Path) -> subproces
     command = [sys.executable, "-c", "from stocksync.cli import main; main()", "worker", *args]
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def sync_runs_since(since: datetime) -> int:
+    async def count() -> int:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["sync-inventory"])),
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
+            )
+        return len(runs)
+
+    return asyncio.run(count())
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float) -> float:
@@ -78,6 +100,13 @@ def test_the_worker_pushes_a_new_order_within_seconds_and_stops_cleanly_on_sigte
         took = wait_until(lambda: shops.shows(MUG) == {SHOPIFY: 8, WOO: 8}, timeout_s=10)
 
         assert took < 5, f"the order took {took:.1f} s to reach the shops"
+
+        since = utcnow()
+        for n in range(20):
+            ledger.record_order(AMAZON, f"114-b{n}", [LineIn(COASTER, 1)])
+        wait_until(lambda: shops.shows(COASTER) == {SHOPIFY: 20, WOO: 20}, timeout_s=15)
+        assert 1 <= sync_runs_since(since) < 10  # a burst costs a few runs, not one per order
+
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0, log.read_text()
     finally:
