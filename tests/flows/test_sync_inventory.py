@@ -18,9 +18,10 @@ from blocks.channels import ShopifyCredentials, WooCommerceCredentials
 from flows.sync_inventory import sync_inventory
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import ListingRow
+from stocksync.ledger.tables import ListingRow, SkuRow
 from stocksync.sandbox.shopify import DEFAULT_LOCATION
 from tasks.sync import close_all
+from tests.fake_slack import TOKEN, fake_slack
 from tests.integration.push_support import (
     AMAZON,
     SHOPIFY,
@@ -188,3 +189,30 @@ def test_with_use_blocks_the_channels_come_from_blocks_named_as_the_channels(
     assert shops.shows(MUG) == {SHOPIFY: 6, WOO: 6}
     assert sorted(counts) == [SHOPIFY, WOO]  # amazon-eu has no block: left out quietly
     assert run["name"] == f"{SHOPIFY},{WOO}: #114-5"
+
+
+def test_pushed_skus_get_a_low_stock_check_and_a_slack_outage_never_fails_the_sync(
+    ledger: Ledger,
+    database_url: str,
+    shops: Shops,
+    channels_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger.run(lambda s: s.execute(update(SkuRow).values(reorder_point=8)))
+    with fake_slack() as slack:
+        monkeypatch.setenv("STOCKSYNC_SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("STOCKSYNC_SLACK_API_URL", slack.api_url)
+        ledger.record_order(AMAZON, "114-6", [LineIn(MUG, 3)])
+
+        run_sync(database_url=database_url, channels_file=channels_file)
+
+        assert [p["text"].split(":")[0] for p in slack.posts] == ["Low stock"]
+        assert MUG in slack.posts[0]["text"]
+
+        monkeypatch.setenv("STOCKSYNC_SLACK_BOT_TOKEN", "xoxb-revoked")
+        ledger.record_order(AMAZON, "114-7", [LineIn(COASTER, 1)])
+        counts, run = run_sync(database_url=database_url, channels_file=channels_file)
+
+    assert run["state"] == "COMPLETED"
+    assert counts[WOO]["pushed"] == 1 and shops.shows(COASTER) == {SHOPIFY: 5, WOO: 5}
+    assert len(slack.posts) == 1
