@@ -37,8 +37,8 @@ SLICE_S = 1.0
 REFRESH_S = 30.0
 """How often an idle worker re-reads which channels are configured."""
 MAX_QUIET_BACKOFF_S = 30.0
-"""A run that pushed nothing although listings were due (a misconfigured channel) waits up to
-this long before the next, instead of spinning."""
+"""Runs that do nothing although listings were due, one after another, wait longer and longer
+(up to this) instead of spinning; the first idle wait resets the count."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ async def run_worker(options: WorkerOptions, stop: asyncio.Event) -> int:
             if time.monotonic() - refreshed > REFRESH_S:
                 watched, refreshed = _watched(url, options), time.monotonic()
             if not await _wait(engine, watched, stop):
+                quiet = 0
                 if _idle_too_long(options, idle_since):
                     log.info("idle for %.0f s: stopping", options.idle_timeout_s)
                     break
@@ -73,7 +74,8 @@ async def run_worker(options: WorkerOptions, stop: asyncio.Event) -> int:
             counts = await _run_once(options, worker_id)
             runs += 1
             idle_since = time.monotonic()
-            watched, refreshed = _watched(url, options), time.monotonic()
+            if counts is not None:  # watch what the run drained: no wake-ups for the rest
+                watched, refreshed = sorted(counts), time.monotonic()
             quiet = 0 if counts and _moved(counts) else quiet + 1
             if quiet:
                 await _sleep_unless_stopped(min(2.0**quiet / 4, MAX_QUIET_BACKOFF_S), stop)
@@ -84,7 +86,8 @@ async def run_worker(options: WorkerOptions, stop: asyncio.Event) -> int:
 
 
 def _watched(url: str, options: WorkerOptions) -> list[str]:
-    """The channels whose dirty listings wake this worker."""
+    """The channels whose dirty listings wake this worker, before a run says which it drained
+    (and every REFRESH_S, so a channel configured later is picked up)."""
     if options.channels:
         return list(options.channels)
     if options.use_blocks:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from stocksync.channels.base import ChannelConnector
@@ -146,15 +146,13 @@ def drain_task(database_url: str, sources: dict[str, ChannelSource], worker_id: 
     """Push every due dirty listing of the given channels; failures back off in the ledger.
 
     No Prefect retries: a listing that did not land is already scheduled for a later drain.
+    A channel whose configuration does not build a connector is logged and left out of the
+    report, so the sync worker stops watching it.
     """
     connectors: dict[str, ChannelConnector] = {}
-    broken: dict[str, str] = {}
     for name, src in sources.items():
         try:
             connectors[name] = connector_for(src)
         except ChannelConfigError as exc:  # one misconfigured channel never stops the others
-            broken[name] = str(exc)
-    report = drain(ledger_for(database_url), connectors, worker_id=worker_id)
-    for name, error in broken.items():
-        report.channel(name).error = error
-    return report
+            get_run_logger().warning("channel %s not drained: %s", name, exc)
+    return drain(ledger_for(database_url), connectors, worker_id=worker_id)

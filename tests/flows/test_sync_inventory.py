@@ -216,3 +216,19 @@ def test_pushed_skus_get_a_low_stock_check_and_a_slack_outage_never_fails_the_sy
     assert run["state"] == "COMPLETED"
     assert counts[WOO]["pushed"] == 1 and shops.shows(COASTER) == {SHOPIFY: 5, WOO: 5}
     assert len(slack.posts) == 1
+
+
+def test_a_channel_whose_settings_are_incomplete_is_left_out_and_the_rest_still_sync(
+    ledger: Ledger, database_url: str, shops: Shops, tmp_path: Path
+) -> None:
+    path = write_channels_file(shops, tmp_path)
+    doc = json.loads(path.read_text())
+    del doc["channels"][WOO]["consumer_secret"]
+    path.write_text(json.dumps(doc))
+
+    counts, run = run_sync(database_url=database_url, channels_file=str(path))
+
+    assert run["state"] == "COMPLETED"
+    assert list(counts) == [SHOPIFY]
+    assert shops.shows(MUG) == {SHOPIFY: 10, WOO: 0}
+    assert listing(ledger, WOO, MUG).dirty is True
