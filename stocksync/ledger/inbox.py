@@ -161,22 +161,25 @@ def _apply(session: Session, ch: ChannelRef, event_id: str, event: InboundEvent)
     if event.kind is EventKind.INVENTORY:
         if event.quantity is None:
             return outcome(InboxStatus.STORED, "no count for a listing of this channel")
-        status, note = _channel_count(session, ch, event.quantity)
+        status, note = _channel_count(session, ch, event.quantity, event.payload)
         return outcome(status, note)
     return outcome(InboxStatus.FLAGGED, f"no handler for topic {event.topic!r}")
 
 
 def _channel_count(
-    session: Session, ch: ChannelRef, count: ChannelQuantity
+    session: Session, ch: ChannelRef, count: ChannelQuantity, payload: Any
 ) -> tuple[InboxStatus, str | None]:
     """Mark the listing for a push when the channel shows what we neither expect nor pushed.
 
     A count equal to our last push is the echo of that push arriving after the channel's own
-    orders lowered what we expect; the orders are in the ledger, so it changes nothing.
+    orders lowered what we expect; the orders are in the ledger, so it changes nothing. A count
+    at another of the channel's locations than the listing's (Shopify) is not the listing's.
     """
     item = find_listing(session, ch.id, count.listing_id, count.sku, lock=True)
     if item is None:
         return InboxStatus.STORED, f"no listing for {count.listing_id!r} on {ch.name!r}"
+    if not _same_location(item.refs, payload):
+        return InboxStatus.STORED, "a count at a location this listing does not sell from"
     if count.quantity == item.expected_qty:
         return InboxStatus.STORED, None
     if count.quantity == item.pushed_qty:
@@ -188,9 +191,23 @@ def _channel_count(
         .where(listing_table.c.id == item.id)
         .values(dirty=True, updated_at=utcnow())
     )
-    return InboxStatus.APPLIED, (
-        f"the channel shows {count.quantity}, expected {item.expected_qty}: marked for a push"
+    return InboxStatus.APPLIED, None
+
+
+def _same_location(refs: Mapping[str, Any], payload: Any) -> bool:
+    """False only when both the listing and the event name a location, and they differ."""
+    ours, theirs = (
+        refs.get("location_id"),
+        payload.get("location_id") if isinstance(payload, dict) else None,
     )
+    if ours is None or theirs is None:
+        return True
+    return _tail(ours) == _tail(theirs)
+
+
+def _tail(value: Any) -> str:
+    """``gid://shopify/Location/905684977`` and ``905684977`` name the same location."""
+    return str(value).rsplit("/", 1)[-1]
 
 
 def _claim(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlmodel import Session
@@ -47,6 +48,7 @@ class ListedItem:
     expected_qty: int | None
     pushed_qty: int | None
     dirty: bool
+    refs: dict[str, Any]
 
 
 def skus_for_lines(
@@ -98,6 +100,7 @@ def find_listing(
             ListingRow.expected_qty,
             ListingRow.pushed_qty,
             ListingRow.dirty,
+            ListingRow.external_refs,
         )
         .join(SkuRow, SkuRow.id == ListingRow.sku_id)
         .where(ListingRow.id == listing_pk)
@@ -105,7 +108,7 @@ def find_listing(
     if lock:
         stmt = stmt.with_for_update(of=ListingRow)
     row = conn(session).execute(stmt).one()
-    return ListedItem(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+    return ListedItem(row[0], row[1], row[2], row[3], row[4], bool(row[5]), dict(row[6] or {}))
 
 
 def _listing_pk(session: Session, channel_id: int, listing_id: str, sku: str | None) -> int | None:

@@ -466,3 +466,21 @@ def test_an_event_refused_half_way_leaves_only_its_flagged_row(
     assert count(pink_shop, MovementRow) == movements
     assert stock_of(pink_shop, "IPOD2008PINK") == (4, 2)
     assert [ln.cancelled for ln in pink_shop.order("shopify-main", PINK_ORDER).lines] == [0, 0]
+
+
+def test_a_count_at_another_shopify_location_is_not_the_listings(
+    pink_shop: Ledger, shopify: ShopifyConnector
+) -> None:
+    pushed(pink_shop, 5)
+    elsewhere = inventory_level(9) | {"location_id": 124656943}
+    parser = ShopifyConnector(
+        ShopifyConfig(name="shopify-main", shop_url="https://receiver.invalid", access_token="",
+                      webhook_secret=SHOPIFY_SECRET, location_id=None)
+    )  # fmt: skip
+    try:
+        outcome = deliver_shopify(pink_shop, parser, "inventory_levels/update", elsewhere, "ev-x")
+    finally:
+        parser.close()
+
+    assert outcome.status is InboxStatus.STORED
+    assert listing_state(pink_shop) == (5, 5, 5, False)
