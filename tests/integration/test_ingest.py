@@ -30,6 +30,7 @@ from stocksync.ledger.queries import stock_report
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import InboxEventRow, ListingRow, MovementRow, OrderRow
 from tests.factories import load_catalog, shop_with
+from tests.integration.test_races import run_concurrently
 
 SAMPLES = Path("/work/shared/samples")
 SHOPIFY_SECRET = "hush-app-secret"
@@ -484,3 +485,40 @@ def test_a_count_at_another_shopify_location_is_not_the_listings(
 
     assert outcome.status is InboxStatus.STORED
     assert listing_state(pink_shop) == (5, 5, 5, False)
+
+
+def test_five_copies_of_one_webhook_at_once_are_applied_once(
+    pink_shop: Ledger, shopify: ShopifyConnector
+) -> None:
+    outcomes = run_concurrently(
+        5,
+        lambda _: (
+            deliver_shopify(pink_shop, shopify, "orders/create", shopify_order(), "ev-same").status
+        ),
+    )
+
+    assert sorted(outcomes) == ["applied"] + ["duplicate"] * 4  # type: ignore[type-var]
+    assert stock_of(pink_shop, "IPOD2008PINK") == (5, 3)
+    assert pink_shop.verify() == []
+
+
+def test_racing_updates_of_one_order_leave_the_latest_state_whatever_their_order(
+    pink_shop: Ledger, shopify: ShopifyConnector
+) -> None:
+    one = shopify_order(refunds=[refund(1, PINK_LINES[0], 1, "cancel")])
+    both = shopify_order(
+        refunds=[refund(1, PINK_LINES[0], 1, "cancel"), refund(2, PINK_LINES[1], 1, "cancel")]
+    )
+    payloads = [shopify_order(), one, both, one, both, shopify_order()]
+
+    statuses = run_concurrently(
+        len(payloads),
+        lambda i: (
+            deliver_shopify(pink_shop, shopify, "orders/updated", payloads[i], f"ev-{i}").status
+        ),
+    )
+
+    assert set(statuses) <= {"applied", "unchanged"}  # type: ignore[arg-type]
+    assert [ln.cancelled for ln in pink_shop.order("shopify-main", PINK_ORDER).lines] == [1, 1]
+    assert stock_of(pink_shop, "IPOD2008PINK") == (5, 1)
+    assert pink_shop.verify() == []
