@@ -27,9 +27,8 @@ from sqlmodel import Session
 
 from stocksync.channels.base import ChannelQuantity, EventKind, InboundEvent
 from stocksync.domain.errors import StockSyncError
-from stocksync.ledger.ingest import ingest_order
+from stocksync.ledger.ingest import channel_id, ingest_channel_order
 from stocksync.ledger.listing_match import find_listing
-from stocksync.ledger.lookups import ChannelRef, channel_ref
 from stocksync.ledger.results import OrderResult
 from stocksync.ledger.sql import conn, insert_ignore
 from stocksync.ledger.tables import InboxEventRow, ListingRow, utcnow
@@ -45,6 +44,12 @@ _ORDER_KINDS = frozenset(
     {EventKind.ORDER_CREATED, EventKind.ORDER_UPDATED, EventKind.ORDER_CANCELLED, EventKind.REFUND}
 )
 _SECRET_WORDS = ("secret", "token", "password", "authorization", "cookie", "api-key", "apikey")
+
+
+@dataclass(frozen=True, slots=True)
+class _Channel:
+    id: int
+    name: str
 
 
 class InboxStatus(StrEnum):
@@ -91,7 +96,7 @@ def ingest_event(
 
     Raises NotFoundError for an unknown channel; every other problem is a flagged outcome.
     """
-    ch = channel_ref(session, channel_name)
+    ch = _Channel(channel_id(session, channel_name), channel_name)
     kept = stored_headers(headers)
     return [_ingest_one(session, ch, kept, body, event) for event in events]
 
@@ -106,7 +111,7 @@ def store_unparsed(
     error: str,
 ) -> EventOutcome:
     """Keep a verified body that could not be parsed, flagged; the same body twice is a duplicate."""
-    ch = channel_ref(session, channel_name)
+    ch = _Channel(channel_id(session, channel_name), channel_name)
     event_id = _body_id(body)
     row = _claim(session, ch, event_id, topic, stored_headers(headers), body)
     if row is None:
@@ -128,7 +133,7 @@ def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _ingest_one(
-    session: Session, ch: ChannelRef, headers: dict[str, str], body: bytes, event: InboundEvent
+    session: Session, ch: _Channel, headers: dict[str, str], body: bytes, event: InboundEvent
 ) -> EventOutcome:
     event_id = event.event_id if 0 < len(event.event_id) <= MAX_EVENT_ID else _body_id(body)
     row = _claim(session, ch, event_id, event.topic, headers, body)
@@ -139,7 +144,7 @@ def _ingest_one(
     return outcome
 
 
-def _apply(session: Session, ch: ChannelRef, event_id: str, event: InboundEvent) -> EventOutcome:
+def _apply(session: Session, ch: _Channel, event_id: str, event: InboundEvent) -> EventOutcome:
     def outcome(status: InboxStatus, error: str | None = None, **kw: Any) -> EventOutcome:
         return EventOutcome(event_id, event.topic, event.kind.value, status, error, **kw)
 
@@ -151,8 +156,12 @@ def _apply(session: Session, ch: ChannelRef, event_id: str, event: InboundEvent)
         try:
             # A savepoint: an order refused half-way leaves nothing behind but its flagged row.
             with session.begin_nested():
-                done = ingest_order(
-                    session, ch.name, event.order, complete=event.kind is not EventKind.REFUND
+                done = ingest_channel_order(
+                    session,
+                    ch.id,
+                    ch.name,
+                    event.order,
+                    complete=event.kind is not EventKind.REFUND,
                 )
         except StockSyncError as exc:
             return outcome(InboxStatus.FLAGGED, str(exc))
@@ -167,7 +176,7 @@ def _apply(session: Session, ch: ChannelRef, event_id: str, event: InboundEvent)
 
 
 def _channel_count(
-    session: Session, ch: ChannelRef, count: ChannelQuantity, payload: Any
+    session: Session, ch: _Channel, count: ChannelQuantity, payload: Any
 ) -> tuple[InboxStatus, str | None]:
     """Mark the listing for a push when the channel shows what we neither expect nor pushed.
 
@@ -212,7 +221,7 @@ def _tail(value: Any) -> str:
 
 def _claim(
     session: Session,
-    ch: ChannelRef,
+    ch: _Channel,
     event_id: str,
     topic: str,
     headers: dict[str, str],

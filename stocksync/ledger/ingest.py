@@ -29,11 +29,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from stocksync.channels.base import ChannelOrder, ChannelOrderLine
-from stocksync.domain.errors import InvalidRequestError, LedgerError, UnmappableLineError
+from stocksync.domain.errors import (
+    InvalidRequestError,
+    LedgerError,
+    NotFoundError,
+    UnmappableLineError,
+)
 from stocksync.ledger.lines import Line
 from stocksync.ledger.listing_match import skus_for_lines
 from stocksync.ledger.listings import listing_scope
-from stocksync.ledger.lookups import channel_ref
 from stocksync.ledger.orders import (
     cancel_order,
     open_order,
@@ -43,9 +47,17 @@ from stocksync.ledger.orders import (
 from stocksync.ledger.results import LineIn, OrderResult
 from stocksync.ledger.returns import restock_return
 from stocksync.ledger.sql import conn, lock_stock
-from stocksync.ledger.tables import OrderRow
+from stocksync.ledger.tables import ChannelRow, OrderRow
 
-__all__ = ["LineChange", "OrderIngest", "OrderNotRecordedError", "ingest_order", "line_change"]
+__all__ = [
+    "LineChange",
+    "OrderIngest",
+    "OrderNotRecordedError",
+    "channel_id",
+    "ingest_channel_order",
+    "ingest_order",
+    "line_change",
+]
 
 
 class OrderNotRecordedError(LedgerError):
@@ -107,14 +119,22 @@ def ingest_order(
     Raises UnmappableLineError (naming the line) before anything is written when a line maps to
     no SKU, and OrderNotRecordedError for a partial view of an order the ledger does not hold.
     """
-    ch = channel_ref(session, channel_name)
-    skus = skus_for_lines(session, ch.id, order.lines)
+    return ingest_channel_order(
+        session, channel_id(session, channel_name), channel_name, order, complete=complete
+    )
+
+
+def ingest_channel_order(
+    session: Session, ch_id: int, channel_name: str, order: ChannelOrder, *, complete: bool = True
+) -> OrderIngest:
+    """:func:`ingest_order` for a caller that has looked the channel up already (the inbox)."""
+    skus = skus_for_lines(session, ch_id, order.lines)
     for n, (line, sku) in enumerate(zip(order.lines, skus, strict=True), start=1):
         if sku is None:
             what = f"{line.external_line_id or n} (sku {line.sku!r}, listing {line.listing_id!r})"
             raise UnmappableLineError(channel_name, order.external_id, what)
     recorded = False
-    if not _order_exists(session, ch.id, order.external_id):
+    if not _order_exists(session, ch_id, order.external_id):
         if not complete:
             raise OrderNotRecordedError(channel_name, order.external_id)
         lines = [
@@ -131,7 +151,7 @@ def ingest_order(
         recorded = not result.duplicate
         if recorded and not any(ln.cancelled or ln.refunded or ln.restocked for ln in order.lines):
             return OrderIngest(result, recorded=True)
-    return _apply_changes(session, ch.id, channel_name, order, recorded, complete)
+    return _apply_changes(session, ch_id, channel_name, order, recorded, complete)
 
 
 def _apply_changes(
@@ -206,6 +226,14 @@ def _pairs(
             )
         pairs.append((line, reported))
     return pairs
+
+
+def channel_id(session: Session, name: str) -> int:
+    """The channel's id (one indexed read; the inbox and the order path need nothing else)."""
+    found = conn(session).execute(select(ChannelRow.id).where(ChannelRow.name == name)).scalar()
+    if found is None:
+        raise NotFoundError("channel", name)
+    return int(found)
 
 
 def _order_exists(session: Session, channel_id: int, external_id: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, text
 from sqlmodel import Session
 
 from stocksync.channels.base import ChannelOrderLine
+from stocksync.ledger.config_cache import config_cache
 from stocksync.ledger.lookups import skus_by_listing
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ListingRow, SkuRow
@@ -55,11 +56,7 @@ def skus_for_lines(
     session: Session, channel_id: int, lines: Sequence[ChannelOrderLine]
 ) -> list[str | None]:
     """Each line's SKU in the ledger, or None where neither its SKU nor its listing id is known."""
-    known = set(
-        conn(session)
-        .execute(select(SkuRow.sku).where(SkuRow.sku.in_({ln.sku for ln in lines if ln.sku})))
-        .scalars()
-    )
+    known = config_cache(session).resolve(session, (ln.sku for ln in lines if ln.sku))
     found: list[str | None] = [ln.sku if ln.sku in known else None for ln in lines]
     pending = {ln.listing_id for ln, sku in zip(lines, found, strict=True) if sku is None}
     pending.discard(None)
