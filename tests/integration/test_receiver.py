@@ -6,6 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,9 +36,8 @@ from stocksync.sandbox.server import serve_in_thread
 from tests.factories import channel, shop_with
 
 SAMPLES = Path("/work/shared/samples")
-CUSTOM_CONFIG = (
-    Path(__file__).resolve().parents[2] / "stocksync/samples/custom-channel.example.json"
-)
+ROOT = Path(__file__).resolve().parents[2]
+CUSTOM_CONFIG = ROOT / "stocksync/samples/custom-channel.example.json"
 SECRETS = {
     "shopify-main": "shopify-app-secret",
     "woo-site": "wh-secret-teal-mugs",
@@ -373,3 +376,46 @@ def test_the_secret_comes_from_the_channels_environment_variable(
     monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_WEBHOOK_SECRET", "from-env")
     assert env_secret("shopify-main") == "from-env"
     assert env_secret("woo-site") is None
+
+
+def test_stocksync_serve_receives_with_the_secret_from_the_environment(
+    receiver: Receiver, database_url: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "STOCKSYNC_DATABASE_URL": database_url,
+        secret_env_name("shopify-main"): "secret-from-env",
+    }
+    command = "from stocksync.cli import app; app()"
+    server = subprocess.Popen(
+        [sys.executable, "-c", command, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{url}/healthz"), timeout_s=30)
+        body = live_order()
+        headers = shopify_headers("orders/create", body, "ev-cli", "secret-from-env")
+
+        answer = httpx.post(f"{url}/webhooks/shopify/shopify-main", content=body, headers=headers)
+
+        assert answer.status_code == 200, answer.text
+        assert receiver.stock(PINK) == (5, 2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stderr is not None
+        server.stderr.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
