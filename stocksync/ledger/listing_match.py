@@ -58,11 +58,12 @@ def skus_for_lines(
     """Each line's SKU in the ledger, or None where neither its SKU nor its listing id is known."""
     known = config_cache(session).resolve(session, (ln.sku for ln in lines if ln.sku))
     found: list[str | None] = [ln.sku if ln.sku in known else None for ln in lines]
-    pending = {ln.listing_id for ln, sku in zip(lines, found, strict=True) if sku is None}
-    pending.discard(None)
+    pending = {
+        ln.listing_id for ln, sku in zip(lines, found, strict=True) if sku is None and ln.listing_id
+    }
     if pending:
-        by_id = skus_by_listing(session, channel_id, pending)  # type: ignore[arg-type]
-        by_ref = skus_by_ref(session, channel_id, pending - by_id.keys())  # type: ignore[operator]
+        by_id = skus_by_listing(session, channel_id, pending)
+        by_ref = skus_by_ref(session, channel_id, pending - by_id.keys())
         found = [
             sku or by_id.get(ln.listing_id or "") or by_ref.get(ln.listing_id or "")
             for ln, sku in zip(lines, found, strict=True)
