@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stocksync.channels.base import ChannelConnector, ChannelOrder, EventKind, InboundEvent
+from stocksync.channels.errors import ChannelError
 from stocksync.ledger.cursors import read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
 from stocksync.ledger.service import Ledger
+from stocksync.sync.drain import ConflictedListing, ConflictHook
+from stocksync.sync.leases import record_seen
 
-__all__ = ["PollReport", "poll_channel", "poll_channels"]
+__all__ = ["PollReport", "catch_up_on_conflict", "poll_channel", "poll_channels"]
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +102,27 @@ def _ingest(ledger: Ledger, channel: str, order: ChannelOrder, report: PollRepor
         report.applied.append(order.external_id)
     elif outcome.status is InboxStatus.FLAGGED:
         report.flagged[order.external_id] = outcome.error or "flagged"
+
+
+def catch_up_on_conflict(
+    ledger: Ledger, connectors: Mapping[str, ChannelConnector], *, max_pages: int = 2
+) -> ConflictHook:
+    """The drain's conflict hook: the channel sold something we have not heard of, so read its
+    recent orders into the ledger (which recomputes every channel's quantity), then expect what
+    the channel shows now. The listings go out again in the same drain.
+
+    The counts are read after the orders are in: ingesting the channel's own sale lowers what we
+    expect it to show, and the count it shows already includes that sale.
+    """
+
+    def hook(channel: str, conflicted: Sequence[ConflictedListing]) -> None:
+        connector = connectors[channel]
+        try:
+            poll_channel(ledger, channel, connector, max_pages=max_pages)
+        except ChannelError as exc:
+            log.warning("catching up on %s orders after a conflict failed: %s", channel, exc)
+        shown = connector.read_quantities([c.external_id for c in conflicted])
+        seen = {q.listing_id: q.quantity for q in shown}
+        ledger.run(lambda s: record_seen(s, conflicted[0].channel_id, seen))
+
+    return hook
