@@ -47,7 +47,7 @@ from stocksync.receiver.parsers import (
     custom_config_from_env,
     parser_for,
 )
-from stocksync.receiver.secrets import SecretLookup, env_secret
+from stocksync.receiver.secrets import SecretLookup, configured_secret
 
 __all__ = ["DEFAULT_MAX_BODY", "create_app"]
 
@@ -97,7 +97,7 @@ class _Parsers:
 def create_app(
     ledger: Ledger | None = None,
     *,
-    secrets: SecretLookup = env_secret,
+    secrets: SecretLookup = configured_secret,
     custom_configs: CustomConfigLookup = custom_config_from_env,
     max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:

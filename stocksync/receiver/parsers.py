@@ -2,13 +2,12 @@
 
 A receiver never calls a channel, so each connector gets placeholder connection fields (an
 ``.invalid`` host, no credentials). A custom channel also needs its field names, which come from
-its JSON configuration (see ``custom_config_from_env``); its webhook secret is replaced by the one
+its spec in the channels file (see ``custom_config_from_env``); its webhook secret is replaced by the one
 the receiver looked up.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from pydantic import SecretStr
@@ -16,6 +15,8 @@ from pydantic import SecretStr
 from stocksync.channels.amazon import AmazonConfig, AmazonConnector
 from stocksync.channels.base import ChannelConnector
 from stocksync.channels.custom import CustomChannelConfig, CustomChannelConnector
+from stocksync.channels.registry import ChannelConfigError, build_config
+from stocksync.channels.settings import load_channel
 from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
 from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
 
@@ -40,9 +41,15 @@ class UnknownKindError(LookupError):
 
 
 def custom_config_from_env(channel: str) -> CustomChannelConfig | None:
-    """The JSON file named by ``STOCKSYNC_<CHANNEL>_CHANNEL_CONFIG``, if set."""
-    path = os.environ.get(f"STOCKSYNC_{channel.upper().replace('-', '_')}_CHANNEL_CONFIG")
-    return CustomChannelConfig.load(path) if path else None
+    """The channel's spec from the channels file or ``STOCKSYNC_<CHANNEL>_SPEC_FILE``, if any."""
+    try:
+        settings = load_channel(channel)
+        if settings.kind != "custom":
+            return None
+        config: CustomChannelConfig = build_config("custom", channel, settings.fields)
+    except ChannelConfigError:
+        return None
+    return config
 
 
 def parser_for(
