@@ -28,6 +28,7 @@ from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnect
 from stocksync.sandbox import amazon, custom, shopify, woocommerce
 
 __all__ = [
+    "EMULATORS",
     "EXAMPLE_CUSTOM_CONFIG",
     "FAULTS",
     "KINDS",
