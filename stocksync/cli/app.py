@@ -7,6 +7,7 @@ import typer
 from stocksync.cli.bench import bench_app
 from stocksync.cli.channels import channel_app
 from stocksync.cli.demo import demo
+from stocksync.cli.sandbox import sandbox_app
 from stocksync.cli.serve import serve
 from stocksync.cli.setup import catalog_app, db_app, location_app
 from stocksync.cli.stock import ledger_app, order_app, stock_app
@@ -26,6 +27,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(ledger_app, name="ledger")
 app.command("demo")(demo)
 app.add_typer(bench_app, name="bench")
+app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
 
 
