@@ -64,10 +64,20 @@ class Emulator(ABC):
 
     def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
         self.name = name
+        self.ids: dict[str, str] = {}
+        """SKU → listing id for what the harness stocked (a lookup, not a scan, per call)."""
 
-    @abstractmethod
     def stock(self, sku: str, quantity: int) -> None:
         """Create a listing for ``sku`` showing ``quantity``."""
+        self.ids[sku] = self.add(sku, quantity)
+
+    def listing_id(self, sku: str) -> str:
+        known = self.ids.get(sku)
+        return known if known is not None else self.listings()[sku][0]
+
+    @abstractmethod
+    def add(self, sku: str, quantity: int) -> str:
+        """Add a listing to the state and return its id."""
 
     @abstractmethod
     def app(self) -> Any:
@@ -86,7 +96,7 @@ class Emulator(ABC):
         """The count the channel shows shoppers for one listing."""
 
     @abstractmethod
-    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+    def order_body(self, lines: Mapping[str, int]) -> dict[str, Any]:
         """The shopper endpoint's request body for SKU → units."""
 
     @abstractmethod
@@ -119,8 +129,8 @@ class ShopifyEmulator(Emulator):
             access_token=_secret("shpat_"), app_secret=_secret(), **limits
         )
 
-    def stock(self, sku: str, quantity: int) -> None:
-        self.state.stock(sku, quantity)
+    def add(self, sku: str, quantity: int) -> str:
+        return str(self.state.stock(sku, quantity))
 
     def app(self) -> Any:
         return shopify.create_app(self.state)
@@ -145,8 +155,10 @@ class ShopifyEmulator(Emulator):
         with self.state.lock:
             return int(self.state.available(listing_id) or 0)
 
-    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
-        wanted = [{"inventory_item_id": listings[s][0], "quantity": q} for s, q in lines.items()]
+    def order_body(self, lines: Mapping[str, int]) -> dict[str, Any]:
+        wanted = [
+            {"inventory_item_id": self.listing_id(s), "quantity": q} for s, q in lines.items()
+        ]
         return {"lines": wanted, "location_id": shopify.DEFAULT_LOCATION}
 
     def order_id(self, answer: Any) -> str:
@@ -183,9 +195,9 @@ class WooCommerceEmulator(Emulator):
             webhook_secret=_secret(), clock=clock, **limits,
         )  # fmt: skip
 
-    def stock(self, sku: str, quantity: int) -> None:
+    def add(self, sku: str, quantity: int) -> str:
         with self.state.lock:
-            self.state.add_product(sku, quantity)
+            return str(self.state.add_product(sku, quantity).id)
 
     def app(self) -> Any:
         return woocommerce.create_app(self.state)
@@ -209,10 +221,10 @@ class WooCommerceEmulator(Emulator):
         product, _, variation = listing_id.partition("/")
         return int(self.state.stock_of(int(product), int(variation or 0)) or 0)
 
-    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+    def order_body(self, lines: Mapping[str, int]) -> dict[str, Any]:
         wanted = []
         for sku, units in lines.items():
-            product, _, variation = listings[sku][0].partition("/")
+            product, _, variation = self.listing_id(sku).partition("/")
             wanted.append(
                 {"product_id": int(product), "variation_id": int(variation or 0), "quantity": units}
             )
@@ -253,8 +265,8 @@ class AmazonEmulator(Emulator):
         )
         self.notification_secret = _secret()
 
-    def stock(self, sku: str, quantity: int) -> None:
-        self.state.add_listing(sku, quantity)
+    def add(self, sku: str, quantity: int) -> str:
+        return str(self.state.add_listing(sku, quantity).sku)
 
     def app(self) -> Any:
         return amazon.create_app(self.state)
@@ -274,8 +286,8 @@ class AmazonEmulator(Emulator):
     def shown(self, listing_id: str) -> int:
         return int(self.state.quantity_of(listing_id))
 
-    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
-        return {"lines": [{"sku": listings[s][0], "quantity": q} for s, q in lines.items()]}
+    def order_body(self, lines: Mapping[str, int]) -> dict[str, Any]:
+        return {"lines": [{"sku": self.listing_id(s), "quantity": q} for s, q in lines.items()]}
 
     def order_id(self, answer: Any) -> str:
         return str(answer["AmazonOrderId"])
@@ -317,9 +329,9 @@ class CustomEmulator(Emulator):
         self.config = loaded.model_copy(update={"name": name, "auth": auth, "webhook": hook})
         self.state = custom.CustomState(clock=clock, **limits)
 
-    def stock(self, sku: str, quantity: int) -> None:
+    def add(self, sku: str, quantity: int) -> str:
         with self.state.lock:
-            self.state.add_listing(sku, quantity)
+            return str(self.state.add_listing(sku, quantity).listing_id)
 
     def app(self) -> Any:
         return custom.create_app(self.state, self.config)
@@ -338,8 +350,10 @@ class CustomEmulator(Emulator):
     def shown(self, listing_id: str) -> int:
         return int(self.state.quantity_of(listing_id))
 
-    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
-        return {"lines": [{"listing_id": listings[s][0], "quantity": q} for s, q in lines.items()]}
+    def order_body(self, lines: Mapping[str, int]) -> dict[str, Any]:
+        return {
+            "lines": [{"listing_id": self.listing_id(s), "quantity": q} for s, q in lines.items()]
+        }
 
     def order_id(self, answer: Any) -> str:
         return str(get_field(answer, self.config.orders.id_field))

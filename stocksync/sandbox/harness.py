@@ -117,7 +117,8 @@ class RunningEmulator:
         return self._emulator.listings()
 
     def listing_id(self, sku: str) -> str:
-        return self.listings()[sku][0]
+        """The channel's listing id for ``sku`` (KeyError if the channel does not list it)."""
+        return self._emulator.listing_id(sku)
 
     def shown(self, sku: str) -> int:
         """What the channel shows shoppers for ``sku`` now, read from the emulator's state."""
@@ -128,7 +129,7 @@ class RunningEmulator:
 
         Accepted only if the channel shows enough of every line; a refusal changes nothing.
         """
-        body = self._emulator.order_body(lines, self.listings())
+        body = self._emulator.order_body(lines)
         answer = self._http.post("/_sandbox/shopper/orders", json=body)
         if answer.status_code == 409:
             return ShopperOrder(False, None, 409, answer.json())
