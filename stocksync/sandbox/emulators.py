@@ -20,11 +20,9 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from stocksync.channels.amazon import AmazonConfig, AmazonConnector
 from stocksync.channels.base import ChannelConnector
-from stocksync.channels.custom import CustomChannelConfig, CustomChannelConnector, get_field
-from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
-from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
+from stocksync.channels.custom import CustomChannelConfig, get_field
+from stocksync.channels.registry import build_connector
 from stocksync.sandbox import amazon, custom, shopify, woocommerce
 
 __all__ = [
@@ -387,14 +385,7 @@ def emulator_for(kind: str, name: str, clock: Callable[[], datetime], **limits: 
 
 
 def connector_from_fields(fields: Mapping[str, Any]) -> ChannelConnector:
-    """The connector a channel config entry (``{"kind": ..., <config fields>}``) describes."""
-    kind, rest = fields["kind"], {k: v for k, v in fields.items() if k != "kind"}
-    if kind == "shopify":
-        return ShopifyConnector(ShopifyConfig(**rest))
-    if kind == "woocommerce":
-        return WooCommerceConnector(WooCommerceConfig(**rest))
-    if kind == "amazon":
-        return AmazonConnector(AmazonConfig(**rest))
-    if kind == "custom":
-        return CustomChannelConnector(CustomChannelConfig.load(rest))
-    raise ValueError(f"unknown channel kind {kind!r}; one of {', '.join(KINDS)}")
+    """The connector a channel config entry (``{"kind": ..., "name": ..., <fields>}``) describes,
+    built by the channel registry as the channels file and the CLI build it."""
+    rest = {k: v for k, v in fields.items() if k != "kind"}
+    return build_connector(str(fields["kind"]), str(fields["name"]), rest)

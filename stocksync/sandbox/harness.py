@@ -32,13 +32,6 @@ __all__ = [
     "start_emulator",
 ]
 
-SECRET_FIELDS = {
-    "shopify": "webhook_secret",
-    "woocommerce": "webhook_secret",
-    "amazon": "notification_secret",
-}
-"""Where each kind's connector config keeps the webhook secret (custom: ``webhook.secret``)."""
-
 
 class SandboxClock:
     """The emulators' wall clock: real time plus an offset a test or demo can move forward.
@@ -104,10 +97,7 @@ class RunningEmulator:
         """A connector for this emulator; ``overrides`` replace top-level config fields."""
         fields = self.connector_fields() | overrides
         if webhook_secret is not None:
-            if self.kind == "custom":
-                fields["webhook"] = {**fields["webhook"], "secret": webhook_secret}
-            else:
-                fields[SECRET_FIELDS[self.kind]] = webhook_secret
+            fields["webhook_secret"] = webhook_secret  # every kind answers to this name
         connector = connector_from_fields(fields)
         self._connectors.append(connector)
         return connector

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from stocksync.channels.registry import build_connector
+from stocksync.channels.settings import load_channel
 from stocksync.cli.sandbox import start_sandbox
-from stocksync.sandbox.harness import connector_from_fields
 from tests.channels.receiver import webhook_receiver
 
 ROOT = Path(__file__).parents[2]
@@ -49,7 +50,8 @@ def test_serve_stocks_the_emulators_from_the_catalog_writes_the_channels_file_an
         doc = json.loads(channels.read_text())
         shown = {}
         for name, fields in doc["channels"].items():
-            connector = connector_from_fields(fields)
+            settings = load_channel(name, path=channels, environ={})  # as `stocksync channel` does
+            connector = build_connector(settings.kind, name, settings.fields)
             shown[name, fields["kind"]] = {q.sku: q.quantity for q in connector.read_quantities()}
             connector.close()
     finally:
