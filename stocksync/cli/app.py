@@ -11,6 +11,7 @@ from stocksync.cli.sandbox import sandbox_app
 from stocksync.cli.serve import serve
 from stocksync.cli.setup import catalog_app, db_app, location_app
 from stocksync.cli.stock import ledger_app, order_app, stock_app
+from stocksync.cli.worker import worker
 
 app = typer.Typer(
     name="stocksync",
@@ -29,6 +30,7 @@ app.command("demo")(demo)
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -1,0 +1,160 @@
+"""``sync-inventory``: push every dirty listing's desired quantity to its channel, once.
+
+The sync worker (``deployments/sync_worker.py``) awaits this flow in-process each time listings
+turn dirty, so one run carries a burst of orders. Each run is named for the channels it drained
+and the orders it carried, and leaves a table of every push outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
+from prefect.runtime import flow_run
+
+from blocks.channels import (
+    AmazonSPAPICredentials,
+    CustomChannel,
+    ShopifyCredentials,
+    WooCommerceCredentials,
+)
+from blocks.ledger import ledger_url
+from flows.low_stock_alerts import _notifier
+from stocksync.sync.report import DrainReport, Outcome
+from tasks.alerts import low_stock_task, oversold_task
+from tasks.sync import (
+    ChannelSource,
+    configured_channels,
+    drain_task,
+    ledger_kinds,
+    orders_behind_task,
+)
+
+BLOCKS: dict[str, type[Block]] = {
+    "shopify": ShopifyCredentials,
+    "woocommerce": WooCommerceCredentials,
+    "amazon": AmazonSPAPICredentials,
+    "custom": CustomChannel,
+}
+"""Channel kind → the block type holding its configuration (the block is named as the channel)."""
+
+
+@flow(name="sync-inventory", log_prints=False)
+async def sync_inventory(
+    channels: list[str] | None = None,
+    database_block: str | None = None,
+    database_url: str | None = None,
+    channels_file: str | None = None,
+    use_blocks: bool = False,
+    slack_block: str | None = None,
+    worker_id: str | None = None,
+) -> dict[str, dict[str, int]]:
+    """Push the latest desired quantity of every due dirty listing to its channel.
+
+    Channels: the ones named, or every channel in the ledger that has a configuration (in the
+    channels file / STOCKSYNC_<NAME>_* variables, or with `use_blocks` a channel block named as
+    the channel). A failing channel never fails the run: its listings back off in the ledger and
+    a later run pushes them. SKUs pushed get a low-stock check when Slack is configured.
+    Returns channel → outcome → count.
+    """
+    logger = get_run_logger()
+    url = await ledger_url(database_block, database_url)
+    if use_blocks:
+        sources, skipped = await _block_sources(url, channels)
+    else:
+        sources, skipped = configured_channels(url, channels, channels_file)
+    for name, why in skipped.items():
+        logger.warning("channel %s left out: %s", name, why)
+    names = sorted(sources)
+    behind = orders_behind_task(url, names)
+    report = drain_task(url, sources, worker_id or f"{socket.gethostname()}:{os.getpid()}")
+    await _rename(f"{','.join(names) or 'no channels'}: {behind.label() or _summary(report)}")
+    await _publish(report)
+    _warn(report, logger)
+    pushed = sorted({r.sku for ch in report.channels.values() for r in ch.pushed})
+    if pushed:
+        await _check_low_stock(url, pushed, slack_block, logger)
+    return report.counts()
+
+
+async def _block_sources(
+    url: str, names: list[str] | None
+) -> tuple[dict[str, ChannelSource], dict[str, str]]:
+    """Channel sources from the blocks named as the channels (all ledger channels by default)."""
+    kinds = ledger_kinds(url)
+    sources: dict[str, ChannelSource] = {}
+    skipped: dict[str, str] = {}
+    for name in names if names is not None else sorted(kinds):
+        block_type = BLOCKS.get(kinds.get(name, ""))
+        if block_type is None:
+            skipped[name] = "the ledger has no channel of this name with a block type"
+            continue
+        try:
+            block = await block_type.load(name)
+        except ValueError as exc:  # no such block document
+            if names is not None:
+                skipped[name] = str(exc)
+            continue
+        sources[name] = ChannelSource(name, kinds[name], block._fields())
+    return sources, skipped
+
+
+def _summary(report: DrainReport) -> str:
+    pushed = sum(len(ch.pushed) for ch in report.channels.values())
+    return f"{pushed} listings" if pushed else "nothing due"
+
+
+async def _rename(name: str) -> None:
+    """Name the current run for what it carried, so the runs list reads as a sync log."""
+    run_id = flow_run.get_id()
+    if run_id is None:  # called through .fn(): there is no run to name
+        return
+    async with get_client() as client:
+        await client.update_flow_run(uuid.UUID(run_id), name=name[:200])
+
+
+async def _publish(report: DrainReport) -> None:
+    rows = report.rows()
+    if rows:
+        await create_table_artifact(  # type: ignore[misc]
+            rows, key="sync-inventory", description=f"Pushes of drain {report.worker_id}"
+        )
+
+
+def _warn(report: DrainReport, logger: Any) -> None:
+    """A warning per listing the channel refused or could not take now, and per stopped channel."""
+    for channel in report.channels.values():
+        if channel.error:
+            logger.warning("channel %s stopped early: %s", channel.channel, channel.error)
+        for r in channel.records:
+            if r.outcome in (Outcome.REJECTED, Outcome.RETRY):
+                retry = f"; next try in {r.retry_in_s:.0f} s" if r.retry_in_s is not None else ""
+                logger.warning(
+                    "%s %s %s (%s → %d): %s%s",
+                    channel.channel, r.outcome.value, r.sku, r.external_id, r.quantity,
+                    r.message, retry,
+                )  # fmt: skip
+
+
+async def _check_low_stock(url: str, skus: list[str], slack_block: str | None, logger: Any) -> None:
+    """Kick the low-stock and oversold alerts for the SKUs just pushed; never fails the sync."""
+    try:
+        notifier, cooldown = await _notifier(slack_block)
+        if notifier is None:
+            return
+        oversold_task.with_options(retries=0)(url, notifier)
+        low_stock_task.with_options(retries=0)(url, notifier, skus, cooldown)
+    except Exception as exc:  # alerts are a courtesy; the scheduled low-stock-alerts run retries
+        logger.warning("low-stock check after the sync failed: %s", exc)
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    asyncio.run(sync_inventory())
