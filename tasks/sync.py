@@ -28,6 +28,7 @@ from stocksync.ledger.db import make_engine
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import drain
 from stocksync.sync.pending import OrdersBehind, orders_behind
+from stocksync.sync.poll import catch_up_on_conflict
 from stocksync.sync.report import DrainReport
 
 __all__ = [
@@ -151,7 +152,9 @@ def drain_task(database_url: str, sources: dict[str, ChannelSource], worker_id: 
             connectors[name] = connector_for(src)
         except ChannelConfigError as exc:  # one misconfigured channel never stops the others
             broken[name] = str(exc)
-    report = drain(ledger_for(database_url), connectors, worker_id=worker_id)
+    ledger = ledger_for(database_url)
+    hook = catch_up_on_conflict(ledger, connectors)
+    report = drain(ledger, connectors, worker_id=worker_id, on_conflict=hook)
     for name, error in broken.items():
         report.channel(name).error = error
     return report
