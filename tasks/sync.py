@@ -28,7 +28,7 @@ from stocksync.ledger.db import make_engine
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import drain
 from stocksync.sync.pending import OrdersBehind, orders_behind
-from stocksync.sync.poll import catch_up_on_conflict
+from stocksync.sync.poll import PollReport, catch_up_on_conflict, poll_channel
 from stocksync.sync.report import DrainReport
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "ledger_for",
     "ledger_kinds",
     "orders_behind_task",
+    "poll_task",
 ]
 
 _lock = threading.Lock()
@@ -158,3 +159,14 @@ def drain_task(database_url: str, sources: dict[str, ChannelSource], worker_id: 
     for name, error in broken.items():
         report.channel(name).error = error
     return report
+
+
+@task(name="poll-orders", task_run_name="poll-{source.name}", cache_policy=NO_CACHE,
+      retries=2, retry_delay_seconds=[5, 30], retry_jitter_factor=0.5)  # fmt: skip
+def poll_task(database_url: str, source: ChannelSource) -> PollReport:
+    """Orders the channel changed since its cursor, through the inbox into the ledger.
+
+    A channel error fails the attempt after the pages read so far are stored (their cursor too),
+    so Prefect's retry resumes where it stopped.
+    """
+    return poll_channel(ledger_for(database_url), source.name, connector_for(source))

@@ -11,6 +11,7 @@ from stocksync.cli.sandbox import sandbox_app
 from stocksync.cli.serve import serve
 from stocksync.cli.setup import catalog_app, db_app, location_app
 from stocksync.cli.stock import ledger_app, order_app, stock_app
+from stocksync.cli.up import up
 from stocksync.cli.worker import worker
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
 app.command("worker")(worker)
+app.command("up")(up)
 
 
 def main() -> None:
