@@ -15,35 +15,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
-from blocks.channels import (
-    AmazonSPAPICredentials,
-    CustomChannel,
-    ShopifyCredentials,
-    WooCommerceCredentials,
-)
 from blocks.ledger import ledger_url
+from flows.channel_sources import channel_sources
 from flows.low_stock_alerts import _notifier
 from stocksync.sync.report import DrainReport, Outcome
 from tasks.alerts import low_stock_task, oversold_task
-from tasks.sync import (
-    ChannelSource,
-    configured_channels,
-    drain_task,
-    ledger_kinds,
-    orders_behind_now,
-)
-
-BLOCKS: dict[str, type[Block]] = {
-    "shopify": ShopifyCredentials,
-    "woocommerce": WooCommerceCredentials,
-    "amazon": AmazonSPAPICredentials,
-    "custom": CustomChannel,
-}
-"""Channel kind → the block type holding its configuration (the block is named as the channel)."""
+from tasks.sync import drain_task, orders_behind_now
 
 
 @flow(name="sync-inventory", log_prints=False)
@@ -66,10 +46,7 @@ async def sync_inventory(
     """
     logger = get_run_logger()
     url = await ledger_url(database_block, database_url)
-    if use_blocks:
-        sources, skipped = await _block_sources(url, channels)
-    else:
-        sources, skipped = configured_channels(url, channels, channels_file)
+    sources, skipped = await channel_sources(url, channels, channels_file, use_blocks)
     for name, why in skipped.items():
         logger.warning("channel %s left out: %s", name, why)
     names = sorted(sources)
@@ -82,28 +59,6 @@ async def sync_inventory(
     if pushed:
         await _check_low_stock(url, pushed, slack_block, logger)
     return report.counts()
-
-
-async def _block_sources(
-    url: str, names: list[str] | None
-) -> tuple[dict[str, ChannelSource], dict[str, str]]:
-    """Channel sources from the blocks named as the channels (all ledger channels by default)."""
-    kinds = ledger_kinds(url)
-    sources: dict[str, ChannelSource] = {}
-    skipped: dict[str, str] = {}
-    for name in names if names is not None else sorted(kinds):
-        block_type = BLOCKS.get(kinds.get(name, ""))
-        if block_type is None:
-            skipped[name] = "the ledger has no channel of this name with a block type"
-            continue
-        try:
-            block = await block_type.load(name)
-        except ValueError as exc:  # no such block document
-            if names is not None:
-                skipped[name] = str(exc)
-            continue
-        sources[name] = ChannelSource(name, kinds[name], block._fields())
-    return sources, skipped
 
 
 def _summary(report: DrainReport) -> str:

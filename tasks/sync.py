@@ -28,6 +28,7 @@ from stocksync.ledger.db import make_engine
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import drain
 from stocksync.sync.pending import OrdersBehind, orders_behind
+from stocksync.sync.poll import PollReport, catch_up_on_conflict, poll_channel
 from stocksync.sync.report import DrainReport
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ledger_for",
     "ledger_kinds",
     "orders_behind_now",
+    "poll_task",
 ]
 
 _lock = threading.Lock()
@@ -155,4 +157,17 @@ def drain_task(database_url: str, sources: dict[str, ChannelSource], worker_id: 
             connectors[name] = connector_for(src)
         except ChannelConfigError as exc:  # one misconfigured channel never stops the others
             get_run_logger().warning("channel %s not drained: %s", name, exc)
-    return drain(ledger_for(database_url), connectors, worker_id=worker_id)
+    ledger = ledger_for(database_url)
+    hook = catch_up_on_conflict(ledger, connectors)
+    return drain(ledger, connectors, worker_id=worker_id, on_conflict=hook)
+
+
+@task(name="poll-orders", task_run_name="poll-{source.name}", cache_policy=NO_CACHE,
+      retries=2, retry_delay_seconds=[5, 30], retry_jitter_factor=0.5)  # fmt: skip
+def poll_task(database_url: str, source: ChannelSource) -> PollReport:
+    """Orders the channel changed since its cursor, through the inbox into the ledger.
+
+    A channel error fails the attempt after the pages read so far are stored (their cursor too),
+    so Prefect's retry resumes where it stopped.
+    """
+    return poll_channel(ledger_for(database_url), source.name, connector_for(source))

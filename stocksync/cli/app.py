@@ -7,8 +7,11 @@ import typer
 from stocksync.cli.bench import bench_app
 from stocksync.cli.channels import channel_app
 from stocksync.cli.demo import demo
+from stocksync.cli.sandbox import sandbox_app
+from stocksync.cli.serve import serve
 from stocksync.cli.setup import catalog_app, db_app, location_app
 from stocksync.cli.stock import ledger_app, order_app, stock_app
+from stocksync.cli.up import up
 from stocksync.cli.worker import worker
 
 app = typer.Typer(
@@ -26,7 +29,10 @@ app.add_typer(order_app, name="order")
 app.add_typer(ledger_app, name="ledger")
 app.command("demo")(demo)
 app.add_typer(bench_app, name="bench")
+app.add_typer(sandbox_app, name="sandbox")
+app.command("serve")(serve)
 app.command("worker")(worker)
+app.command("up")(up)
 
 
 def main() -> None:

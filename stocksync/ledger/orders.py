@@ -74,20 +74,26 @@ def cancel_order(
     external_id: str,
     key: str | None = None,
     quantities: Mapping[str, int] | None = None,
+    line_units: Mapping[int, int] | None = None,
 ) -> OrderResult:
     """Cancel the whole order, or ``quantities`` (SKU → units) of it, releasing what it holds.
 
-    Units recorded short are cancelled before committed ones. The default key makes a whole-order
-    cancel idempotent; a partial cancel needs the caller's key (each is a separate event).
+    ``line_units`` (line number → units) names the lines exactly instead, for a channel that
+    reports cancellations per line (two lines may share a SKU). Units recorded short are cancelled
+    before committed ones. The default key makes a whole-order cancel idempotent; a partial cancel
+    needs the caller's key (each is a separate event).
     """
-    if quantities is not None and key is None:
+    if (quantities is not None or line_units is not None) and key is None:
         raise InvalidRequestError("a partial cancel needs an idempotency key")
     ch, order_id, lines = open_order(session, channel, external_id)
     key = key or f"cancel:{ch.id}:{external_id}"
     op = claim_operation(session, key, "cancel")
     if op is None:
         return existing_order(session, ch, external_id, duplicate=True)
-    todo = _units_by_line(lines, quantities, lambda ln: ln.committed + ln.short)
+    if line_units is not None:
+        todo = _units_of_lines(lines, line_units, _releasable)
+    else:
+        todo = _units_by_line(lines, quantities, _releasable)
     held = outstanding(session, order_id, todo)
     lock_stock(session, sku_ids=listing_scope(session, {k[0] for h in held.values() for k in h})[1])
     moves: list[Move] = []
@@ -187,6 +193,23 @@ def _units_by_line(
         if qty:
             raise InvalidRequestError(f"the order has {qty} fewer units of {sku!r} to act on")
     return todo
+
+
+def _releasable(line: Line) -> int:
+    return line.committed + line.short
+
+
+def _units_of_lines(
+    lines: list[Line], line_units: Mapping[int, int], room: Callable[[Line], int]
+) -> dict[int, int]:
+    """``line_units`` checked against the order: each named line exists and has that many units."""
+    by_no = {ln.line_no: ln for ln in lines}
+    for line_no, units in line_units.items():
+        if units <= 0:
+            raise InvalidRequestError(f"units for line {line_no} must be positive")
+        if line_no not in by_no or room(by_no[line_no]) < units:
+            raise InvalidRequestError(f"line {line_no} of the order has fewer than {units} units")
+    return dict(line_units)
 
 
 def _finish(

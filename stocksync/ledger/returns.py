@@ -28,10 +28,12 @@ def restock_return(
     qty: int,
     key: str,
     location: str | None = None,
+    line_no: int | None = None,
 ) -> OrderResult:
     """Put ``qty`` returned units of the order's shipped ``sku`` back on hand.
 
-    They go to ``location``, or by default to where each unit shipped from.
+    They go to ``location``, or by default to where each unit shipped from. ``line_no`` takes them
+    from that line only (a channel names the line it refunded; two lines may share a SKU).
     """
     if qty <= 0:
         raise InvalidRequestError("a restock must add at least one unit")
@@ -39,7 +41,11 @@ def restock_return(
     op = claim_operation(session, key, "return_restock")
     if op is None:
         return existing_order(session, ch, external_id, duplicate=True)
-    candidates = [ln for ln in lines if ln.sku == sku and ln.shipped > ln.returned]
+    candidates = [
+        ln
+        for ln in lines
+        if ln.sku == sku and ln.shipped > ln.returned and line_no in (None, ln.line_no)
+    ]
     if sum(ln.shipped - ln.returned for ln in candidates) < qty:
         raise InvalidRequestError(
             f"order {external_id!r} has fewer than {qty} shipped, unreturned units of {sku!r}"

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Received:
     headers: dict[str, str]
     body: bytes
+    path: str = ""
 
 
 @contextmanager
@@ -24,7 +25,7 @@ def webhook_receiver() -> Iterator[tuple[str, queue.Queue[Received]]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            inbox.put(Received(dict(self.headers.items()), body))
+            inbox.put(Received(dict(self.headers.items()), body, self.path))
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()

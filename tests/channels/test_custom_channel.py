@@ -226,19 +226,6 @@ def test_pushes_are_split_into_batches_of_the_configured_size(portal: Channel) -
     assert {portal.state.quantity_of(i) for i in ids} == {7}
 
 
-def test_a_push_expecting_a_stale_count_is_a_conflict_and_writes_nothing(portal: Channel) -> None:
-    fresh, stale = portal.add_mugs(2, stock=5)
-    assert portal.shopper_order((stale, 2)).status_code == 201
-
-    results = portal.connector.push_quantities(
-        [QuantityPush(fresh, 9, expected=5), QuantityPush(stale, 9, expected=5)]
-    )
-
-    assert [r.status for r in results] == [PushStatus.APPLIED, PushStatus.CONFLICT]
-    assert results[1].quantity_seen == 3
-    assert (portal.state.quantity_of(fresh), portal.state.quantity_of(stale)) == (9, 3)
-
-
 def test_an_unknown_listing_is_rejected_while_the_rest_apply(portal: Channel) -> None:
     [mug] = portal.add_mugs(1)
 
@@ -287,18 +274,6 @@ def test_orders_since_returns_new_orders_and_a_cursor_that_moves_on(portal: Chan
     )  # fmt: skip
     assert cancelled.cursor != first.cursor
     assert portal.state.quantity_of(mug) == 5
-
-
-def test_a_shopper_order_beyond_the_shown_stock_is_refused_and_changes_nothing(
-    portal: Channel,
-) -> None:
-    mug, coaster = portal.add_mugs(2, stock=1)
-
-    answer = portal.shopper_order((mug, 1), (coaster, 2))
-
-    assert answer.status_code == 409
-    assert (portal.state.quantity_of(mug), portal.state.quantity_of(coaster)) == (1, 1)
-    assert portal.connector.orders_since(None).orders == ()
 
 
 def test_a_signed_order_webhook_is_accepted_and_parsed(

@@ -92,26 +92,6 @@ def stock_many(state: ShopifyState, count: int, available: int = 5) -> list[str]
     return [state.stock(f"OAK-COASTER-{n:04d}", available) for n in range(count)]
 
 
-def test_a_shopper_order_between_our_read_and_push_is_a_conflict_that_overwrites_nothing(shop):
-    mug = shop.state.stock(MUG, 5)
-    coaster = shop.state.stock("OAK-COASTER", 12)
-    conn = shop.connector()
-    seen = {q.listing_id: q.quantity for q in conn.read_quantities()}
-    assert shop.shopper_order(mug, 2).status_code == 201
-
-    results = conn.push_quantities(
-        [
-            QuantityPush(mug, 8, expected=seen[mug]),
-            QuantityPush(coaster, 10, expected=seen[coaster]),
-        ]
-    )
-
-    assert [r.status for r in results] == [PushStatus.CONFLICT, PushStatus.APPLIED]
-    assert results[0].quantity_seen == 3
-    assert shop.state.available(mug) == 3
-    assert shop.state.available(coaster) == 10
-
-
 def test_six_hundred_quantities_go_out_in_three_calls_of_at_most_250_and_all_apply(shop):
     items = stock_many(shop.state, 600)
     results = shop.connector().push_quantities([QuantityPush(i, 9, expected=5) for i in items])

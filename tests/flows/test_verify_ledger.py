@@ -67,4 +67,4 @@ def test_every_entrypoint_in_prefect_yaml_loads(monkeypatch: pytest.MonkeyPatch)
 
     names = [load_flow_from_entrypoint(d["entrypoint"]).name for d in config["deployments"]]
 
-    assert names == ["verify-ledger", "low-stock-alerts", "low-stock-alerts"]
+    assert names == ["verify-ledger", "low-stock-alerts", "low-stock-alerts", "poll-orders"]

@@ -1,0 +1,281 @@
+"""The webhook receiver: ``POST /webhooks/{kind}/{channel}``, ``GET /healthz``, ``GET /metrics``.
+
+Per request, in this order:
+
+1. a body over the limit is refused with 413 before it is read further;
+2. the signature (Amazon: the relay's shared secret) is checked on the raw body with the
+   channel's secret: 401 if it fails, with nothing stored but a counter;
+3. one ledger transaction checks that the channel exists with that kind (404 otherwise), stores
+   the event in the inbox and applies it (``ingest_event``); the answer, 200, is sent only after
+   that commit, with each event's outcome in the body.
+
+A verified body that cannot be parsed, or an event that cannot be applied, is stored flagged and
+answered 200: the channel would only send it again. When the ledger cannot be reached the answer
+is 503, so the channel retries later. Headers and secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from stocksync.channels.base import ChannelConnector, InboundEvent
+from stocksync.channels.custom import CustomChannelConfigError
+from stocksync.channels.errors import SignatureError
+from stocksync.domain.errors import NotFoundError
+from stocksync.ledger.inbox import EventOutcome, ingest_event, store_unparsed
+from stocksync.ledger.service import Ledger
+from stocksync.ledger.tables import ChannelRow
+from stocksync.receiver.counters import Counters
+from stocksync.receiver.parsers import (
+    KINDS,
+    CustomConfigLookup,
+    UnknownKindError,
+    custom_config_from_env,
+    parser_for,
+)
+from stocksync.receiver.secrets import SecretLookup, configured_secret
+
+__all__ = ["DEFAULT_MAX_BODY", "create_app"]
+
+log = logging.getLogger("stocksync.receiver")
+
+DEFAULT_MAX_BODY = 1024 * 1024
+_LEDGER_DOWN = (SQLAlchemyError, psycopg.Error, OSError)
+
+
+class EventAnswer(BaseModel):
+    event_id: str
+    topic: str
+    kind: str
+    status: str = Field(description="applied, unchanged, stored, flagged or duplicate")
+    error: str | None = None
+    order: dict[str, Any] | None = None
+
+
+class WebhookAnswer(BaseModel):
+    channel: str
+    events: list[EventAnswer]
+
+
+class _Parsers:
+    """One parsing connector per (kind, channel, secret), closed with the app."""
+
+    def __init__(self, custom_configs: CustomConfigLookup) -> None:
+        self._custom = custom_configs
+        self._built: dict[tuple[str, str, str], ChannelConnector] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, channel: str, secret: str | None) -> ChannelConnector:
+        key = (kind, channel, hashlib.sha256((secret or "").encode()).hexdigest())
+        with self._lock:
+            if key not in self._built:
+                custom = self._custom(channel) if kind == "custom" else None
+                self._built[key] = parser_for(kind, channel, secret, custom_config=custom)
+            return self._built[key]
+
+    def close(self) -> None:
+        with self._lock:
+            for parser in self._built.values():
+                parser.close()
+            self._built.clear()
+
+
+def create_app(
+    ledger: Ledger | None = None,
+    *,
+    secrets: SecretLookup = configured_secret,
+    custom_configs: CustomConfigLookup = custom_config_from_env,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """The receiver over ``ledger`` (default: from the settings, opened at startup)."""
+    parsers = _Parsers(custom_configs)
+    counters = Counters()
+    state: dict[str, Ledger] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state["ledger"] = ledger or Ledger.from_settings()
+        yield
+        parsers.close()
+
+    app = FastAPI(
+        title="stocksync webhook receiver",
+        summary="Channel webhooks in: verified, stored in the inbox and applied to the ledger.",
+        lifespan=lifespan,
+    )
+    app.state.counters = counters
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """200 when the ledger answers, 503 when it does not."""
+        try:
+            await run_in_threadpool(state["ledger"].run, lambda s: s.execute(text("SELECT 1")))
+        except _LEDGER_DOWN:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> str:
+        """Counts of requests and events by kind, channel and outcome (Prometheus text)."""
+        return counters.render()
+
+    @app.post(
+        "/webhooks/{kind}/{channel}",
+        response_model=WebhookAnswer,
+        responses={
+            401: {"description": "Signature or shared secret missing or wrong; nothing stored"},
+            404: {"description": "Unknown kind, or no channel of that kind in the ledger"},
+            413: {"description": f"Body over {max_body_bytes} bytes"},
+            503: {"description": "The ledger is unavailable; send the event again later"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The channel's raw webhook body, exactly as signed.",
+                "content": {"application/json": {"schema": {}}, "*/*": {"schema": {}}},
+            }
+        },
+    )
+    async def receive(kind: str, channel: str, request: Request) -> JSONResponse:
+        """Verify, store and apply one channel webhook (kind: shopify, woocommerce, amazon, custom)."""
+        if kind not in KINDS:
+            return _answer(404, f"no webhooks of kind {kind!r}")
+        body = await _read_limited(request, max_body_bytes)
+        if body is None:
+            counters.inc(kind, channel, "too_large")
+            return _answer(413, f"body over {max_body_bytes} bytes")
+        receiver = _Receipt(state["ledger"], parsers, counters, secrets, kind, channel)
+        return await run_in_threadpool(receiver.handle, dict(request.headers), body)
+
+    return app
+
+
+class _Receipt:
+    """One webhook request, from signature check to answer (runs in a worker thread)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        parsers: _Parsers,
+        counters: Counters,
+        secrets: SecretLookup,
+        kind: str,
+        channel: str,
+    ) -> None:
+        self.ledger, self.parsers, self.counters, self.secrets = ledger, parsers, counters, secrets
+        self.kind, self.channel = kind, channel
+
+    def handle(self, headers: dict[str, str], body: bytes) -> JSONResponse:
+        secret = self.secrets(self.channel)
+        if not secret and not _unsigned_ping(self.kind, headers):
+            log.warning("no webhook secret configured for channel %s", self.channel)
+            return self._refused(401, "no webhook secret is configured for this channel")
+        try:
+            parser = self.parsers.get(self.kind, self.channel, secret)
+        except UnknownKindError as exc:
+            return self._refused(404, str(exc))
+        except CustomChannelConfigError:
+            log.exception("the configuration of channel %s cannot be used", self.channel)
+            return self._unavailable()
+        try:
+            events = parser.parse_webhook(headers, body)
+        except SignatureError:
+            return self._refused(401, "signature missing or wrong")
+        except Exception as exc:  # verified but unreadable: keep it for a person, never a 500
+            return self._store_unreadable(headers, body, f"{type(exc).__name__}: {exc}")
+        try:
+            outcomes = self.ledger.run(lambda s: self._ingest(s, headers, body, events))
+        except NotFoundError as exc:
+            return self._refused(404, str(exc))
+        except _LEDGER_DOWN:
+            return self._unavailable()
+        except Exception as exc:
+            log.exception("event for channel %s could not be applied", self.channel)
+            return self._store_unreadable(headers, body, f"not applied: {type(exc).__name__}")
+        return self._accepted(outcomes)
+
+    def _ingest(
+        self, session: Session, headers: Mapping[str, str], body: bytes, events: list[InboundEvent]
+    ) -> list[EventOutcome]:
+        self._check_channel(session)
+        return ingest_event(session, self.channel, headers, body, events)
+
+    def _check_channel(self, session: Session) -> None:
+        kind = session.execute(
+            select(ChannelRow.kind).where(ChannelRow.name == self.channel)
+        ).scalar()
+        if kind != self.kind:
+            raise NotFoundError(f"{self.kind} channel", self.channel)
+
+    def _store_unreadable(self, headers: dict[str, str], body: bytes, error: str) -> JSONResponse:
+        topic = next((v for k, v in headers.items() if k.endswith("-topic")), "")
+
+        def work(session: Session) -> EventOutcome:
+            self._check_channel(session)
+            return store_unparsed(session, self.channel, headers, body, topic=topic, error=error)
+
+        try:
+            outcome = self.ledger.run(work)
+        except NotFoundError as exc:
+            return self._refused(404, str(exc))
+        except _LEDGER_DOWN:
+            return self._unavailable()
+        return self._accepted([outcome])
+
+    def _accepted(self, outcomes: list[EventOutcome]) -> JSONResponse:
+        for outcome in outcomes:
+            self.counters.inc(self.kind, self.channel, outcome.status.value)
+            if outcome.error:
+                log.info("channel %s event %s %s: %s", self.channel, outcome.event_id,
+                         outcome.status.value, outcome.error)  # fmt: skip
+        answer = WebhookAnswer(
+            channel=self.channel,
+            events=[EventAnswer.model_validate(o.to_dict()) for o in outcomes],
+        )
+        return JSONResponse(answer.model_dump(exclude_none=True))
+
+    def _refused(self, status: int, detail: str) -> JSONResponse:
+        self.counters.inc(self.kind, self.channel, {401: "unauthorized", 404: "unknown"}[status])
+        return _answer(status, detail)
+
+    def _unavailable(self) -> JSONResponse:
+        log.warning("ledger unavailable; channel %s will send again", self.channel)
+        self.counters.inc(self.kind, self.channel, "unavailable")
+        return _answer(503, "the ledger is unavailable; send the event again later")
+
+
+def _answer(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _unsigned_ping(kind: str, headers: Mapping[str, str]) -> bool:
+    """WooCommerce pings a new webhook unsigned; with no secret, only such a body may pass."""
+    return kind == "woocommerce" and "x-wc-webhook-signature" not in headers
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None once it is known to be over ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
