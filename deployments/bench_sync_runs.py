@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,12 @@ class Bench:
         stack.callback(engine.dispose)
         if self.ledger.run(list_channels):
             raise SystemExit(f"{self.url}: not an empty ledger; the bench needs a scratch one")
-        for info in (("shopify-main", "shopify", 2), ("woo-site", "woocommerce", 1)):
-            self.ledger.run(lambda s, i=info: add_channel(s, ChannelInfo(*i)))
-        self.ledger.run(lambda s: add_channel(s, ChannelInfo("pos", "custom", 0)))
+        for info in (
+            ChannelInfo("shopify-main", "shopify", 2),
+            ChannelInfo("woo-site", "woocommerce", 1),
+            ChannelInfo("pos", "custom", 0),
+        ):
+            self.ledger.run(partial(add_channel, info=info))
         rows = ["sku,location,on_hand,listing:shopify-main,listing:woo-site"]
         rows += [f"{s},berlin,100000,{self.items[s]},{self.products[s]}" for s in SKUS]
         self.ledger.run(lambda s: import_catalog(s, "\n".join(rows) + "\n"))
