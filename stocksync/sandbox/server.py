@@ -13,14 +13,16 @@ import uvicorn
 __all__ = ["serve_in_thread"]
 
 
-def serve_in_thread(app: Any, *, startup_timeout_s: float = 10.0) -> tuple[str, Callable[[], None]]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (a free port) and return ``(base_url, stop)``.
+def serve_in_thread(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, startup_timeout_s: float = 10.0
+) -> tuple[str, Callable[[], None]]:
+    """Serve ``app`` with uvicorn on ``host``:``port`` (0: a free port); return ``(base_url, stop)``.
 
     The call returns once the server answers HTTP; ``stop()`` asks uvicorn to exit (running the
     app's lifespan shutdown) and joins the thread.
     """
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on"
+        app, host=host, port=port, log_level="warning", ws="none", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="sandbox-uvicorn", daemon=True)

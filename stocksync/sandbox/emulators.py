@@ -1,0 +1,385 @@
+"""One adapter per emulator kind, so the harness can drive all four the same way.
+
+Each adapter owns an emulator's state: it stocks it, builds its ASGI app, names the connector
+config that reaches it, reports its listings the way the ledger stores them, reads what it shows,
+shapes a shopper order for its endpoint, points its webhooks somewhere and maps the uniform fault
+names onto the emulator's own. The emulators stay as they are; this is the only place that knows
+how each one differs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from stocksync.channels.amazon import AmazonConfig, AmazonConnector
+from stocksync.channels.base import ChannelConnector
+from stocksync.channels.custom import CustomChannelConfig, CustomChannelConnector, get_field
+from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
+from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
+from stocksync.sandbox import amazon, custom, shopify, woocommerce
+
+__all__ = [
+    "EXAMPLE_CUSTOM_CONFIG",
+    "FAULTS",
+    "KINDS",
+    "Emulator",
+    "connector_from_fields",
+    "emulator_for",
+]
+
+Listings = dict[str, tuple[str, dict[str, str]]]
+
+EXAMPLE_CUSTOM_CONFIG = Path(__file__).parents[1] / "samples" / "custom-channel.example.json"
+FAULTS = frozenset(
+    {"latency_ms", "error_rate", "seed", "timeout_rate", "hang_s", "throttle_next",
+     "drop_webhooks", "duplicate_webhooks", "reorder_webhooks"}
+)  # fmt: skip
+"""The uniform fault names; each emulator supports a subset (``Emulator.faults``)."""
+TIMEOUT_S = 10.0
+
+
+def _secret(prefix: str = "") -> str:
+    return prefix + secrets.token_hex(12)
+
+
+class Emulator(ABC):
+    """An emulator's state and what the harness needs to know about its channel kind."""
+
+    kind: ClassVar[str]
+    faults: ClassVar[frozenset[str]]
+    """The uniform fault names this emulator can inject."""
+    signs_body: ClassVar[bool] = True
+    """Whether a webhook's authentication covers its body (an HMAC), not just a shared secret."""
+    state: Any
+
+    def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
+        self.name = name
+
+    @abstractmethod
+    def stock(self, sku: str, quantity: int) -> None:
+        """Create a listing for ``sku`` showing ``quantity``."""
+
+    @abstractmethod
+    def app(self) -> Any:
+        """The ASGI app serving this state."""
+
+    @abstractmethod
+    def fields(self, base_url: str) -> dict[str, Any]:
+        """The connector config's fields (secrets included) for an emulator at ``base_url``."""
+
+    @abstractmethod
+    def listings(self) -> Listings:
+        """SKU → (listing id, refs) as the ledger stores them."""
+
+    @abstractmethod
+    def shown(self, listing_id: str) -> int:
+        """The count the channel shows shoppers for one listing."""
+
+    @abstractmethod
+    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+        """The shopper endpoint's request body for SKU → units."""
+
+    @abstractmethod
+    def order_id(self, answer: Any) -> str:
+        """The order's id, as the connector's ``ChannelOrder.external_id`` names it."""
+
+    @abstractmethod
+    def deliver_webhooks_to(self, url: str | None) -> None:
+        """Send the channel's webhooks (or notifications) to ``url``; None stops them."""
+
+    @abstractmethod
+    def apply_faults(self, changes: Mapping[str, Any]) -> None:
+        """Change the named faults (uniform names, already checked against ``faults``)."""
+
+    @abstractmethod
+    def push_calls(self) -> int:
+        """Quantity-setting calls the emulator has received."""
+
+
+class ShopifyEmulator(Emulator):
+    kind = "shopify"
+    faults = frozenset(
+        {"latency_ms", "error_rate", "timeout_rate", "hang_s", "drop_webhooks",
+         "duplicate_webhooks", "reorder_webhooks"}
+    )  # fmt: skip
+
+    def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
+        super().__init__(name, clock)
+        self.state = shopify.ShopifyState(
+            access_token=_secret("shpat_"), app_secret=_secret(), **limits
+        )
+
+    def stock(self, sku: str, quantity: int) -> None:
+        self.state.stock(sku, quantity)
+
+    def app(self) -> Any:
+        return shopify.create_app(self.state)
+
+    def fields(self, base_url: str) -> dict[str, Any]:
+        return {"name": self.name, "shop_url": base_url, "access_token": self.state.access_token,
+                "webhook_secret": self.state.app_secret, "location_id": shopify.DEFAULT_LOCATION,
+                "timeout_s": TIMEOUT_S}  # fmt: skip
+
+    def listings(self) -> Listings:
+        with self.state.lock:
+            items = list(self.state.items.values())
+        found: Listings = {}
+        for item in items:
+            item_gid = shopify.gid("InventoryItem", item.id)
+            refs = {"inventory_item_id": item_gid, "location_id": shopify.DEFAULT_LOCATION,
+                    "variant_id": shopify.gid("ProductVariant", item.variant_id)}  # fmt: skip
+            found[item.sku] = (item_gid, refs)
+        return found
+
+    def shown(self, listing_id: str) -> int:
+        with self.state.lock:
+            return int(self.state.available(listing_id) or 0)
+
+    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+        wanted = [{"inventory_item_id": listings[s][0], "quantity": q} for s, q in lines.items()]
+        return {"lines": wanted, "location_id": shopify.DEFAULT_LOCATION}
+
+    def order_id(self, answer: Any) -> str:
+        return str(answer["id"])
+
+    def deliver_webhooks_to(self, url: str | None) -> None:
+        self.state.webhook_url = url
+
+    def apply_faults(self, changes: Mapping[str, Any]) -> None:
+        with self.state.lock:
+            for name, value in changes.items():
+                if name == "drop_webhooks":
+                    self.state.faults.drop_webhook_rate = 1.0 if value else 0.0
+                else:
+                    setattr(self.state.faults, name, value)
+
+    def push_calls(self) -> int:
+        with self.state.lock:
+            calls = list(self.state.calls)
+        return sum(1 for c in calls if c.operation == "inventorySetQuantities" and not c.throttled)
+
+
+class WooCommerceEmulator(Emulator):
+    kind = "woocommerce"
+    faults = frozenset(
+        {"latency_ms", "error_rate", "seed", "throttle_next", "drop_webhooks",
+         "duplicate_webhooks", "reorder_webhooks"}
+    )  # fmt: skip
+
+    def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
+        super().__init__(name, clock)
+        self.state = woocommerce.WooState(
+            consumer_key=_secret("ck_"), consumer_secret=_secret("cs_"),
+            webhook_secret=_secret(), clock=clock, **limits,
+        )  # fmt: skip
+
+    def stock(self, sku: str, quantity: int) -> None:
+        with self.state.lock:
+            self.state.add_product(sku, quantity)
+
+    def app(self) -> Any:
+        return woocommerce.create_app(self.state)
+
+    def fields(self, base_url: str) -> dict[str, Any]:
+        state = self.state
+        return {"name": self.name, "base_url": base_url, "consumer_key": state.consumer_key,
+                "consumer_secret": state.consumer_secret, "webhook_secret": state.webhook_secret,
+                "timeout_s": TIMEOUT_S}  # fmt: skip
+
+    def listings(self) -> Listings:
+        found: Listings = {}
+        with self.state.lock:
+            for product in self.state.products.values():
+                found[product.sku] = (str(product.id), {})
+                for variation in product.variations.values():
+                    found[variation.sku] = (f"{product.id}/{variation.id}", {})
+        return found
+
+    def shown(self, listing_id: str) -> int:
+        product, _, variation = listing_id.partition("/")
+        return int(self.state.stock_of(int(product), int(variation or 0)) or 0)
+
+    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+        wanted = []
+        for sku, units in lines.items():
+            product, _, variation = listings[sku][0].partition("/")
+            wanted.append(
+                {"product_id": int(product), "variation_id": int(variation or 0), "quantity": units}
+            )
+        return {"lines": wanted}
+
+    def order_id(self, answer: Any) -> str:
+        return str(answer["id"])
+
+    def deliver_webhooks_to(self, url: str | None) -> None:
+        with self.state.lock:
+            self.state.webhook.delivery_url = url
+
+    def apply_faults(self, changes: Mapping[str, Any]) -> None:
+        with self.state.lock:
+            self.state.faults = replace(self.state.faults, **changes)
+
+    def push_calls(self) -> int:
+        with self.state.lock:
+            calls = dict(self.state.calls)
+        return sum(
+            n for call, n in calls.items() if call.startswith("POST ") and call.endswith("/batch")
+        )
+
+
+class AmazonEmulator(Emulator):
+    kind = "amazon"
+    faults = frozenset(
+        {"latency_ms", "error_rate", "seed", "throttle_next", "drop_webhooks",
+         "duplicate_webhooks", "reorder_webhooks"}
+    )  # fmt: skip
+    signs_body = False
+    """The SQS/EventBridge relay proves itself with a shared-secret header, not a body HMAC."""
+
+    def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
+        super().__init__(name, clock)
+        self.state = amazon.AmazonState(
+            client_secret=_secret(), refresh_token=_secret("Atzr|"), clock=clock, **limits
+        )
+        self.notification_secret = _secret()
+
+    def stock(self, sku: str, quantity: int) -> None:
+        self.state.add_listing(sku, quantity)
+
+    def app(self) -> Any:
+        return amazon.create_app(self.state)
+
+    def fields(self, base_url: str) -> dict[str, Any]:
+        state = self.state
+        return {"name": self.name, "endpoint": base_url, "token_url": f"{base_url}/auth/o2/token",
+                "client_id": state.client_id, "client_secret": state.client_secret,
+                "refresh_token": state.refresh_token, "seller_id": state.seller_id,
+                "marketplace_id": state.marketplace_id,
+                "notification_secret": self.notification_secret, "timeout_s": TIMEOUT_S}  # fmt: skip
+
+    def listings(self) -> Listings:
+        with self.state.lock:
+            return {sku: (sku, {}) for sku in self.state.listings}
+
+    def shown(self, listing_id: str) -> int:
+        return int(self.state.quantity_of(listing_id))
+
+    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+        return {"lines": [{"sku": listings[s][0], "quantity": q} for s, q in lines.items()]}
+
+    def order_id(self, answer: Any) -> str:
+        return str(answer["AmazonOrderId"])
+
+    def deliver_webhooks_to(self, url: str | None) -> None:
+        target = amazon.NotificationTarget(url, self.notification_secret) if url else None
+        with self.state.lock:
+            self.state.notifications = target
+
+    def apply_faults(self, changes: Mapping[str, Any]) -> None:
+        named = {k.replace("_webhooks", "_notifications"): v for k, v in changes.items()}
+        with self.state.lock:
+            self.state.faults = replace(self.state.faults, **named)
+
+    def push_calls(self) -> int:
+        with self.state.lock:
+            return int(self.state.calls["patchListingsItem"] + self.state.calls["createFeed"])
+
+
+class CustomEmulator(Emulator):
+    kind = "custom"
+    faults = frozenset(
+        {"latency_ms", "error_rate", "seed", "throttle_next", "drop_webhooks", "duplicate_webhooks"}
+    )
+
+    def __init__(
+        self,
+        name: str,
+        clock: Callable[[], datetime],
+        config: CustomChannelConfig | Mapping[str, Any] | str | Path = EXAMPLE_CUSTOM_CONFIG,
+        **limits: Any,
+    ) -> None:
+        super().__init__(name, clock)
+        loaded = (
+            config if isinstance(config, CustomChannelConfig) else CustomChannelConfig.load(config)
+        )
+        auth = loaded.auth.model_copy(update={"value": SecretStr(_secret("Bearer "))})
+        hook = loaded.webhook.model_copy(update={"secret": SecretStr(_secret())})
+        self.config = loaded.model_copy(update={"name": name, "auth": auth, "webhook": hook})
+        self.state = custom.CustomState(clock=clock, **limits)
+
+    def stock(self, sku: str, quantity: int) -> None:
+        with self.state.lock:
+            self.state.add_listing(sku, quantity)
+
+    def app(self) -> Any:
+        return custom.create_app(self.state, self.config)
+
+    def fields(self, base_url: str) -> dict[str, Any]:
+        config = custom.retarget(self.config, base_url)
+        data: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
+        data["auth"]["value"] = config.auth.value.get_secret_value()
+        data["webhook"]["secret"] = config.webhook.secret.get_secret_value()
+        return data
+
+    def listings(self) -> Listings:
+        with self.state.lock:
+            return {x.sku: (x.listing_id, {}) for x in self.state.listings.values()}
+
+    def shown(self, listing_id: str) -> int:
+        return int(self.state.quantity_of(listing_id))
+
+    def order_body(self, lines: Mapping[str, int], listings: Listings) -> dict[str, Any]:
+        return {"lines": [{"listing_id": listings[s][0], "quantity": q} for s, q in lines.items()]}
+
+    def order_id(self, answer: Any) -> str:
+        return str(get_field(answer, self.config.orders.id_field))
+
+    def deliver_webhooks_to(self, url: str | None) -> None:
+        with self.state.lock:
+            self.state.webhook_url = url
+
+    def apply_faults(self, changes: Mapping[str, Any]) -> None:
+        with self.state.lock:
+            self.state.faults = replace(self.state.faults, **changes)
+
+    def push_calls(self) -> int:
+        push = self.config.push
+        call = f"{push.method} {urlsplit(self.config.base_url).path.rstrip('/')}{push.path}"
+        with self.state.lock:
+            return int(self.state.calls[call])
+
+
+EMULATORS: dict[str, type[Emulator]] = {
+    e.kind: e for e in (ShopifyEmulator, WooCommerceEmulator, AmazonEmulator, CustomEmulator)
+}
+KINDS = tuple(EMULATORS)
+
+
+def emulator_for(kind: str, name: str, clock: Callable[[], datetime], **limits: Any) -> Emulator:
+    """A fresh emulator state of ``kind``; ``limits`` go to its state (or, for custom, ``config``)."""
+    if kind not in EMULATORS:
+        raise ValueError(f"unknown emulator kind {kind!r}; one of {', '.join(KINDS)}")
+    return EMULATORS[kind](name, clock, **limits)
+
+
+def connector_from_fields(fields: Mapping[str, Any]) -> ChannelConnector:
+    """The connector a channel config entry (``{"kind": ..., <config fields>}``) describes."""
+    kind, rest = fields["kind"], {k: v for k, v in fields.items() if k != "kind"}
+    if kind == "shopify":
+        return ShopifyConnector(ShopifyConfig(**rest))
+    if kind == "woocommerce":
+        return WooCommerceConnector(WooCommerceConfig(**rest))
+    if kind == "amazon":
+        return AmazonConnector(AmazonConfig(**rest))
+    if kind == "custom":
+        return CustomChannelConnector(CustomChannelConfig.load(rest))
+    raise ValueError(f"unknown channel kind {kind!r}; one of {', '.join(KINDS)}")

@@ -1,0 +1,223 @@
+"""One way to run any channel emulator on loopback: for tests, the CLI, benchmarks and the demo.
+
+``start_emulator("shopify", "shopify-main", {"TEAL-MUG-350ML": 3})`` serves a stocked emulator in a
+thread and returns a ``RunningEmulator``: its base URL, connectors configured with the right
+credentials and webhook secret, its listings as the ledger stores them, what it shows shoppers,
+a shopper checkout over its HTTP endpoint, faults under uniform names, and ``stop()``.
+Channel-specific tests still reach ``state`` for what only one emulator has.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from stocksync.channels.base import ChannelConnector
+from stocksync.sandbox.emulators import FAULTS, KINDS, Emulator, connector_from_fields, emulator_for
+from stocksync.sandbox.server import serve_in_thread
+
+__all__ = [
+    "FAULTS",
+    "KINDS",
+    "RunningEmulator",
+    "SandboxClock",
+    "ShopperOrder",
+    "connector_from_fields",
+    "start_emulator",
+]
+
+SECRET_FIELDS = {
+    "shopify": "webhook_secret",
+    "woocommerce": "webhook_secret",
+    "amazon": "notification_secret",
+}
+"""Where each kind's connector config keeps the webhook secret (custom: ``webhook.secret``)."""
+
+
+class SandboxClock:
+    """The emulators' wall clock: real time plus an offset a test or demo can move forward.
+
+    Amazon only lists orders older than two minutes; advancing the clock shows them at once.
+    """
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ShopperOrder:
+    """What the emulator's shopper endpoint answered: refused (409) when stock was short."""
+
+    accepted: bool
+    order_id: str | None
+    status_code: int
+    body: Any
+
+
+class RunningEmulator:
+    """An emulator served on loopback; connectors made by ``connector()`` close when it stops."""
+
+    def __init__(
+        self, emulator: Emulator, clock: SandboxClock, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self._emulator, self.clock = emulator, clock
+        self.kind, self.name = emulator.kind, emulator.name
+        self.base_url, self._stop_server = serve_in_thread(emulator.app(), host=host, port=port)
+        self._http = httpx.Client(base_url=self.base_url, timeout=10.0)
+        self._connectors: list[ChannelConnector] = []
+        self._stopped = False
+
+    @property
+    def state(self) -> Any:
+        """The emulator's own state object, for channel-specific tests."""
+        return self._emulator.state
+
+    @property
+    def supported_faults(self) -> frozenset[str]:
+        return self._emulator.faults
+
+    @property
+    def signs_webhook_body(self) -> bool:
+        """False for Amazon: its relay is trusted by a shared secret, so a changed body passes."""
+        return self._emulator.signs_body
+
+    def connector_fields(self) -> dict[str, Any]:
+        """The connector config as a channel config entry: ``{"kind": ..., <fields>}``."""
+        return {"kind": self.kind, **self._emulator.fields(self.base_url)}
+
+    def connector(self, *, webhook_secret: str | None = None, **overrides: Any) -> ChannelConnector:
+        """A connector for this emulator; ``overrides`` replace top-level config fields."""
+        fields = self.connector_fields() | overrides
+        if webhook_secret is not None:
+            if self.kind == "custom":
+                fields["webhook"] = {**fields["webhook"], "secret": webhook_secret}
+            else:
+                fields[SECRET_FIELDS[self.kind]] = webhook_secret
+        connector = connector_from_fields(fields)
+        self._connectors.append(connector)
+        return connector
+
+    def listings(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """SKU → (external listing id, refs), as the ledger's channel listings store them."""
+        return self._emulator.listings()
+
+    def listing_id(self, sku: str) -> str:
+        return self.listings()[sku][0]
+
+    def shown(self, sku: str) -> int:
+        """What the channel shows shoppers for ``sku`` now, read from the emulator's state."""
+        return self._emulator.shown(self.listing_id(sku))
+
+    def shopper_order(self, lines: Mapping[str, int]) -> ShopperOrder:
+        """A shopper checks out SKU → units through the emulator's HTTP endpoint.
+
+        Accepted only if the channel shows enough of every line; a refusal changes nothing.
+        """
+        body = self._emulator.order_body(lines, self.listings())
+        answer = self._http.post("/_sandbox/shopper/orders", json=body)
+        if answer.status_code == 409:
+            return ShopperOrder(False, None, 409, answer.json())
+        answer.raise_for_status()
+        payload = answer.json()
+        return ShopperOrder(True, self._emulator.order_id(payload), answer.status_code, payload)
+
+    def set_webhook_url(self, url: str | None) -> None:
+        """Deliver the channel's webhooks (Amazon: ORDER_CHANGE notifications) to ``url``."""
+        self._emulator.deliver_webhooks_to(url)
+
+    def set_faults(self, **faults: Any) -> None:
+        """Change the named faults, keeping the others.
+
+        Names: ``latency_ms``, ``error_rate`` (share of API calls answered 5xx), ``seed`` (of that
+        draw), ``timeout_rate`` and ``hang_s`` (calls that hang), ``throttle_next`` (the next N
+        calls get a 429), ``drop_webhooks``, ``duplicate_webhooks``, ``reorder_webhooks``. A name
+        this emulator cannot inject raises ValueError (see ``supported_faults``).
+        """
+        unknown = set(faults) - self._emulator.faults
+        if unknown:
+            raise ValueError(
+                f"the {self.kind} emulator cannot inject {sorted(unknown)}; "
+                f"it supports {sorted(self._emulator.faults)}"
+            )
+        self._emulator.apply_faults(faults)
+
+    def clear_faults(self) -> None:
+        """No faults at all (latency included)."""
+        off = {"latency_ms": 0, "error_rate": 0.0, "timeout_rate": 0.0, "throttle_next": 0,
+               "drop_webhooks": False, "duplicate_webhooks": False, "reorder_webhooks": False}  # fmt: skip
+        self._emulator.apply_faults({k: v for k, v in off.items() if k in self._emulator.faults})
+
+    def push_calls(self) -> int:
+        """Quantity-setting calls the emulator has received (batches, patches, feeds)."""
+        return self._emulator.push_calls()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's wall clock forward (Shopify's order times follow real time)."""
+        self.clock.advance(seconds)
+
+    def stop(self) -> None:
+        """Close the connectors made here and the server; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for connector in self._connectors:
+            connector.close()
+        self._http.close()
+        self._stop_server()
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (
+            f"RunningEmulator(kind={self.kind!r}, name={self.name!r}, base_url={self.base_url!r})"
+        )
+
+
+def start_emulator(
+    kind: str,
+    name: str,
+    stock: Mapping[str, int],
+    *,
+    webhook_url: str | None = None,
+    latency_ms: int = 0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: SandboxClock | None = None,
+    **limits: Any,
+) -> RunningEmulator:
+    """Serve an emulator of ``kind`` ("shopify", "woocommerce", "amazon", "custom") stocked with
+    SKU → quantity, on ``host``:``port`` (0: a free port), until ``stop()``.
+
+    ``limits`` go to the emulator's state: e.g. ``bucket_size``/``restore_rate`` (Shopify),
+    ``apply_delay_s``/``feed_processing_s``/``rate_plans`` (Amazon), ``order_page_size`` (custom);
+    custom also takes ``config`` (a ``CustomChannelConfig``, dict or path; default the sample).
+    """
+    clock = clock or SandboxClock()
+    emulator = emulator_for(kind, name, clock, **limits)
+    for sku, quantity in stock.items():
+        emulator.stock(sku, quantity)
+    if latency_ms:
+        emulator.apply_faults({"latency_ms": latency_ms})
+    emulator.deliver_webhooks_to(webhook_url)
+    return RunningEmulator(emulator, clock, host=host, port=port)
