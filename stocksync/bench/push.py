@@ -124,13 +124,17 @@ def run_push_bench(options: PushOptions, progress: Progress | None = None) -> Pu
     unknown = set(options.kinds) - set(KINDS)
     if unknown:
         raise PushBenchError(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
-    runs = [(options.latency_ms, []), (0, [])] if options.baseline else [(options.latency_ms, [])]
-    for latency_ms, results in runs:
+
+    def every_kind(latency_ms: int) -> list[KindResult]:
+        results = []
         for kind in options.kinds:
             say(f"{kind}: {options.changes} changes, {latency_ms} ms latency")
             results.append(run_kind(kind, options.changes, latency_ms, options))
-    baseline = runs[1][1] if options.baseline else []
-    return PushReport(options.changes, options.latency_ms, runs[0][1], baseline)
+        return results
+
+    results = every_kind(options.latency_ms)
+    baseline = every_kind(0) if options.baseline else []
+    return PushReport(options.changes, options.latency_ms, results, baseline)
 
 
 def run_kind(kind: str, changes: int, latency_ms: int, options: PushOptions) -> KindResult:
@@ -220,7 +224,7 @@ def _throttled(running: RunningEmulator) -> int | None:
         if running.kind == "shopify":
             return sum(1 for call in state.calls if call.throttled)
         if running.kind == "amazon":
-            return sum(state.throttled.values())
+            return int(sum(state.throttled.values()))
     return None
 
 

@@ -136,4 +136,4 @@ def _feed_seconds(state: Any, changes: int, latency: float) -> float:
 def _patch_seconds(state: Any, changes: int, latency: float) -> float:
     """One patch per SKU through the patch bucket; the last goes live ``apply_delay_s`` later."""
     rate, burst = state.rate_plans["patchListingsItem"]
-    return admit([1] * changes, latency, float(burst), float(rate)) + state.apply_delay_s
+    return admit([1] * changes, latency, float(burst), float(rate)) + float(state.apply_delay_s)
