@@ -113,7 +113,8 @@ def _print_push(title: str, results: list[dict[str, Any]]) -> None:
     """One row per kind, then how each floor was computed."""
     t = Table(title=title, title_justify="left")
     for col in PUSH_COLUMNS:
-        t.add_column(col, justify="left" if col in ("kind", "checks") else "right", no_wrap=True)
+        justify = "left" if col in ("kind", "checks") else "right"
+        t.add_column(col, justify=justify, no_wrap=True, min_width=len(col))
     for r in results:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
         throttled = "n/a" if r["throttled"] is None else str(r["throttled"])
