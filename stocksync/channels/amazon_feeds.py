@@ -93,8 +93,8 @@ def _wait_until_finished(connector: AmazonConnector, operation: str, path: str) 
 
     The waits grow with the time already waited (``POLL_FRACTION`` of it, from
     ``feed_first_poll_s`` up to ``feed_poll_s``): a job that takes seconds is seen done within
-    about an eighth of its time more; one that takes half an hour costs about 120 polls, some
-    0.07 a second against getFeed's 2 per second.
+    about an eighth of its time more; one that takes half an hour costs about 110 polls, some
+    0.06 a second against getFeed's 2 per second.
     """
     config, waited = connector.config, 0.0
     while True:
