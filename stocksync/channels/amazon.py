@@ -107,6 +107,10 @@ class AmazonConfig:
     feed_threshold: int = 1500
     """From this many pushes in one call, send a JSON_LISTINGS_FEED (Amazon's suggestion)."""
     feed_poll_s: float = 30.0
+    """The longest wait between two polls of a feed or report."""
+    feed_first_poll_s: float = 0.1
+    """The first wait; each later one is an eighth of the time waited so far, up to
+    ``feed_poll_s``, so a poll lands soon after a quick job ends and a slow one is not hammered."""
     feed_timeout_s: float = 1800.0
     """How long to wait for a feed or report before answering RETRY_LATER / transient."""
 

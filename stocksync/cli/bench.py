@@ -13,6 +13,7 @@ bench_app = typer.Typer(
     help="Benchmarks, run in scratch space beside the ledger.", no_args_is_help=True
 )
 COLUMNS = ("case", "orders", "orders/s", "target", "p50 ms", "p99 ms", "checks", "vs pgbench")
+PUSH_COLUMNS = ("kind", "changes", "calls", "seconds", "floor s", "ratio", "throttled", "checks")
 
 
 @bench_app.command("ledger")
@@ -75,3 +76,51 @@ def _checks(case: dict[str, Any]) -> str:
 def _progress(message: str) -> None:
     """Progress goes to stderr, so ``--json`` output stays one document."""
     err_console.print(f"[dim]{message}[/dim]")
+
+
+@bench_app.command("push")
+def bench_push(
+    as_json: bool = JsonOpt,
+    changes: int = typer.Option(10_000, min=1, help="Quantity changes pushed to each emulator."),
+    latency_ms: int = typer.Option(50, min=0, help="Emulated latency of every API call."),
+    kinds: list[str] = typer.Option(
+        ["shopify", "woocommerce", "amazon", "custom"], "--kind", help="Emulator kind (repeat)."
+    ),
+    baseline: bool = typer.Option(
+        True, "--baseline/--no-baseline", help="Also run every kind with no latency."
+    ),
+) -> None:
+    """Time N quantity changes through each connector into its emulator, against the floor its
+    limits, batch sizes and latency allow."""
+    from stocksync.bench.push import PushOptions, run_push_bench
+
+    options = PushOptions(changes, latency_ms, tuple(kinds), baseline)
+    with errors_to_exit():
+        report = run_push_bench(options, progress=_progress)
+    doc = report.to_dict()
+    if as_json:
+        print_json(doc)
+    else:
+        _print_push(f"Push benchmark: {changes} changes, {latency_ms} ms latency", doc["results"])
+        if doc["baseline"]:
+            _print_push(f"Baseline: {changes} changes, no latency", doc["baseline"])
+        console.print(f"target: within {doc['target_ratio']}x of the floor")
+    if not report.ok:
+        raise fail("some changes did not arrive: see the checks column", 1)
+
+
+def _print_push(title: str, results: list[dict[str, Any]]) -> None:
+    """One row per kind, then how each floor was computed."""
+    t = Table(title=title, title_justify="left")
+    for col in PUSH_COLUMNS:
+        justify = "left" if col in ("kind", "checks") else "right"
+        t.add_column(col, justify=justify, no_wrap=True, min_width=len(col))
+    for r in results:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        throttled = "n/a" if r["throttled"] is None else str(r["throttled"])
+        checks = "ok" if r["ok"] else f"{r['arrived']} arrived, {r['statuses']}"
+        t.add_row(r["kind"], str(r["changes"]), str(r["calls"]), f"{r['seconds']:.2f}",
+                  f"{r['floor_s']:.2f}", ratio, throttled, checks)  # fmt: skip
+    console.print(t)
+    for r in results:
+        console.print(f"  floor {r['kind']}: {r['floor_how']}", soft_wrap=True)
