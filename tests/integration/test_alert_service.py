@@ -91,3 +91,22 @@ def test_the_digest_lists_low_skus_among_all(shop: Ledger, slack: FakeSlack) -> 
 
     assert report.sent == ["digest"]
     assert slack.posts[0]["text"] == "Stock digest: 1 of 2 SKUs at or below their reorder points"
+
+
+@pytest.mark.postgres
+def test_two_checkers_at_once_claim_an_alert_once(shop: Ledger) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from stocksync.alerts.claims import claim_alerts
+
+    start = Barrier(4)
+
+    def claim(_: int) -> list[str]:
+        start.wait()
+        return shop.run(lambda s: claim_alerts(s, ["low:TEAL-MUG-350ML"], cooldown=COOLDOWN))
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = list(pool.map(claim, range(4)))
+
+    assert sorted(len(c) for c in claimed) == [0, 0, 0, 1]
