@@ -152,7 +152,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=16, help="Concurrent shoppers.")
     p.add_argument("--workers", choices=("shared", "per-channel"), default="shared",
                    help="One sync worker for all channels, or one per channel.")  # fmt: skip
-    p.add_argument("--database-url", help="PostgreSQL server for a scratch ledger (default SQLite).")
+    p.add_argument(
+        "--database-url", help="PostgreSQL server for a scratch ledger (default SQLite)."
+    )
     p.add_argument("--prefect-port", type=int, default=4200)
     p.add_argument("--receiver-only", action="store_true", help="Benchmark the receiver alone.")
     p.add_argument("--receiver-rate", type=float, default=100.0, help="Webhooks per second.")
