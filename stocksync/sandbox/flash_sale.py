@@ -38,11 +38,14 @@ from stocksync.sandbox.server import serve_in_thread
 
 __all__ = [
     "CHANNELS",
+    "LAST_UNITS",
     "Fleet",
     "Placed",
     "SaleShape",
     "catalog_with_ids",
     "run_shoppers",
+    "sample_catalog_text",
+    "scarce_catalog",
     "start_fleet",
 ]
 
