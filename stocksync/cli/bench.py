@@ -12,6 +12,8 @@ from stocksync.cli.output import JsonOpt, console, err_console, errors_to_exit, 
 bench_app = typer.Typer(
     help="Benchmarks, run in scratch space beside the ledger.", no_args_is_help=True
 )
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+"""Commands that exec a ``deployments`` module hand it every option, ``--help`` included."""
 COLUMNS = ("case", "orders", "orders/s", "target", "p50 ms", "p99 ms", "checks", "vs pgbench")
 PUSH_COLUMNS = ("kind", "changes", "calls", "seconds", "floor s", "ratio", "throttled", "checks")
 
@@ -124,3 +126,30 @@ def _print_push(title: str, results: list[dict[str, Any]]) -> None:
     console.print(t)
     for r in results:
         console.print(f"  floor {r['kind']}: {r['floor_how']}", soft_wrap=True)
+
+
+@bench_app.command("sync", context_settings=PASS_THROUGH, add_help_option=False)
+def bench_sync(ctx: typer.Context) -> None:
+    """Sync gap, oversells, API calls, 429s and flow runs under a flash sale over the emulators.
+
+    Runs the sync worker (Prefect), so it replaces itself with ``python -m deployments.bench_sync``;
+    every option goes there (``stocksync bench sync --help`` lists them).
+    """
+    _exec("deployments.bench_sync", ctx.args)
+
+
+@bench_app.command("receiver", context_settings=PASS_THROUGH, add_help_option=False)
+def bench_receiver(ctx: typer.Context) -> None:
+    """Handling time of the webhook receiver alone at a fixed rate (default 100 requests/s).
+
+    Same as ``stocksync bench sync --receiver-only``; options as there (--duration, --receiver-rate,
+    --database-url, --json).
+    """
+    _exec("deployments.bench_sync", ["--receiver-only", *ctx.args])
+
+
+def _exec(module: str, args: list[str]) -> None:
+    import os
+    import sys
+
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])

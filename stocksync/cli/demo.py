@@ -1,54 +1,39 @@
-"""``stocksync demo``: the README's main job."""
+"""``stocksync demo``: the README's main job, a flash sale over the channel emulators.
+
+The demo runs the sync worker, a Prefect flow, and ``stocksync/`` never imports Prefect, so this
+command only replaces itself with ``python -m deployments.demo`` (same interpreter, same options).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
 
 import typer
 
-from stocksync.cli.output import JsonOpt, console, print_json, table
-from stocksync.demo import run_demo
+from stocksync.cli.output import JsonOpt
 
 
 def demo(
-    db: Path = typer.Option(
-        Path("stocksync-demo.db"), help="SQLite file for the demo ledger (recreated)."
+    duration: float = typer.Option(20.0, min=1, help="Seconds of shopping."),
+    rate: float = typer.Option(5.0, min=0.1, help="Checkouts per second over all channels."),
+    threads: int = typer.Option(6, min=1, help="Concurrent shoppers."),
+    database_url: str | None = typer.Option(
+        None,
+        help="A PostgreSQL server URL: the demo ledger is a scratch database beside it "
+        "(default: SQLite in a temporary directory).",
     ),
-    shoppers: int = typer.Option(4, help="Concurrent shoppers per channel."),
+    prefect_port: int = typer.Option(
+        4200, help="Port of the local Prefect server (unless PREFECT_API_URL names one)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Flash sale: three channels race for the last units of one SKU on a fresh SQLite ledger."""
-    report = run_demo(db, shoppers_per_channel=shoppers)
-    doc = report.to_dict()
+    """Flash sale: shoppers on emulated Shopify, Amazon and WooCommerce race for scarce SKUs while
+    the webhook receiver and the sync worker keep every channel in step with the ledger."""
+    argv = [sys.executable, "-m", "deployments.demo", "--duration", str(duration),
+            "--rate", str(rate), "--threads", str(threads), "--prefect-port", str(prefect_port)]  # fmt: skip
+    if database_url:
+        argv += ["--database-url", database_url]
     if as_json:
-        print_json(doc)
-    else:
-        console.print(
-            f"[bold]Flash sale[/bold] on {report.sku}: {report.units_before} units left, "
-            f"{len(report.orders)} shoppers on 3 channels buying 1 each at the same moment\n"
-            f"listed before the sale: {_fmt(report.listings_before)}"
-        )
-        table(
-            "Who got the last units",
-            ["channel", "orders", "got_units", "recorded_short"],
-            [
-                [ch, v["orders"], v["got_units"], v["recorded_short"]]
-                for ch, v in doc["per_channel"].items()
-            ],
-        )
-        console.print(
-            f"winners: {', '.join(doc['winners'])}\n"
-            f"orders in the ledger: {report.orders_in_ledger} of {len(report.orders)} placed; "
-            f"units committed: {report.committed} of {report.units_before}; "
-            f"units committed beyond stock: [bold]{report.oversold_units}[/bold]\n"
-            f"orders recorded short, kept for the seller to cancel: {report.short_orders}\n"
-            f"listed after the sale: {_fmt(report.listings_after)}; "
-            f"ledger verify: {'clean' if report.mismatches == 0 else f'{report.mismatches} mismatches'}\n"
-            f"explore it: STOCKSYNC_DATABASE_URL=sqlite:///{report.database} stocksync stock show"
-        )
-    if report.oversold_units or report.mismatches or report.orders_in_ledger != 3 * shoppers:
-        raise typer.Exit(1)
-
-
-def _fmt(listings: dict[str, int]) -> str:
-    return ", ".join(f"{ch} {qty}" for ch, qty in listings.items())
+        argv.append("--json")
+    os.execv(sys.executable, argv)

@@ -227,14 +227,3 @@ def test_a_command_on_a_database_without_schema_says_to_upgrade(
 
     assert result.exit_code == 2
     assert "stocksync db upgrade" in result.output
-
-
-def test_the_demo_commits_the_last_units_once_and_loses_no_order(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.db"), "--json"])
-
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
-    assert (doc["units_before"], doc["units_committed"], doc["oversold_units"]) == (3, 3, 0)
-    assert doc["orders_in_ledger"] == doc["orders_placed"] == 12
-    assert doc["short_orders"] == 9 and doc["ledger_mismatches"] == 0
-    assert set(doc["listings_after"].values()) == {0}

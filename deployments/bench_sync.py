@@ -1,0 +1,190 @@
+"""``stocksync bench sync``: the sync gap under a sustained flash sale with a burst.
+
+``python -m deployments.bench_sync [--duration 60] [--rate 20] [--burst-factor 5] [--burst-s 5]
+[--latency-ms 100] [--database-url URL] [--workers shared|per-channel] [--json]``
+
+Three emulated channels (Shopify, Amazon, WooCommerce), each answering its API after
+``--latency-ms``; shoppers check out at ``--rate`` orders/s for ``--duration`` seconds, with the
+rate multiplied by ``--burst-factor`` for ``--burst-s`` seconds in the middle. Two of the SKUs are
+stocked to sell out during the run, so the last-units guard is exercised. The same fleet, worker
+and measurements as ``stocksync demo`` (``deployments/flash_sale.py``, ``stocksync/bench``).
+``--receiver-only`` measures the webhook receiver alone instead (``stocksync.bench.receiver``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from deployments.flash_sale import WorkerThread, flow_runs_since, prefect_server
+from stocksync.bench.sale_run import run_sale
+from stocksync.bench.scratch import scratch_ledger_url
+from stocksync.bench.sync_metrics import throttle_errors_left
+from stocksync.sandbox.flash_sale import CHANNELS, SaleShape, start_fleet
+
+TARGETS = {"p50_s": 1.0, "p99_s": 3.0, "oversold_lines": 0, "http_429_unhandled": 0}
+
+out = Console(highlight=False, width=110)
+err = Console(stderr=True, highlight=False)
+
+
+def bench_catalog(skus: int, ample: int, scarce: int, scarce_skus: int = 2) -> str:
+    """``skus`` SKUs in one warehouse, listed on every channel; the first ``scarce_skus`` sell out."""
+    header = "sku,location,on_hand," + ",".join(f"listing:{c.name}" for c in CHANNELS)
+    rows = [
+        f"FLASH-{n:03d},bench-dc,{scarce if n < scarce_skus else ample}," + ",".join("x" * 3)
+        for n in range(skus)
+    ]
+    return "\n".join([header, *rows]) + "\n"
+
+
+def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    shape = SaleShape(args.duration, args.rate, args.burst_factor, args.burst_s)
+    expected = args.rate * (args.duration + (args.burst_factor - 1) * args.burst_s)
+    ample = int(expected / args.skus * 1.5) + 10
+    scarce = max(8, int(expected / args.skus * 0.4))
+    with (
+        tempfile.TemporaryDirectory(prefix="stocksync-bench-") as tmp,
+        scratch_ledger_url(args.database_url, Path(tmp), label="bench_sync") as url,
+        prefect_server(args.prefect_port, Path(tmp) / "prefect-server.log") as prefect,
+    ):
+        catalog = bench_catalog(args.skus, ample, scarce)
+        fleet = start_fleet(url, catalog, Path(tmp), latency_ms=args.latency_ms)
+        try:
+            say(f"ledger: {url.split('@')[-1]}; Prefect: {prefect.ui_url}")
+            started = datetime.now(UTC)
+            names = [(name,) for name in fleet.emulators] if args.workers == "per-channel" else [()]
+            workers = [WorkerThread(fleet, channels=n, worker_id="-".join(n) or "bench").start()
+                       for n in names]  # fmt: skip
+            try:
+                report = run_sale(
+                    fleet, shape, fleet.skus, threads=args.threads, progress=say,
+                    settle_timeout_s=60,
+                )  # fmt: skip
+            finally:
+                for worker in workers:
+                    worker.stop()
+            runs = flow_runs_since(started)
+            left = throttle_errors_left(fleet)
+        finally:
+            fleet.stop()
+    doc = report.to_dict()
+    accepted = doc["orders_accepted"]
+    doc |= {
+        "latency_ms": args.latency_ms,
+        "workers": args.workers,
+        "database": "sqlite" if url.startswith("sqlite") else "postgresql",
+        "stock": {"ample": ample, "scarce": scarce, "scarce_skus": 2},
+        "flow_runs": runs,
+        "flow_runs_per_100_orders": round(100 * runs["total"] / accepted, 1) if accepted else None,
+        "http_429_unhandled": left,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    doc["targets"] = {
+        "p50_s": _at_most(doc["sync_gap"]["p50_s"], TARGETS["p50_s"]),
+        "p99_s": _at_most(doc["sync_gap"]["p99_s"], TARGETS["p99_s"]),
+        "oversold_lines": _at_most(doc["oversold_lines"], 0),
+        "http_429_unhandled": _at_most(left, 0),
+    }
+    doc["ok"] = all(t["met"] for t in doc["targets"].values()) and doc["converged"]
+    return doc
+
+
+def _at_most(value: float | None, target: float) -> dict[str, Any]:
+    return {"value": value, "target": target, "met": value is not None and value <= target}
+
+
+def print_report(doc: dict[str, Any]) -> None:
+    gap = doc["sync_gap"]
+    t = Table(title="Sync benchmark", title_justify="left")
+    for col in ("measure", "value", "target"):
+        t.add_column(col, justify="left" if col == "measure" else "right")
+    rows = [
+        ("orders accepted / refused", f"{doc['orders_accepted']} / {doc['orders_refused']}", ""),
+        ("sync gap p50 s", _s(gap["p50_s"]), "≤ 1"),
+        ("sync gap p99 s", _s(gap["p99_s"]), "≤ 3"),
+        ("sync gap max s", _s(gap["max_s"]), ""),
+        ("oversold order lines", str(doc["oversold_lines"]), "0"),
+        ("push calls per order", str(doc["push_calls_per_order"]), ""),
+        ("429s received / unhandled", f"{doc['http_429_received']} / {doc['http_429_unhandled']}",
+         "- / 0"),
+        ("flow runs per 100 orders", str(doc["flow_runs_per_100_orders"]), ""),
+        ("converged", "yes" if doc["converged"] else "NO", "yes"),
+    ]  # fmt: skip
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+    per = Table(title="Per selling channel", title_justify="left")
+    for col in ("channel", "accepted", "refused", "gap p50", "gap p99", "gap max", "push calls",
+                "429s"):  # fmt: skip
+        per.add_column(col, justify="left" if col == "channel" else "right")
+    for name, ch in doc["channels"].items():
+        g = ch["sync_gap"]
+        per.add_row(name, str(ch["orders_accepted"]), str(ch["orders_refused"]), _s(g["p50_s"]),
+                    _s(g["p99_s"]), _s(g["max_s"]), str(ch["push_calls"]), str(ch["http_429"]))  # fmt: skip
+    out.print(per)
+    out.print(f"{doc['duration_s']:.0f} s at {doc['rate_per_s']} orders/s, burst ×"
+              f"{doc['burst']['factor']} for {doc['burst']['seconds']} s; API latency "
+              f"{doc['latency_ms']} ms; ledger on {doc['database']}; load {doc['load_average']}")  # fmt: skip
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="stocksync bench sync", description=__doc__)
+    p.add_argument("--duration", type=float, default=60.0, help="Seconds of shopping.")
+    p.add_argument("--rate", type=float, default=20.0, help="Orders per second, sustained.")
+    p.add_argument("--burst-factor", type=float, default=5.0)
+    p.add_argument("--burst-s", type=float, default=5.0, help="Burst length, mid-run.")
+    p.add_argument("--latency-ms", type=int, default=100, help="Every channel API call's latency.")
+    p.add_argument("--skus", type=int, default=8, help="SKUs on sale (2 of them sell out).")
+    p.add_argument("--threads", type=int, default=16, help="Concurrent shoppers.")
+    p.add_argument("--workers", choices=("shared", "per-channel"), default="shared",
+                   help="One sync worker for all channels, or one per channel.")  # fmt: skip
+    p.add_argument(
+        "--database-url", help="PostgreSQL server for a scratch ledger (default SQLite)."
+    )
+    p.add_argument("--prefect-port", type=int, default=4200)
+    p.add_argument("--receiver-only", action="store_true", help="Benchmark the receiver alone.")
+    p.add_argument("--receiver-rate", type=float, default=100.0, help="Webhooks per second.")
+    p.add_argument("--json", action="store_true", help="Print one JSON document.")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    say = (lambda msg: err.print(msg)) if args.json else (lambda msg: out.print(msg))
+    try:
+        if args.receiver_only:
+            from stocksync.bench.receiver import print_receiver_report, run_receiver_bench
+
+            doc = run_receiver_bench(args.database_url, args.duration, args.receiver_rate, say)
+            printer = print_receiver_report
+        else:
+            doc, printer = run_bench(args, say), print_report
+    except KeyboardInterrupt:
+        err.print("stopped")
+        return 130
+    except RuntimeError as exc:
+        err.print(f"the benchmark failed: {exc}")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        printer(doc)
+    return 0 if doc["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

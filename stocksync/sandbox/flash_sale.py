@@ -1,0 +1,310 @@
+"""A flash sale over the channel emulators: the fleet, its ledger, and the shoppers.
+
+Shared by ``stocksync demo`` and ``stocksync bench sync``. This module knows nothing about
+Prefect: whoever runs it supplies the sync worker (``deployments/flash_sale.py``). ``start_fleet``
+stands up Shopify, Amazon and WooCommerce emulators listing nothing but 0s, a fresh ledger whose
+channels and listings use the emulators' own ids, and the webhook receiver (in a thread) that
+every emulator delivers its order webhooks to. ``run_shoppers`` then places shopper orders on the
+emulators' checkout endpoints at a paced rate, from several threads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from stocksync.domain.model import ChannelPolicy
+from stocksync.ledger.catalog import import_catalog
+from stocksync.ledger.config import ChannelInfo, add_channel
+from stocksync.ledger.db import make_engine
+from stocksync.ledger.migrate import upgrade
+from stocksync.ledger.service import Ledger
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
+from stocksync.receiver.app import create_app
+from stocksync.sandbox.harness import RunningEmulator, SandboxClock, start_emulator
+from stocksync.sandbox.server import serve_in_thread
+
+__all__ = [
+    "CHANNELS",
+    "LAST_UNITS",
+    "Fleet",
+    "Placed",
+    "SaleShape",
+    "catalog_with_ids",
+    "run_shoppers",
+    "sample_catalog_text",
+    "scarce_catalog",
+    "start_fleet",
+]
+
+SAMPLE_CATALOG = Path(__file__).parents[1] / "samples" / "catalog.csv"
+
+LAST_UNITS = 5
+"""The last-units guard of every demo channel: at or below this many units of a SKU, only the
+top-ranked channel (shopify-main) lists it. Two channels can then only sell the same unit if more
+than this many units are sold while a push is in flight, i.e. the guard covers a sync gap of
+LAST_UNITS / (orders per second of that SKU)."""
+
+CHANNELS = (
+    ChannelInfo("shopify-main", "shopify", 30, ChannelPolicy(last_units=LAST_UNITS)),
+    ChannelInfo("amazon-eu", "amazon", 20, ChannelPolicy(buffer=1, last_units=LAST_UNITS)),
+    ChannelInfo("woo-site", "woocommerce", 10, ChannelPolicy(buffer=1, last_units=LAST_UNITS)),
+)
+"""The demo's channels: kind, priority and policy. Amazon and WooCommerce hold one unit back."""
+
+
+@dataclass
+class Fleet:
+    """Running emulators, the ledger they feed, the receiver, and the channels file."""
+
+    database_url: str
+    ledger: Ledger
+    emulators: dict[str, RunningEmulator]
+    receiver_url: str
+    channels_file: Path
+    skus: list[str]
+    """The SKUs every channel lists (the ones shoppers buy)."""
+    _stop_receiver: Callable[[], None] | None = None
+
+    def shown(self, channel: str, sku: str) -> int:
+        return self.emulators[channel].shown(sku)
+
+    def stop(self) -> None:
+        """Webhooks off first (so no delivery hits a stopped receiver), then everything."""
+        for emulator in self.emulators.values():
+            emulator.set_webhook_url(None)
+        for emulator in self.emulators.values():
+            emulator.stop()
+        if self._stop_receiver is not None:
+            self._stop_receiver()
+            self._stop_receiver = None
+        self.ledger.engine.dispose()
+
+
+def start_fleet(
+    database_url: str,
+    catalog_text: str,
+    workdir: Path,
+    *,
+    channels: Sequence[ChannelInfo] = CHANNELS,
+    latency_ms: int = 0,
+    emulator_limits: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Fleet:
+    """Emulators showing 0 of every catalog SKU listed on them, a migrated ledger with the
+    channels and the catalog (listing ids from the emulators), and the receiver in a thread.
+
+    ``catalog_text`` is a catalog CSV whose ``listing:<channel>`` cells mark which channel lists
+    which SKU (their values are replaced by the emulators' ids). The channels file the sync worker
+    reads is written to ``workdir``, readable by its owner only.
+    """
+    listed = _listed_skus(catalog_text, [c.name for c in channels])
+    limits = emulator_limits or {}
+    clock, running = SandboxClock(), {}
+    engine = make_engine(database_url)
+    upgrade(engine)
+    ledger = Ledger(engine)
+    try:
+        for info in channels:
+            stock = dict.fromkeys(listed[info.name], 0)
+            running[info.name] = start_emulator(
+                info.kind, info.name, stock, latency_ms=latency_ms, clock=clock,
+                **limits.get(info.kind, {}),
+            )  # fmt: skip
+            ledger.run(lambda s, i=info: add_channel(s, i))
+        ledger.run(lambda s: import_catalog(s, catalog_with_ids(catalog_text, running)))
+        ledger.run(lambda s: _store_refs(s, running))
+        app = create_app(ledger, secrets=lambda name: _webhook_secret(running.get(name)))
+        receiver_url, stop_receiver = serve_in_thread(app)
+        for info in channels:
+            running[info.name].set_webhook_url(f"{receiver_url}/webhooks/{info.kind}/{info.name}")
+    except BaseException:
+        for emulator in running.values():
+            emulator.stop()
+        engine.dispose()
+        raise
+    common = sorted(set.intersection(*(set(v) for v in listed.values())))
+    fleet = Fleet(database_url, ledger, running, receiver_url, workdir / "channels.json", common)
+    fleet._stop_receiver = stop_receiver
+    _write_channels_file(fleet.channels_file, running)
+    return fleet
+
+
+def catalog_with_ids(catalog_text: str, emulators: Mapping[str, RunningEmulator]) -> str:
+    """The catalog with every filled ``listing:<channel>`` cell replaced by that channel's id."""
+    rows = list(csv.DictReader(io.StringIO(catalog_text)))
+    if not rows:
+        return catalog_text
+    ids = {name: e.listings() for name, e in emulators.items()}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        for column in row:
+            channel = column.removeprefix("listing:")
+            if column.startswith("listing:") and (row[column] or "").strip():
+                row[column] = ids[channel][row["sku"].strip()][0] if channel in ids else ""
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _listed_skus(catalog_text: str, channels: Sequence[str]) -> dict[str, list[str]]:
+    listed: dict[str, list[str]] = {name: [] for name in channels}
+    for row in csv.DictReader(io.StringIO(catalog_text)):
+        for name in channels:
+            cell = (row.get(f"listing:{name}") or "").strip()
+            if cell and row["sku"] not in listed[name]:
+                listed[name].append(row["sku"].strip())
+    return listed
+
+
+def _store_refs(session: Session, emulators: Mapping[str, RunningEmulator]) -> None:
+    """Each listing's refs (Shopify's location and variant) as the channel names them."""
+    sku_ids: dict[str, int] = dict(session.execute(select(SkuRow.sku, SkuRow.id)).tuples().all())
+    for name, emulator in emulators.items():
+        channel_id = session.execute(select(ChannelRow.id).where(ChannelRow.name == name)).scalar()
+        for sku, (_, refs) in emulator.listings().items():
+            if refs and sku in sku_ids:
+                session.execute(
+                    update(ListingRow)
+                    .where(ListingRow.channel_id == channel_id, ListingRow.sku_id == sku_ids[sku])  # type: ignore[arg-type]
+                    .values(external_refs=refs)
+                )
+
+
+def _webhook_secret(emulator: RunningEmulator | None) -> str | None:
+    if emulator is None:
+        return None
+    fields = emulator.connector_fields()
+    value = fields.get("webhook_secret") or fields.get("notification_secret")
+    return str(value) if value else None
+
+
+def _write_channels_file(path: Path, emulators: Mapping[str, RunningEmulator]) -> None:
+    """The channels file for the sync worker; owner-only, since it holds the credentials."""
+    doc = {"channels": {name: e.connector_fields() for name, e in emulators.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(doc, handle)
+
+
+def scarce_catalog(catalog_text: str, scarce: Mapping[str, int]) -> str:
+    """The catalog with each scarce SKU's stock set to the given units, all at its first location."""
+    rows = list(csv.DictReader(io.StringIO(catalog_text)))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    seen: set[str] = set()
+    for row in rows:
+        sku = row["sku"].strip()
+        if sku in scarce and row.get("location"):
+            row["on_hand"] = "0" if sku in seen else str(scarce[sku])
+            seen.add(sku)
+        writer.writerow(row)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class SaleShape:
+    """How many orders per second, for how long, and a burst in the middle."""
+
+    duration_s: float
+    rate_per_s: float
+    burst_factor: float = 1.0
+    burst_s: float = 0.0
+    """The burst lasts this long, centred in the sale; the rate is multiplied by burst_factor."""
+
+    def rate_at(self, elapsed_s: float) -> float:
+        middle = self.duration_s / 2
+        in_burst = self.burst_s and abs(elapsed_s - middle) <= self.burst_s / 2
+        return self.rate_per_s * (self.burst_factor if in_burst else 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One shopper checkout: where, what, when it was answered, and whether it was accepted."""
+
+    channel: str
+    sku: str
+    accepted: bool
+    order_id: str | None
+    answered_at: float
+    """``time.monotonic()`` when the channel answered."""
+
+
+@dataclass
+class _Schedule:
+    """Order slots handed out to the shopper threads at the sale's paced rate."""
+
+    shape: SaleShape
+    started: float = field(default_factory=time.monotonic)
+    next_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> float | None:
+        """The monotonic time of the next slot, or None once the sale is over."""
+        with self.lock:
+            if self.next_at >= self.shape.duration_s:
+                return None
+            slot = self.next_at
+            self.next_at += 1.0 / self.shape.rate_at(slot)
+            return self.started + slot
+
+
+def run_shoppers(
+    fleet: Fleet,
+    skus: Sequence[str],
+    shape: SaleShape,
+    *,
+    threads: int = 8,
+    seed: int = 7,
+    on_placed: Callable[[Placed], None] | None = None,
+) -> list[Placed]:
+    """Shoppers buying one unit of a random SKU on a random channel, at ``shape``'s rate.
+
+    Several threads share one schedule, so a slow checkout delays only its own thread; a slot
+    more than a second late is still placed (the rate is an offer, not a promise).
+    """
+    schedule = _Schedule(shape)
+    placed: list[Placed] = []
+    lock = threading.Lock()
+    channels = sorted(fleet.emulators)
+
+    def shop(n: int) -> None:
+        rng = random.Random(seed * 1000 + n)
+        while (slot := schedule.take()) is not None:
+            delay = slot - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            channel, sku = rng.choice(channels), rng.choice(list(skus))
+            answer = fleet.emulators[channel].shopper_order({sku: 1})
+            done = Placed(channel, sku, answer.accepted, answer.order_id, time.monotonic())
+            if on_placed is not None:
+                on_placed(done)
+            with lock:
+                placed.append(done)
+
+    workers = [
+        threading.Thread(target=shop, args=(n,), name=f"shopper-{n}") for n in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return placed
+
+
+def sample_catalog_text() -> str:
+    return SAMPLE_CATALOG.read_text(encoding="utf-8")
