@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -9,7 +11,7 @@ from sqlmodel import Session
 from stocksync.ledger.lookups import channel_ref
 from stocksync.ledger.tables import ChannelCursorRow, utcnow
 
-__all__ = ["read_cursor", "save_cursor"]
+__all__ = ["cursor_age_s", "read_cursor", "save_cursor"]
 
 _table = ChannelCursorRow.__table__  # type: ignore[attr-defined]
 
@@ -34,3 +36,18 @@ def save_cursor(session: Session, channel: str, cursor: str | None) -> None:
         index_elements=["channel_id"], set_={"cursor": cursor, "polled_at": values["polled_at"]}
     )
     session.connection().execute(stmt)
+
+
+def cursor_age_s(session: Session, channel: str) -> float | None:
+    """Seconds since ``channel``'s cursor was last saved; None before its first poll."""
+    channel_id = channel_ref(session, channel).id
+    polled = (
+        session.connection()
+        .execute(select(_table.c.polled_at).where(_table.c.channel_id == channel_id))
+        .scalar_one_or_none()
+    )
+    if polled is None:
+        return None
+    if polled.tzinfo is None:  # SQLite hands times back without their zone
+        polled = polled.replace(tzinfo=UTC)
+    return (utcnow() - polled).total_seconds()

