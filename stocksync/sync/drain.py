@@ -20,6 +20,8 @@ others. Pacing stays in the connectors: this module never sleeps.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -55,6 +57,9 @@ from stocksync.sync.report import ChannelReport, DrainReport, Outcome, PushRecor
 __all__ = ["ConflictHook", "ConflictedListing", "DrainReport", "drain", "read_back"]
 
 log = logging.getLogger(__name__)
+
+KEEP_UP_POLL_S = 0.1
+"""How often a channel done with its drain looks for new changes while others still push."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +129,12 @@ def drain(
     if len(runs) == 1:
         _run_channel(*runs[0], limit, max_conflicts)
     elif runs:
+        busy = _Busy(len(runs))
         with ThreadPoolExecutor(len(runs), thread_name_prefix="drain") as pool:
-            for done in [pool.submit(_run_channel, n, r, limit, max_conflicts) for n, r in runs]:
+            futures = [
+                pool.submit(_run_while_busy, n, r, limit, max_conflicts, busy) for n, r in runs
+            ]
+            for done in futures:
                 done.result()
     return report
 
@@ -136,6 +145,36 @@ def _run_channel(name: str, run: _ChannelDrain, limit: int, max_conflicts: int) 
     except Exception as exc:  # one channel's failure never stops the others
         log.exception("draining %s failed", name)
         run.rep.error = f"{type(exc).__name__}: {exc}"
+
+
+class _Busy:
+    """How many channels of one drain are still pushing."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def others(self) -> bool:
+        with self._lock:
+            return self._count > 0
+
+
+def _run_while_busy(
+    name: str, run: _ChannelDrain, limit: int, max_conflicts: int, busy: _Busy
+) -> None:
+    """Drain one channel, and keep taking its new changes while slower channels are still busy,
+    so a fast channel's sync gap is not the slowest channel's drain time."""
+    try:
+        _run_channel(name, run, limit, max_conflicts)
+    finally:
+        busy.done()
+    while busy.others() and run.rep.error is None:
+        time.sleep(KEEP_UP_POLL_S)
+        _run_channel(name, run, limit, max_conflicts)
 
 
 @dataclass
