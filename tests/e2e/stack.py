@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import select, update
@@ -42,7 +44,7 @@ SHOPIFY, WOO, AMAZON = "shopify-main", "woo-site", "amazon-eu"
 CHANNELS = ((SHOPIFY, "shopify", 30), (AMAZON, "amazon", 20), (WOO, "woocommerce", 10))
 MUG, COASTER, LAMP = "TEAL-MUG-350ML", "OAK-COASTER", "BRASS-LAMP"
 STOCK = {MUG: 40, COASTER: 30, LAMP: 20}
-CONNECTOR_TIMEOUT_S = 1.5
+CONNECTOR_TIMEOUT_S = 1.0
 """Short, so a hanging emulator costs a retry round quickly; the lease outlasts it."""
 
 
@@ -136,6 +138,18 @@ class Stack:
             .where(SkuRow.sku == sku)
         )
         return sum(self.ledger.run(lambda s: s.execute(stmt).scalars().all()))
+
+    def received(self, outcome: str) -> dict[str, int]:
+        """Channel → webhook events the receivers answered with ``outcome`` (their /metrics)."""
+        found: dict[str, int] = {}
+        for receiver in self.receivers:
+            text = httpx.get(f"{receiver}/metrics", timeout=5).text
+            for line in text.splitlines():
+                match = re.match(r'stocksync_webhooks_total\{kind="[^"]*",channel="([^"]*)",'
+                                 r'outcome="([^"]*)"\} (\d+)', line)  # fmt: skip
+                if match and match[2] == outcome:
+                    found[match[1]] = found.get(match[1], 0) + int(match[3])
+        return found
 
 
 def wait_until(
