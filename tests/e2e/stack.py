@@ -252,9 +252,12 @@ class ThreadWorker:
         except BaseException as exc:
             self.error = exc
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
+
+    def stop(self) -> None:
+        self.request_stop()
         self._thread.join(60)
         assert not self._thread.is_alive(), "the worker did not stop"
         assert self.error is None, self.error
