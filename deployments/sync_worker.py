@@ -1,7 +1,8 @@
 """The long-lived sync worker: wait for dirty listings, run ``sync-inventory`` in-process, repeat.
 
 ``python -m deployments.sync_worker [--database-url URL | --database-block NAME] [--channel NAME …]
-[--channels-file PATH] [--use-blocks] [--worker-id ID] [--idle-timeout S]``
+[--channels-file PATH] [--use-blocks] [--worker-id ID] [--idle-timeout S] [--lease-s S]
+[--retry-base-s S]``
 
 One asyncio loop in one process. Waiting is ``wait_for_dirty`` (PostgreSQL LISTEN/NOTIFY, a short
 poll on SQLite) in a thread, restricted to the channels this worker drains; each wake-up awaits
@@ -28,7 +29,14 @@ from sqlalchemy import Engine
 from blocks.ledger import ledger_url
 from flows.sync_inventory import sync_inventory
 from stocksync.sync.wakeup import wait_for_dirty
-from tasks.sync import close_all, configured_channels, ledger_for, ledger_kinds
+from tasks.sync import (
+    DEFAULT_LEASE_S,
+    DEFAULT_RETRY_BASE_S,
+    close_all,
+    configured_channels,
+    ledger_for,
+    ledger_kinds,
+)
 
 log = logging.getLogger("stocksync.worker")
 
@@ -51,6 +59,10 @@ class WorkerOptions:
     worker_id: str = ""
     idle_timeout_s: float | None = None
     """Stop after this long with nothing to push (None: run until stopped)."""
+    lease_s: float = DEFAULT_LEASE_S
+    """How long a listing stays claimed if this worker dies mid-push (must outlast one call)."""
+    retry_base_s: float = DEFAULT_RETRY_BASE_S
+    """First backoff step after a transient channel failure."""
 
 
 async def run_worker(options: WorkerOptions, stop: asyncio.Event) -> int:
@@ -113,6 +125,8 @@ async def _run_once(options: WorkerOptions, worker_id: str) -> dict[str, dict[st
             channels_file=options.channels_file,
             use_blocks=options.use_blocks,
             worker_id=worker_id,
+            lease_s=options.lease_s,
+            retry_base_s=options.retry_base_s,
         )
     except Exception:
         log.exception("sync-inventory run failed; the listings stay dirty for the next run")
@@ -188,10 +202,18 @@ def parse_args(argv: list[str] | None = None) -> WorkerOptions:
     parser.add_argument(
         "--idle-timeout", type=float, default=None, help="Stop after S seconds with nothing to do."
     )
+    parser.add_argument(
+        "--lease-s", type=float, default=DEFAULT_LEASE_S,
+        help="Seconds a claimed listing stays this worker's if it dies mid-push.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retry-base-s", type=float, default=DEFAULT_RETRY_BASE_S,
+        help="First backoff step after a transient channel failure.",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     return WorkerOptions(
         args.database_url, args.database_block, tuple(args.channel), args.channels_file,
-        args.use_blocks, args.worker_id, args.idle_timeout,
+        args.use_blocks, args.worker_id, args.idle_timeout, args.lease_s, args.retry_base_s,
     )  # fmt: skip
 
 

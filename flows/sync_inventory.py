@@ -23,7 +23,7 @@ from flows.channel_sources import channel_sources
 from flows.low_stock_alerts import _notifier
 from stocksync.sync.report import DrainReport, Outcome
 from tasks.alerts import low_stock_task, oversold_task
-from tasks.sync import drain_task, orders_behind_now
+from tasks.sync import DEFAULT_LEASE_S, DEFAULT_RETRY_BASE_S, drain_task, orders_behind_now
 
 
 @flow(name="sync-inventory", log_prints=False)
@@ -35,6 +35,8 @@ async def sync_inventory(
     use_blocks: bool = False,
     slack_block: str | None = None,
     worker_id: str | None = None,
+    lease_s: float = DEFAULT_LEASE_S,
+    retry_base_s: float = DEFAULT_RETRY_BASE_S,
 ) -> dict[str, dict[str, int]]:
     """Push the latest desired quantity of every due dirty listing to its channel.
 
@@ -42,6 +44,8 @@ async def sync_inventory(
     channels file / STOCKSYNC_<NAME>_* variables, or with `use_blocks` a channel block named as
     the channel). A failing channel never fails the run: its listings back off in the ledger and
     a later run pushes them. SKUs pushed get a low-stock check when Slack is configured.
+    ``lease_s`` bounds how long a listing stays claimed by a run that died mid-push;
+    ``retry_base_s`` is the first backoff step after a transient failure.
     Returns channel → outcome → count.
     """
     logger = get_run_logger()
@@ -51,7 +55,8 @@ async def sync_inventory(
         logger.warning("channel %s left out: %s", name, why)
     names = sorted(sources)
     behind = orders_behind_now(url, names)
-    report = drain_task(url, sources, worker_id or f"{socket.gethostname()}:{os.getpid()}")
+    owner = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+    report = drain_task(url, sources, owner, lease_s, retry_base_s)
     title = f"{','.join(names) or 'no channels'}: {behind.label() or _summary(report)}"
     await asyncio.gather(_rename(title), _publish(report))  # two API calls, one wait
     _warn(report, logger)

@@ -26,12 +26,15 @@ from stocksync.channels.settings import load_channel
 from stocksync.ledger.config import list_channels
 from stocksync.ledger.db import make_engine
 from stocksync.ledger.service import Ledger
+from stocksync.sync.backoff import RetryPolicy
 from stocksync.sync.drain import drain
 from stocksync.sync.pending import OrdersBehind, orders_behind
 from stocksync.sync.poll import PollReport, catch_up_on_conflict, poll_channel
 from stocksync.sync.report import DrainReport
 
 __all__ = [
+    "DEFAULT_LEASE_S",
+    "DEFAULT_RETRY_BASE_S",
     "ChannelSource",
     "close_all",
     "configured_channels",
@@ -42,6 +45,11 @@ __all__ = [
     "orders_behind_now",
     "poll_task",
 ]
+
+DEFAULT_LEASE_S = 300.0
+"""How long a drain's claim on a listing lasts: it must outlast one call to the channel."""
+DEFAULT_RETRY_BASE_S = RetryPolicy().base_s
+"""The first backoff step after a transient failure (then doubling, with full jitter)."""
 
 _lock = threading.Lock()
 _ledgers: dict[str, Ledger] = {}
@@ -144,12 +152,20 @@ def orders_behind_now(database_url: str, channels: list[str]) -> OrdersBehind:
 
 
 @task(name="drain", task_run_name="drain-{worker_id}", cache_policy=NO_CACHE)
-def drain_task(database_url: str, sources: dict[str, ChannelSource], worker_id: str) -> DrainReport:
+def drain_task(
+    database_url: str,
+    sources: dict[str, ChannelSource],
+    worker_id: str,
+    lease_s: float = DEFAULT_LEASE_S,
+    retry_base_s: float = DEFAULT_RETRY_BASE_S,
+) -> DrainReport:
     """Push every due dirty listing of the given channels; failures back off in the ledger.
 
     No Prefect retries: a listing that did not land is already scheduled for a later drain.
     A channel whose configuration does not build a connector is logged and left out of the
     report, so the sync worker stops watching it.
+    ``lease_s`` is how long a claimed listing stays ours if this process dies mid-call;
+    ``retry_base_s`` is the first backoff step after a transient failure.
     """
     connectors: dict[str, ChannelConnector] = {}
     for name, src in sources.items():
@@ -159,7 +175,10 @@ def drain_task(database_url: str, sources: dict[str, ChannelSource], worker_id: 
             get_run_logger().warning("channel %s not drained: %s", name, exc)
     ledger = ledger_for(database_url)
     hook = catch_up_on_conflict(ledger, connectors)
-    return drain(ledger, connectors, worker_id=worker_id, on_conflict=hook)
+    return drain(
+        ledger, connectors, worker_id=worker_id, on_conflict=hook, lease_s=lease_s,
+        retry=RetryPolicy(base_s=retry_base_s),
+    )  # fmt: skip
 
 
 @task(name="poll-orders", task_run_name="poll-{source.name}", cache_policy=NO_CACHE,

@@ -123,3 +123,13 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def ledger(engine: Engine) -> Ledger:
     return Ledger(engine)
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """The only place a Prefect server is started: one temporary server for the whole session,
+    used by the directories whose conftest asks for it (flows, e2e), however many of them run."""
+    from prefect.testing.utilities import prefect_test_harness  # only sessions that need it
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

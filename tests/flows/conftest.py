@@ -1,14 +1,10 @@
-"""The only place a Prefect server is started: one temporary server for the whole session."""
+"""Every flow test runs against the session's one temporary Prefect server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 
-@pytest.fixture(autouse=True, scope="session")
-def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
+@pytest.fixture(autouse=True)
+def _prefect(prefect_server: None) -> None:
+    """Started once per session by ``tests/conftest.py``."""
