@@ -111,6 +111,8 @@ def create_app(
         state["ledger"] = ledger or Ledger.from_settings()
         yield
         parsers.close()
+        if ledger is None:  # ours: close its pool with the app
+            state["ledger"].engine.dispose()
 
     app = FastAPI(
         title="stocksync webhook receiver",
