@@ -18,8 +18,6 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterStartTime,
 )
 from prefect.settings import PREFECT_API_URL
 
@@ -66,13 +64,15 @@ def start_worker(database_url: str, channels_file: Path, log: Path) -> subproces
 
 
 def sync_runs_since(since: datetime) -> int:
+    """Sync runs that were at work at or after ``since``: started then, or started earlier and still
+    running or ended after it (a run in progress keeps taking new changes, so it can carry a burst)."""
+
     async def count() -> int:
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["sync-inventory"])),
-                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["sync-inventory"]))
             )
-        return len(runs)
+        return sum(1 for run in runs if run.end_time is None or run.end_time >= since)
 
     return asyncio.run(count())
 
