@@ -189,7 +189,7 @@ def _channel_count(
         return InboxStatus.STORED, f"no listing for {count.listing_id!r} on {ch.name!r}"
     if not _same_location(item.refs, payload):
         return InboxStatus.STORED, "a count at a location this listing does not sell from"
-    if count.quantity == item.expected_qty:
+    if count.quantity == item.shown_qty:
         return InboxStatus.STORED, None
     if count.quantity == item.pushed_qty:
         return InboxStatus.STORED, f"echo of our push of {item.pushed_qty}"

@@ -50,6 +50,12 @@ class ListedItem:
     pushed_qty: int | None
     dirty: bool
     refs: dict[str, Any]
+    unheard_qty: int = 0
+
+    @property
+    def shown_qty(self) -> int | None:
+        """What the channel should show now (``expected_qty`` less its unheard sales)."""
+        return None if self.expected_qty is None else self.expected_qty - self.unheard_qty
 
 
 def skus_for_lines(
@@ -99,6 +105,7 @@ def find_listing(
             ListingRow.pushed_qty,
             ListingRow.dirty,
             ListingRow.external_refs,
+            ListingRow.unheard_qty,
         )
         .join(SkuRow, SkuRow.id == ListingRow.sku_id)
         .where(ListingRow.id == listing_pk)
@@ -106,7 +113,9 @@ def find_listing(
     if lock:
         stmt = stmt.with_for_update(of=ListingRow)
     row = conn(session).execute(stmt).one()
-    return ListedItem(row[0], row[1], row[2], row[3], row[4], bool(row[5]), dict(row[6] or {}))
+    return ListedItem(
+        row[0], row[1], row[2], row[3], row[4], bool(row[5]), dict(row[6] or {}), row[7]
+    )
 
 
 def _listing_pk(session: Session, channel_id: int, listing_id: str, sku: str | None) -> int | None:

@@ -57,6 +57,7 @@ class ListingState:
     channel: str
     priority: int
     policy: ChannelPolicy
+    unheard_qty: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class ListingChange:
     expected_qty: int | None
     dirty: bool
     version: int
+    unheard_qty: int
 
 
 def desired_quantities(
@@ -106,20 +108,26 @@ def listing_changes(
     """The listings whose desired or expected quantity or dirty flag must change.
 
     ``sold`` maps (channel id, listed SKU id) to units that channel just sold itself and so has
-    already taken off its own count. A listing is dirty while the channel may show something
+    already taken off its own count; units of it that a conflict had already shown us
+    (``unheard_qty``) are heard of now. A listing is dirty while the channel may show something
     other than its desired quantity; the version moves with every change of desired quantity.
     """
     changes = []
     for row in listings:
-        expected = row.expected_qty
-        if expected is not None and (row.channel_id, row.sku_id) in sold:
-            expected -= sold[(row.channel_id, row.sku_id)]
+        expected, unheard = row.expected_qty, row.unheard_qty
+        units = sold.get((row.channel_id, row.sku_id), 0)
+        if expected is not None and units:
+            expected -= units
+            unheard -= min(max(units, 0), unheard)
         new = desired[row.id]
         dirty = expected is None or expected != new
-        if (new, expected, dirty) != (row.desired_qty, row.expected_qty, row.dirty):
+        now = (new, expected, dirty, unheard)
+        if now != (row.desired_qty, row.expected_qty, row.dirty, row.unheard_qty):
             version = row.version + (new != row.desired_qty)
             changes.append(
-                ListingChange(row.id, row.channel_id, row.sku_id, new, expected, dirty, version)
+                ListingChange(
+                    row.id, row.channel_id, row.sku_id, new, expected, dirty, version, unheard
+                )
             )
     return changes
 
@@ -134,6 +142,7 @@ def write_listing_changes(session: Session, changes: Iterable[ListingChange]) ->
             "b_expected": c.expected_qty,
             "b_dirty": c.dirty,
             "b_version": c.version,
+            "b_unheard": c.unheard_qty,
             "b_now": utcnow(),
         }
         for c in changes
@@ -152,6 +161,7 @@ _UPDATE_LISTING = (
         expected_qty=bindparam("b_expected"),
         dirty=bindparam("b_dirty"),
         version=bindparam("b_version"),
+        unheard_qty=bindparam("b_unheard"),
         updated_at=bindparam("b_now"),
     )
 )
@@ -225,6 +235,7 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
             ChannelRow.share_pct,
             ChannelRow.zero_below,
             ChannelRow.last_units,
+            ListingRow.unheard_qty,
         )
         .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
         .order_by(ListingRow.id)
@@ -237,9 +248,10 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
 
 
 def listing_state(r: Iterable[object]) -> ListingState:
-    """A ListingState from a row of (listing columns…, channel name, priority, policy columns…)."""
+    """A ListingState from a row of (listing columns…, channel name, priority, policy columns…,
+    unheard units)."""
     (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
-     buffer, max_listed, share_pct, zero_below, last_units) = r  # fmt: skip
+     buffer, max_listed, share_pct, zero_below, last_units, unheard) = r  # fmt: skip
     return ListingState(
         id_,
         channel_id,
@@ -251,6 +263,7 @@ def listing_state(r: Iterable[object]) -> ListingState:
         name,
         priority,  # type: ignore[arg-type]
         ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units),  # type: ignore[arg-type]
+        unheard,  # type: ignore[arg-type]
     )
 
 

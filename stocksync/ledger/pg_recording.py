@@ -46,7 +46,8 @@ st AS (
     FOR UPDATE
 ),
 li AS (
-    SELECT l.id, l.channel_id, l.sku_id, l.desired_qty, l.expected_qty, l.version, l.dirty
+    SELECT l.id, l.channel_id, l.sku_id, l.desired_qty, l.expected_qty, l.version, l.dirty,
+           l.unheard_qty
     FROM listings l
     WHERE l.sku_id = ANY(%(listing_skus)s::int[]) {only_if_claimed}
       AND (SELECT count(*) FROM st) >= 0  -- stock rows are locked before listing rows
@@ -57,7 +58,8 @@ li AS (
 _LOCKED = """
        (SELECT coalesce(json_agg(json_build_array(sku_id, location_id)), '[]') FROM st),
        (SELECT coalesce(json_agg(json_build_array(id, channel_id, sku_id, desired_qty,
-                                                  expected_qty, version, dirty)), '[]') FROM li)"""
+                                                  expected_qty, version, dirty, unheard_qty)),
+                         '[]') FROM li)"""
 
 _CLAIM_AND_LOCK = (
     """
@@ -112,9 +114,10 @@ st AS (
 li AS (
     UPDATE listings x
     SET desired_qty = d.desired, expected_qty = d.expected, dirty = d.dirty,
-        version = d.version, updated_at = now()
+        version = d.version, unheard_qty = d.unheard, updated_at = now()
     FROM unnest(%(li_id)s::int[], %(li_desired)s::int[], %(li_expected)s::int[],
-                %(li_dirty)s::bool[], %(li_version)s::int[]) AS d(id, desired, expected, dirty, version)
+                %(li_dirty)s::bool[], %(li_version)s::int[], %(li_unheard)s::int[])
+         AS d(id, desired, expected, dirty, version, unheard)
     WHERE x.id = d.id
 )
 -- once per transaction, delivered at commit: wakes the drainers (stocksync.sync.wakeup)
@@ -183,10 +186,20 @@ def record_on_postgres(
 
 
 def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingState:
-    id_, channel_id, sku_id, desired, expected, version, dirty = row
+    id_, channel_id, sku_id, desired, expected, version, dirty, unheard = row
     ch = cfg.by_id[channel_id]
     return ListingState(
-        id_, channel_id, sku_id, desired, expected, version, dirty, ch.name, ch.priority, ch.policy
+        id_,
+        channel_id,
+        sku_id,
+        desired,
+        expected,
+        version,
+        dirty,
+        ch.name,
+        ch.priority,
+        ch.policy,
+        unheard,
     )
 
 
@@ -214,5 +227,6 @@ def _write_params(
         "st_qty": list(deltas.values()),
         "li_id": [c.listing_id for c in changes], "li_desired": [c.desired_qty for c in changes],
         "li_expected": [c.expected_qty for c in changes], "li_dirty": [c.dirty for c in changes],
-        "li_version": [c.version for c in changes], "notify": any(c.dirty for c in changes),
+        "li_version": [c.version for c in changes], "li_unheard": [c.unheard_qty for c in changes],
+        "notify": any(c.dirty for c in changes),
     }  # fmt: skip

@@ -202,7 +202,18 @@ class ListingRow(SQLModel, table=True):
     pushed_qty: int | None = None
     """The last quantity the channel accepted from us."""
     expected_qty: int | None = None
-    """What the channel should show now: last pushed minus its own orders ingested since."""
+    """What the channel will show once the ledger has heard of every sale the channel made: last
+    pushed minus its own orders ingested since. The channel itself shows ``expected_qty -
+    unheard_qty``; that is the count a compare-and-set compares with."""
+    unheard_qty: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    """Units a compare-and-set conflict showed the channel had sold beyond ``expected_qty`` and
+    whose orders the ledger has not recorded yet (their webhook is in flight). Hearing of the
+    channel's own orders uses them up; until then pushes hold them back, so the units are not
+    sold twice."""
+    unheard_since: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    """When ``unheard_qty`` last grew; polled orders that never bring them age them out."""
     version: int = 0
     """Bumped whenever desired_qty changes; a push records the version it carried."""
     pushed_version: int = 0

@@ -213,8 +213,8 @@ class _ChannelDrain:
         """Push one batch and record it; False when the channel should be left for this drain."""
         cas = self.connector.compare_and_set
         pushes = [
-            QuantityPush(li.external_id, li.desired_qty, li.expected_qty if cas else None,
-                         li.refs, li.sku)
+            QuantityPush(li.external_id, li.push_qty, li.shown_qty if cas else None, li.refs,
+                         li.sku)
             for li in batch
         ]  # fmt: skip
         try:
@@ -264,7 +264,7 @@ class _ChannelDrain:
         applied, conflicts, failed = [], [], []
         for li, r in zip(batch, results, strict=True):
             if r.status is PushStatus.APPLIED:
-                applied.append(Applied(li, li.desired_qty))
+                applied.append(Applied(li, li.push_qty))
                 continue
             if r.status is PushStatus.CONFLICT:
                 self.conflicts[li.id] += 1
@@ -329,7 +329,7 @@ class _ChannelDrain:
                 li.external_id,
                 li.sku,
                 li.version,
-                li.desired_qty,
+                li.push_qty,
                 outcome if li.id in ours else Outcome.LOST_LEASE,
                 message,
                 retry_in_s,

@@ -31,8 +31,9 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow, utcnow
 
 __all__ = [
     "DIRTY",
@@ -41,6 +42,7 @@ __all__ = [
     "Failed",
     "channel_ids",
     "claim_dirty",
+    "forget_unheard",
     "record_seen",
     "release",
     "write_back",
@@ -67,6 +69,18 @@ class ClaimedListing:
     version: int
     desired_qty: int
     expected_qty: int | None
+    unheard_qty: int = 0
+
+    @property
+    def push_qty(self) -> int:
+        """What the channel should show: the desired quantity less the units it sold that the
+        ledger has not heard of yet (they are not in ``desired_qty`` yet)."""
+        return max(self.desired_qty - self.unheard_qty, 0)
+
+    @property
+    def shown_qty(self) -> int | None:
+        """What the channel shows now, as far as we know: the compare-and-set value."""
+        return None if self.expected_qty is None else self.expected_qty - self.unheard_qty
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +154,7 @@ def claim_dirty(
             c.desired_qty,
             c.expected_qty,
             c.attempts,
+            c.unheard_qty,
         )  # fmt: skip
     )
     rows = conn(session).execute(stmt).all()
@@ -158,6 +173,7 @@ def claim_dirty(
             r.version,
             r.desired_qty,
             r.expected_qty,
+            r.unheard_qty,
         )  # fmt: skip
         for r in sorted(rows, key=lambda r: r.id)
     ]
@@ -198,7 +214,7 @@ def write_back(
     ids = [a.listing.id for a in applied] + [li.id for li, _ in conflicts]
     ours = _still_owned(session, owner, ids + [f.listing.id for f in failed])
     _record_applied(session, owner, [a for a in applied if a.listing.id in ours], now)
-    _record_conflicts(session, owner, [(li, q) for li, q in conflicts if li.id in ours])
+    _record_conflicts(session, owner, [(li, q) for li, q in conflicts if li.id in ours], now)
     _record_failures(session, owner, [f for f in failed if f.listing.id in ours], now)
     return ours
 
@@ -209,20 +225,23 @@ def _record_applied(
     """The channel shows ``quantity`` now.
 
     Orders the channel sold since the claim already lowered ``expected_qty`` by their units, so
-    that difference is carried over onto the pushed quantity. The listing stays dirty only if
-    the channel would still show something other than the (possibly newer) desired quantity.
+    that difference is carried over onto the pushed quantity, and so are the unheard units held
+    back from it (``expected_qty`` counts them until their orders arrive). The listing stays
+    dirty only if the channel would still show something other than the (possibly newer)
+    desired quantity.
     """
     rows = [
         {"b_id": a.listing.id, "b_q": a.quantity, "b_v": a.listing.version,
-         "b_claimed": a.listing.expected_qty, "b_now": now}
+         "b_claimed": a.listing.expected_qty, "b_uc": a.listing.unheard_qty, "b_now": now}
         for a in applied
     ]  # fmt: skip
     if rows:
         claimed = bindparam("b_claimed", type_=listings.c.expected_qty.type)
         quantity = bindparam("b_q", type_=listings.c.expected_qty.type)
+        held_back = quantity + bindparam("b_uc", type_=listings.c.unheard_qty.type)
         expected = case(
-            (or_(c.expected_qty.is_(None), claimed.is_(None)), quantity),
-            else_=quantity + c.expected_qty - claimed,
+            (or_(c.expected_qty.is_(None), claimed.is_(None)), held_back),
+            else_=held_back + c.expected_qty - claimed,
         )
         stmt = (
             update(listings)
@@ -243,19 +262,46 @@ def _record_applied(
 
 
 def _record_conflicts(
-    session: Session, owner: str, seen: Sequence[tuple[ClaimedListing, int | None]]
+    session: Session,
+    owner: str,
+    seen: Sequence[tuple[ClaimedListing, int | None]],
+    now: datetime,
 ) -> None:
-    """A compare-and-set found another count: expect what the channel showed, push again."""
-    known = [{"b_id": li.id, "b_seen": q} for li, q in seen if q is not None]
+    """A compare-and-set found another count: take it in (:func:`_seen_values`), push again."""
+    known = [{"b_id": li.id, "b_seen": q, "b_now": now} for li, q in seen if q is not None]
     if known:
-        shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
         conn(session).execute(
-            update(listings)
-            .where(_owned(owner))
-            .values(expected_qty=shown, dirty=shown != c.desired_qty, **_FREE),
-            known,
+            update(listings).where(_owned(owner)).values(**_seen_values(), **_FREE), known
         )
     release(session, owner, [li.id for li, q in seen if q is None])
+
+
+def _seen_values() -> dict[str, Any]:
+    """Column values once the channel was seen showing ``b_seen`` (at ``b_now``).
+
+    Fewer units than we expect (less the unheard ones) are sales whose orders the ledger has not
+    heard of yet, most often a webhook in flight: they become ``unheard_qty`` and the next push
+    holds them back, instead of offering them again (the channel sold them) or counting them twice
+    when the order arrives. More units than we expect are someone else's change on the channel:
+    the unheard units are used up first, then we expect what it shows, and push ours over it.
+    """
+    shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
+    unheard = case(
+        (c.expected_qty.is_(None), 0),
+        (c.expected_qty - shown > 0, c.expected_qty - shown),
+        else_=0,
+    )
+    expected = shown + unheard
+    return {
+        "expected_qty": expected,
+        "unheard_qty": unheard,
+        "unheard_since": case(
+            (unheard > c.unheard_qty, bindparam("b_now", type_=listings.c.unheard_since.type)),
+            (unheard > 0, c.unheard_since),
+            else_=null(),
+        ),
+        "dirty": expected != c.desired_qty,
+    }
 
 
 def _record_failures(session: Session, owner: str, failed: Sequence[Failed], now: datetime) -> None:
@@ -287,20 +333,50 @@ def release(session: Session, owner: str, ids: Sequence[int]) -> None:
         )
 
 
-def record_seen(session: Session, channel_id: int, seen: dict[str, int]) -> int:
+def record_seen(
+    session: Session, channel_id: int, seen: dict[str, int], now: datetime | None = None
+) -> int:
     """Record what the channel shows for listings (external id → count) outside any lease.
 
-    Used after a conflict read-back: ``expected_qty`` becomes the channel's count, and the
-    listing is dirty exactly when that differs from its desired quantity.
+    Used after a conflict read-back, the same way as a conflict's own count
+    (:func:`_seen_values`); the listing is dirty exactly when the channel should show another
+    count than it does.
     """
-    rows = [{"b_ext": ext, "b_seen": q} for ext, q in seen.items()]
+    at = now or utcnow()
+    rows = [{"b_ext": ext, "b_seen": q, "b_now": at} for ext, q in seen.items()]
     if not rows:
         return 0
-    shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
     result = conn(session).execute(
         update(listings)
         .where(c.channel_id == literal(channel_id), c.external_id == bindparam("b_ext"))
-        .values(expected_qty=shown, dirty=shown != c.desired_qty),
+        .values(**_seen_values()),
         rows,
     )
+    return int(result.rowcount or 0)
+
+
+def forget_unheard(session: Session, channel_id: int, heard_before: datetime) -> int:
+    """Give up on unheard units no order has explained since ``heard_before``.
+
+    Called after a complete order poll: an order behind them would have been read by now, so the
+    channel's count was changed by something else (a person in its admin, another app). We expect
+    what it shows, and the next push puts the desired quantity back.
+    """
+    expected = c.expected_qty - c.unheard_qty
+    result = conn(session).execute(
+        update(listings)
+        .where(
+            c.channel_id == literal(channel_id),
+            c.unheard_qty > 0,
+            c.unheard_since < heard_before,
+        )
+        .values(
+            expected_qty=expected,
+            unheard_qty=0,
+            unheard_since=null(),
+            dirty=expected != c.desired_qty,
+        )
+    )
+    if result.rowcount:
+        notify_dirty(session)
     return int(result.rowcount or 0)

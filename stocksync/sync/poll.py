@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
 from stocksync.channels.base import ChannelConnector, ChannelOrder, EventKind, InboundEvent
-from stocksync.channels.errors import ChannelError
 from stocksync.ledger.cursors import cursor_age_s, read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
 from stocksync.ledger.service import Ledger
+from stocksync.ledger.tables import utcnow
 from stocksync.sync.drain import ConflictedListing, ConflictHook
-from stocksync.sync.leases import record_seen
+from stocksync.sync.leases import channel_ids, forget_unheard, record_seen
 
 __all__ = ["PollReport", "catch_up_on_conflict", "poll_channel", "poll_channels"]
 
@@ -31,6 +35,11 @@ log = logging.getLogger(__name__)
 POLL_TOPIC = "poll/orders"
 MAX_PAGES = 20
 """Pages one poll reads from a channel; the rest waits for the next poll (the cursor holds)."""
+CATCH_UP_EVERY_S = 30.0
+"""How often a conflict may read a channel's orders ahead of the poll-orders flow."""
+UNHEARD_TTL_S = 600.0
+"""Unheard units (see :func:`stocksync.sync.leases.forget_unheard`) that a complete poll has not
+explained after this long are given up on."""
 
 
 @dataclass
@@ -45,6 +54,8 @@ class PollReport:
     flagged: dict[str, str] = field(default_factory=dict)
     """Order id → why it could not be applied (kept in the inbox for a person)."""
     error: str | None = None
+    unheard_forgotten: int = 0
+    """Listings whose unheard units no order explained in time (someone changed the count)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,15 +76,25 @@ def poll_channels(
 
 
 def poll_channel(
-    ledger: Ledger, channel: str, connector: ChannelConnector, *, max_pages: int = MAX_PAGES
+    ledger: Ledger,
+    channel: str,
+    connector: ChannelConnector,
+    *,
+    max_pages: int = MAX_PAGES,
+    unheard_ttl_s: float = UNHEARD_TTL_S,
 ) -> PollReport:
     """Read ``channel``'s orders updated since its cursor and apply them, page by page.
+
+    A poll that read to the end gives up on unheard units older than ``unheard_ttl_s`` that no
+    order explained (:func:`stocksync.sync.leases.forget_unheard`).
 
     Channel errors propagate after the pages already read are stored and their cursor saved, so a
     retry resumes where this call stopped.
     """
     report = PollReport(channel, cursor_before=ledger.run(lambda s: read_cursor(s, channel)))
     cursor = report.cursor_before
+    started = utcnow()
+    caught_up = False
     for _ in range(max_pages):
         page = connector.orders_since(cursor)
         report.pages += 1
@@ -84,11 +105,20 @@ def poll_channel(
             cursor = page.cursor
             ledger.run(lambda s, c=cursor: save_cursor(s, channel, c))
         if not page.more:
+            caught_up = True
             break
     # Saved even when unchanged: its time says order polling is keeping up with this channel.
     ledger.run(lambda s: save_cursor(s, channel, cursor))
     report.cursor_after = cursor
+    if caught_up:
+        before = started - timedelta(seconds=unheard_ttl_s)
+        report.unheard_forgotten = ledger.run(lambda s: _forget_unheard(s, channel, before))
     return report
+
+
+def _forget_unheard(session: Session, channel: str, before: datetime) -> int:
+    ids = channel_ids(session, [channel])
+    return forget_unheard(session, ids[channel], before) if channel in ids else 0
 
 
 def _ingest(ledger: Ledger, channel: str, order: ChannelOrder, report: PollReport) -> None:
@@ -112,39 +142,49 @@ def catch_up_on_conflict(
     connectors: Mapping[str, ChannelConnector],
     *,
     recent_s: float = 180.0,
-    settle_s: float = 0.25,
+    every_s: float = CATCH_UP_EVERY_S,
+    background: bool = True,
 ) -> ConflictHook:
     """The drain's conflict hook: the channel sold something we have not heard of yet.
 
-    Most often its webhook is in flight, so the hook first gives in-flight webhooks ``settle_s``
-    to land. When order polling keeps the channel's cursor recent (saved within ``recent_s``), it
-    also reads one page of orders since that cursor into the ledger (which recomputes every
-    channel's quantity); an old or missing cursor means a backlog that the poll-orders flow reads,
-    not a push. Then it expects what the channel shows now, and the listings go out again in the
-    same drain.
-
-    The counts are read after the orders are in: ingesting the channel's own sale lowers what we
-    expect it to show, and the count it shows already includes that sale.
+    The push path does not wait for those orders. A conflict's own count is taken in as unheard
+    units (:mod:`stocksync.sync.leases`), which the next push holds back, so the listing goes
+    out again at once with the right quantity; only a conflict that came without a count has the
+    channel's count read here. Then, so that the ledger hears of the orders behind a conflict
+    without waiting for their webhooks, one page of the channel's orders since its cursor is read
+    into the ledger: in a background thread (``background``), at most once per ``every_s`` per
+    channel (an orders page is dear on a cost-metered API: Shopify's takes ~8 s of its bucket),
+    and only when order polling keeps the cursor recent (saved within ``recent_s``; an old or
+    missing cursor means a backlog that the poll-orders flow reads, not a push).
     """
+    lock = threading.Lock()
+    last: dict[str, float] = {}
+
+    def catch_up(channel: str) -> None:
+        age = ledger.run(lambda s: cursor_age_s(s, channel))
+        if age is None or age > recent_s:
+            return
+        try:
+            poll_channel(ledger, channel, connectors[channel], max_pages=1)
+        except Exception as exc:  # the poll-orders flow will read them; never fail a push
+            log.warning("catching up on %s orders after a conflict failed: %s", channel, exc)
 
     def hook(channel: str, conflicted: Sequence[ConflictedListing]) -> None:
-        connector = connectors[channel]
-        time.sleep(settle_s)
-        age = ledger.run(lambda s: cursor_age_s(s, channel))
-        ingested = False
-        if age is not None and age <= recent_s:
-            try:
-                ingested = bool(poll_channel(ledger, channel, connector, max_pages=1).applied)
-            except ChannelError as exc:
-                log.warning("catching up on %s orders after a conflict failed: %s", channel, exc)
-        # The conflict answer carries the channel's count (Shopify's does); read again only where
-        # it did not, or where ingested orders moved what we expect since that answer. A read is
-        # dear on a cost-metered API (Shopify: ~500 points, five seconds of its bucket).
-        stale = [c for c in conflicted if ingested or c.quantity_seen is None]
-        if not stale:
-            return
-        shown = connector.read_quantities([c.external_id for c in stale])
-        seen = {q.listing_id: q.quantity for q in shown}
-        ledger.run(lambda s: record_seen(s, stale[0].channel_id, seen))
+        unknown = [c for c in conflicted if c.quantity_seen is None]
+        if unknown:
+            shown = connectors[channel].read_quantities([c.external_id for c in unknown])
+            seen = {q.listing_id: q.quantity for q in shown}
+            ledger.run(lambda s: record_seen(s, unknown[0].channel_id, seen))
+        with lock:
+            now = time.monotonic()
+            if now - last.get(channel, -every_s) < every_s:
+                return
+            last[channel] = now
+        if background:
+            threading.Thread(
+                target=catch_up, args=(channel,), name=f"catch-up-{channel}", daemon=True
+            ).start()
+        else:
+            catch_up(channel)
 
     return hook

@@ -172,6 +172,7 @@ class ListingView:
     last_error: str | None
     next_attempt_at: Any
     lease_owner: str | None
+    unheard: int
 
 
 def listing(ledger: Ledger, channel: str, sku: str) -> ListingView:
@@ -187,6 +188,7 @@ def listing(ledger: Ledger, channel: str, sku: str) -> ListingView:
             ListingRow.last_error,
             ListingRow.next_attempt_at,
             ListingRow.lease_owner,
+            ListingRow.unheard_qty,
         )  # fmt: skip
         .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
         .join(SkuRow, SkuRow.id == ListingRow.sku_id)

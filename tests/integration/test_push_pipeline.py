@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import utcnow
 from stocksync.sync.drain import drain
+from stocksync.sync.poll import poll_channel
 from stocksync.sync.report import Outcome
 from tests.integration.push_support import (
     AMAZON,
@@ -90,7 +92,7 @@ def test_a_version_bumped_mid_push_stays_dirty_and_is_pushed_next(
     assert shops.shows(MUG)[WOO] == 8
 
 
-def test_a_count_changed_behind_our_back_is_a_conflict_that_converges(
+def test_a_count_lowered_behind_our_back_is_held_back_until_a_poll_finds_no_order_for_it(
     ledger: Ledger, shops: Shops
 ) -> None:
     drain(ledger, shops.connectors, worker_id="w1")
@@ -99,15 +101,45 @@ def test_a_count_changed_behind_our_back_is_a_conflict_that_converges(
 
     report = drain(ledger, shops.connectors, worker_id="w1")
 
+    # Six units fewer than expected look like sales whose webhooks are in flight: held back.
     shopify = report.channels[SHOPIFY]
     assert [(r.sku, r.outcome) for r in shopify.records] == [
         (MUG, Outcome.CONFLICT), (MUG, Outcome.PUSHED),
     ]  # fmt: skip
     sent = [(q, expected) for _, q, expected, _ in shops.connectors[SHOPIFY].log[-2:]]
-    assert sent == [(9, 10), (9, 4)]
+    assert sent == [(9, 10), (3, 4)]
+    assert shops.shows(MUG) == {SHOPIFY: 3, WOO: 9}
+    mug = listing(ledger, SHOPIFY, MUG)
+    assert (mug.expected, mug.unheard, mug.dirty) == (9, 6, False)
+
+    # A complete poll brings no order for them: the count was someone else's, and ours goes back.
+    poll_channel(ledger, SHOPIFY, shops.connectors[SHOPIFY], unheard_ttl_s=0)
+    drain(ledger, shops.connectors, worker_id="w1")
+
     assert shops.shows(MUG) == {SHOPIFY: 9, WOO: 9}
     mug = listing(ledger, SHOPIFY, MUG)
-    assert (mug.expected, mug.dirty) == (9, False)
+    assert (mug.expected, mug.unheard, mug.dirty) == (9, 0, False)
+    assert ledger.verify() == []
+
+
+def test_a_sale_in_flight_is_held_back_and_not_counted_twice_when_its_webhook_lands(
+    ledger: Ledger, shops: Shops
+) -> None:
+    drain(ledger, shops.connectors, worker_id="w1")
+    sale = {"lines": [{"inventory_item_id": shops.items[MUG], "quantity": 2}]}
+    answer = httpx.post(f"{shops.urls[SHOPIFY]}/_sandbox/shopper/orders", json=sale, timeout=5)
+    answer.raise_for_status()  # Shopify shows 8; its webhook is still on the way
+    ledger.record_order(AMAZON, "114-3", [LineIn(MUG, 1)])
+
+    drain(ledger, shops.connectors, worker_id="w1")
+
+    assert shops.shows(MUG) == {SHOPIFY: 7, WOO: 9}  # 10 - 2 - 1: the sold units not offered again
+    ledger.record_order(SHOPIFY, str(answer.json()["id"]), [LineIn(MUG, 2)])  # the webhook lands
+    mug = listing(ledger, SHOPIFY, MUG)
+    assert (mug.desired, mug.expected, mug.unheard, mug.dirty) == (7, 7, 0, False)
+    drain(ledger, shops.connectors, worker_id="w1")
+    assert shops.shows(MUG) == {SHOPIFY: 7, WOO: 7}
+    assert ledger.verify() == []
 
 
 def test_a_conflict_hook_sees_the_conflicted_listings(ledger: Ledger, shops: Shops) -> None:
@@ -122,7 +154,8 @@ def test_a_conflict_hook_sees_the_conflicted_listings(ledger: Ledger, shops: Sho
 
     [(channel, [conflicted])] = seen
     assert (channel, conflicted.sku, conflicted.quantity_seen) == (SHOPIFY, LAMP, 1)
-    assert shops.shows(LAMP) == {SHOPIFY: 2, WOO: 2}
+    # 3 expected, 1 shown: 2 units held back as unheard sales until a poll finds no order for them
+    assert shops.shows(LAMP) == {SHOPIFY: 0, WOO: 2}
 
 
 def test_a_failing_shop_backs_off_loses_nothing_and_converges_once_it_recovers(
