@@ -21,7 +21,14 @@ class RetryPolicy:
     rejected_base_s: float = 60.0
     """First step when the channel refused the listing or our credentials: a person must act."""
     rejected_cap_s: float = 6 * 3600.0
+    contended_s: float = 0.5
+    """Longest pause for a listing whose compare-and-set kept meeting new sales within one drain:
+    contention, not a failure, so it neither grows nor counts as a failed attempt."""
     rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def contended(self) -> float:
+        """Delay for a listing that kept conflicting: a short draw, so racing writers part."""
+        return self.rng.uniform(self.contended_s / 2, self.contended_s)
 
     def transient(self, attempts: int, retry_after: float | None = None) -> float:
         """Delay after the ``attempts``-th failure in a row (1 for the first)."""

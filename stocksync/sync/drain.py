@@ -6,9 +6,11 @@ transaction. No database lock is held during the HTTP call. What happens to a li
 
 * applied: the channel shows the quantity; the listing stays dirty only if the desired quantity
   moved on meanwhile (it is then claimed again in the same drain);
-* conflict (compare-and-set): ``expected_qty`` becomes what the channel showed, the
-  ``on_conflict`` hook runs, and the listing is pushed again in a later round of the same drain,
-  at most ``max_conflicts`` times before it backs off;
+* conflict (compare-and-set): the channel's count is taken in (units it sold beyond what we
+  expected become unheard sales, held back from the next push until their orders arrive), the
+  ``on_conflict`` hook runs, and the listing is pushed again in a later round of the same drain;
+  after ``max_conflicts`` conflicts in a row it pauses for a short jittered moment (contention,
+  not a failure: no attempt is counted);
 * retry later, or a transient error for the whole call: attempts + 1 and exponential backoff with
   full jitter, never sooner than the channel's ``Retry-After``; the channel is left for this drain;
 * rejected (the listing, or our credentials): the error is kept and a longer backoff applies.
@@ -265,6 +267,7 @@ class _ChannelDrain:
         for li, r in zip(batch, results, strict=True):
             if r.status is PushStatus.APPLIED:
                 applied.append(Applied(li, li.push_qty))
+                self.conflicts.pop(li.id, None)
                 continue
             if r.status is PushStatus.CONFLICT:
                 self.conflicts[li.id] += 1
@@ -296,8 +299,13 @@ class _ChannelDrain:
         n = attempts + 1
         if r.status is PushStatus.REJECTED:
             return Failed(li, r.message or "rejected", self.retry.rejected(n), attempts, True)
-        reason = r.message or ("kept conflicting" if r.status is PushStatus.CONFLICT else "")
-        return Failed(li, reason or "retry later", self.retry.transient(n, r.retry_after), attempts)
+        if r.status is PushStatus.CONFLICT:
+            self.conflicts.pop(li.id, None)
+            reason = f"kept conflicting: {r.message}" if r.message else "kept conflicting"
+            return Failed(li, reason, self.retry.contended(), attempts, counted=False)
+        return Failed(
+            li, r.message or "retry later", self.retry.transient(n, r.retry_after), attempts
+        )
 
     def _fail_all(
         self, batch: list[ClaimedListing], attempts: dict[int, int], exc: ChannelError,

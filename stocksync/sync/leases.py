@@ -100,6 +100,8 @@ class Failed:
     """What ``attempts`` was when claimed; the record stores one more."""
     rejected: bool = False
     """The channel refused it (or us); a person may have to act."""
+    counted: bool = True
+    """Whether it counts as a failed attempt (a listing that kept conflicting does not)."""
 
 
 def channel_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
@@ -307,7 +309,7 @@ def _seen_values() -> dict[str, Any]:
 def _record_failures(session: Session, owner: str, failed: Sequence[Failed], now: datetime) -> None:
     """Count the attempt, keep the error and back off; the listing stays dirty."""
     rows = [
-        {"b_id": f.listing.id, "b_err": f.error[:2000], "b_n": f.attempts + 1,
+        {"b_id": f.listing.id, "b_err": f.error[:2000], "b_n": f.attempts + f.counted,
          "b_next": now + timedelta(seconds=f.delay_s)}
         for f in failed
     ]  # fmt: skip

@@ -76,3 +76,46 @@ def test_refused_credentials_stop_that_channel_only_and_back_off_long(ledger: Le
     assert all((r.retry_in_s or 0) >= policy.rejected_base_s / 2 for r in woo_report.records)
     assert "credentials refused" in (woo_report.error or "")
     assert len(report.channels["shopify-main"].pushed) == len(SKUS)
+
+
+class ContendedChannel(FakeChannel):
+    """Compare-and-set, and a shopper buys one unit between every read and every push."""
+
+    compare_and_set = True
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.pushed: list[tuple[str, int, int | None]] = []
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        self.calls.append(len(pushes))
+        results = []
+        for p in pushes:
+            self.pushed.append((p.listing_id, p.quantity, p.expected))
+            now = self.shows.get(p.listing_id, 50) - 1
+            self.shows[p.listing_id] = now
+            results.append(PushResult(p.listing_id, PushStatus.CONFLICT, quantity_seen=now))
+        return results
+
+
+def test_a_listing_that_keeps_conflicting_pauses_briefly_without_counting_a_failure(
+    ledger: Ledger,
+) -> None:
+    shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 40}})
+    shopify = ContendedChannel("shopify-main")
+
+    report = drain(
+        ledger, {"shopify-main": shopify}, worker_id="w1", max_conflicts=3,
+        retry=RetryPolicy(contended_s=0.5),
+    )  # fmt: skip
+
+    records = report.channels["shopify-main"].records
+    assert [r.outcome for r in records] == [Outcome.CONFLICT] * 3 + [Outcome.RETRY]
+    assert "kept conflicting" in records[-1].message
+    assert records[-1].retry_in_s is not None and 0.25 <= records[-1].retry_in_s <= 0.5
+    mug = listing(ledger, "shopify-main", "TEAL-MUG-350ML")
+    assert (mug.dirty, mug.attempts) == (True, 0)
+    # the first count (never pushed before) is where we start; the next two conflicts each found
+    # one more unit sold that we have not heard of, held back from the next push
+    assert (mug.expected, mug.unheard) == (49, 2)
+    assert [p for p in shopify.pushed if p[0] == "shopify-main-TEAL-MUG-350ML"][-1][1:] == (38, 47)
