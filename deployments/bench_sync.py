@@ -54,11 +54,18 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     scarce = max(8, int(expected / args.skus * 0.4))
     with (
         tempfile.TemporaryDirectory(prefix="stocksync-bench-") as tmp,
-        scratch_ledger_url(args.database_url, Path(tmp), label="bench_sync") as url,
+        scratch_ledger_url(
+            args.database_url, Path(tmp), label="bench_sync", keep=args.keep_ledger
+        ) as url,
         prefect_server(args.prefect_port, Path(tmp) / "prefect-server.log") as prefect,
     ):
+        if args.keep_ledger:
+            say(f"scratch ledger kept: {url}")
         catalog = bench_catalog(args.skus, ample, scarce)
-        fleet = start_fleet(url, catalog, Path(tmp), latency_ms=args.latency_ms)
+        fleet = start_fleet(
+            url, catalog, Path(tmp), latency_ms=args.latency_ms,
+            receiver_process=not args.receiver_in_thread,
+        )  # fmt: skip
         try:
             say(f"ledger: {url.split('@')[-1]}; Prefect: {prefect.ui_url}")
             started = datetime.now(UTC)
@@ -156,6 +163,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--database-url", help="PostgreSQL server for a scratch ledger (default SQLite)."
     )
     p.add_argument("--prefect-port", type=int, default=4200)
+    p.add_argument(
+        "--keep-ledger", action="store_true",
+        help="Leave the scratch PostgreSQL ledger for exploring (its URL goes to stderr).",
+    )  # fmt: skip
+    p.add_argument(
+        "--receiver-in-thread", action="store_true",
+        help="Host the receiver in this process (default: its own process, as deployed).",
+    )  # fmt: skip
     p.add_argument("--receiver-only", action="store_true", help="Benchmark the receiver alone.")
     p.add_argument("--receiver-rate", type=float, default=100.0, help="Webhooks per second.")
     p.add_argument("--json", action="store_true", help="Print one JSON document.")

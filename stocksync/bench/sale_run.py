@@ -146,6 +146,7 @@ def run_sale(
             by_channel.setdefault(order.channel, []).append(
                 max(0.0, sampler.synced_at[key] - order.answered_at)
             )
+    stages = sampler.stages()
     over = oversold(fleet)
     throttled_after = throttled_calls(fleet)
     return SaleReport(
@@ -163,4 +164,5 @@ def run_sale(
         initial_push_s=initial_s,
         converge_s=converge_s,
         samples=sampler.samples,
+        extra={"gap_stages": stages},
     )

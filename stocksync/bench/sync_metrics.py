@@ -80,6 +80,10 @@ class GapSampler:
     interval_s: float = 0.05
     placed: dict[tuple[str, str], Placed] = field(default_factory=dict)
     synced_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    in_ledger_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    """When a sample first saw the order in the ledger (webhook, receiver and ledger write)."""
+    reached_at: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    """Order → other channel → when that channel first showed at most its target."""
     samples: int = 0
     _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
     _last_order_id: int = 0
@@ -110,6 +114,20 @@ class GapSampler:
         with self._lock:
             return sum(1 for key in self.placed if key not in self.synced_at)
 
+    def stages(self) -> dict[str, dict[str, float | int | None]]:
+        """Where the gap goes: answered → in the ledger, and answered → each channel shows it."""
+        with self._lock:
+            ledger = [
+                max(0.0, self.in_ledger_at[key] - order.answered_at)
+                for key, order in self.placed.items()
+                if key in self.in_ledger_at
+            ]
+            reach: dict[str, list[float]] = {}
+            for key, order in self.placed.items():
+                for channel, at in self.reached_at.get(key, {}).items():
+                    reach.setdefault(channel, []).append(max(0.0, at - order.answered_at))
+        return {"in_ledger": stats(ledger)} | {f"shown_on_{c}": stats(v) for c, v in reach.items()}
+
     def gaps(self) -> list[float]:
         with self._lock:
             return [
@@ -133,15 +151,17 @@ class GapSampler:
             self.samples += 1
             for key in new_orders:
                 self._pending[key] = _Pending(key[0], desired)
+                self.in_ledger_at[key] = now
             for key, pending in list(self._pending.items()):
                 order = self.placed.get(key)
                 if order is None:
                     continue  # the shopper thread has not noted it yet
-                if all(
-                    shown[c][order.sku] <= pending.targets[c].get(order.sku, 0)
-                    for c in shown
-                    if c != pending.channel
-                ):
+                reached = self.reached_at.setdefault(key, {})
+                for c in shown:
+                    if c != pending.channel and c not in reached:
+                        if shown[c][order.sku] <= pending.targets[c].get(order.sku, 0):
+                            reached[c] = now
+                if len(reached) == len(shown) - 1:
                     self.synced_at[key] = now
                     del self._pending[key]
 

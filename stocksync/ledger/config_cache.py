@@ -38,6 +38,18 @@ class ChannelConf:
     policy: ChannelPolicy
     locations: frozenset[int]
     """The locations that feed the channel; empty means every location."""
+    last_write_wins: bool = True
+    """Its quantity writes overwrite whatever it shows (see :func:`last_write_wins`)."""
+
+
+def last_write_wins(kind: str) -> bool:
+    """Whether a channel of ``kind`` takes quantity writes as plain overwrites.
+
+    Shopify compares and sets, so a push of ours can never overwrite a sale it did not know of.
+    WooCommerce and Amazon overwrite; a custom channel may or may not compare, and is treated as
+    overwriting (the safe side: one push more).
+    """
+    return kind != "shopify"
 
 
 @dataclass
@@ -111,7 +123,7 @@ def _load(session: Session) -> ConfigCache:
         ChannelConf(
             r.id, r.name, r.priority,
             ChannelPolicy(r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units),
-            frozenset(feeds.get(r.id, ())),
+            frozenset(feeds.get(r.id, ())), last_write_wins(r.kind),
         )
         for r in c.execute(select(ChannelRow))
     ]  # fmt: skip

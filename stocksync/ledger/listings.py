@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
 from stocksync.domain.model import ChannelPolicy
+from stocksync.ledger.config_cache import last_write_wins
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn, lock_stock
 from stocksync.ledger.tables import (
@@ -58,6 +59,7 @@ class ListingState:
     priority: int
     policy: ChannelPolicy
     unheard_qty: int = 0
+    last_write_wins: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,8 @@ def listing_changes(
     ``sold`` maps (channel id, listed SKU id) to units that channel just sold itself and so has
     already taken off its own count; units of it that a conflict had already shown us
     (``unheard_qty``) are heard of now. A listing is dirty while the channel may show something
-    other than its desired quantity; the version moves with every change of desired quantity.
+    other than its desired quantity, and after each of its own sales if its writes overwrite
+    (see below); the version moves with every change of desired quantity.
     """
     changes = []
     for row in listings:
@@ -120,7 +123,10 @@ def listing_changes(
             expected -= units
             unheard -= min(max(units, 0), unheard)
         new = desired[row.id]
-        dirty = expected is None or expected != new
+        # A channel's own sale may have landed just before a push of ours that overwrote its
+        # decrement (last write wins: WooCommerce, Amazon); pushing again settles it.
+        resync = units > 0 and row.last_write_wins
+        dirty = expected is None or expected != max(new, unheard) or resync
         now = (new, expected, dirty, unheard)
         if now != (row.desired_qty, row.expected_qty, row.dirty, row.unheard_qty):
             version = row.version + (new != row.desired_qty)
@@ -236,6 +242,7 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
             ChannelRow.zero_below,
             ChannelRow.last_units,
             ListingRow.unheard_qty,
+            ChannelRow.kind,
         )
         .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
         .order_by(ListingRow.id)
@@ -249,9 +256,9 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
 
 def listing_state(r: Iterable[object]) -> ListingState:
     """A ListingState from a row of (listing columns…, channel name, priority, policy columns…,
-    unheard units)."""
+    unheard units, channel kind)."""
     (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
-     buffer, max_listed, share_pct, zero_below, last_units, unheard) = r  # fmt: skip
+     buffer, max_listed, share_pct, zero_below, last_units, unheard, kind) = r  # fmt: skip
     return ListingState(
         id_,
         channel_id,
@@ -264,6 +271,7 @@ def listing_state(r: Iterable[object]) -> ListingState:
         priority,  # type: ignore[arg-type]
         ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units),  # type: ignore[arg-type]
         unheard,  # type: ignore[arg-type]
+        last_write_wins(kind),  # type: ignore[arg-type]
     )
 
 

@@ -200,6 +200,7 @@ def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingState:
         ch.priority,
         ch.policy,
         unheard,
+        ch.last_write_wins,
     )
 
 

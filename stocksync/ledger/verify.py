@@ -123,7 +123,8 @@ def _listings(session: Session) -> list[Mismatch]:
             out.append(
                 Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty)
             )
-        should_push = row.expected_qty is None or row.expected_qty != row.desired_qty
+        target = max(row.desired_qty, row.unheard_qty)  # see stocksync.sync.leases._target
+        should_push = row.expected_qty is None or row.expected_qty != target
         if should_push and not row.dirty:
             out.append(Mismatch("listing", subject, "dirty", True, row.dirty))
     return out

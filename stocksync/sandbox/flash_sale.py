@@ -34,6 +34,7 @@ from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 from stocksync.receiver.app import create_app
 from stocksync.sandbox.harness import RunningEmulator, SandboxClock, start_emulator
+from stocksync.sandbox.receiver_process import serve_in_process
 from stocksync.sandbox.server import serve_in_thread
 
 __all__ = [
@@ -101,9 +102,11 @@ def start_fleet(
     channels: Sequence[ChannelInfo] = CHANNELS,
     latency_ms: int = 0,
     emulator_limits: Mapping[str, Mapping[str, Any]] | None = None,
+    receiver_process: bool = False,
 ) -> Fleet:
     """Emulators showing 0 of every catalog SKU listed on them, a migrated ledger with the
-    channels and the catalog (listing ids from the emulators), and the receiver in a thread.
+    channels and the catalog (listing ids from the emulators), and the receiver: in a thread, or
+    with ``receiver_process`` in its own process (logging to ``workdir``), as deployed.
 
     ``catalog_text`` is a catalog CSV whose ``listing:<channel>`` cells mark which channel lists
     which SKU (their values are replaced by the emulators' ids). The channels file the sync worker
@@ -125,8 +128,14 @@ def start_fleet(
             ledger.run(lambda s, i=info: add_channel(s, i))
         ledger.run(lambda s: import_catalog(s, catalog_with_ids(catalog_text, running)))
         ledger.run(lambda s: _store_refs(s, running))
-        app = create_app(ledger, secrets=lambda name: _webhook_secret(running.get(name)))
-        receiver_url, stop_receiver = serve_in_thread(app)
+        if receiver_process:
+            secrets = {n: s for n, e in running.items() if (s := _webhook_secret(e))}
+            receiver_url, stop_receiver = serve_in_process(
+                database_url, secrets, workdir / "receiver.log"
+            )
+        else:
+            app = create_app(ledger, secrets=lambda name: _webhook_secret(running.get(name)))
+            receiver_url, stop_receiver = serve_in_thread(app)
         for info in channels:
             running[info.name].set_webhook_url(f"{receiver_url}/webhooks/{info.kind}/{info.name}")
     except BaseException:

@@ -277,7 +277,13 @@ class _ChannelDrain:
             failed.append(self._failure(li, attempts[li.id], r))
         ours = self.ledger.run(
             lambda s: write_back(
-                s, self.owner, applied=applied, conflicts=conflicts, failed=failed, now=self.clock()
+                s,
+                self.owner,
+                applied=applied,
+                conflicts=conflicts,
+                failed=failed,
+                now=self.clock(),
+                last_write_wins=not self.connector.compare_and_set,
             )  # fmt: skip
         )
         for a in applied:

@@ -207,22 +207,29 @@ def write_back(
     conflicts: Sequence[tuple[ClaimedListing, int | None]] = (),
     failed: Sequence[Failed] = (),
     now: datetime,
+    last_write_wins: bool = True,
 ) -> set[int]:
     """Record a batch's outcomes; return the ids recorded (the others lost their lease).
 
     Every listing of the batch is locked once, in id order (the ledger's lock order), before
-    anything is written.
+    anything is written. ``last_write_wins``: the channel's writes overwrite (no compare-and-set),
+    so an own sale heard while the call ran may have been overwritten, and the listing goes again.
     """
     ids = [a.listing.id for a in applied] + [li.id for li, _ in conflicts]
     ours = _still_owned(session, owner, ids + [f.listing.id for f in failed])
-    _record_applied(session, owner, [a for a in applied if a.listing.id in ours], now)
+    mine = [a for a in applied if a.listing.id in ours]
+    _record_applied(session, owner, mine, now, last_write_wins)
     _record_conflicts(session, owner, [(li, q) for li, q in conflicts if li.id in ours], now)
     _record_failures(session, owner, [f for f in failed if f.listing.id in ours], now)
     return ours
 
 
 def _record_applied(
-    session: Session, owner: str, applied: Sequence[Applied], now: datetime
+    session: Session,
+    owner: str,
+    applied: Sequence[Applied],
+    now: datetime,
+    last_write_wins: bool,
 ) -> None:
     """The channel shows ``quantity`` now.
 
@@ -253,7 +260,12 @@ def _record_applied(
                 expected_qty=expected,
                 pushed_version=bindparam("b_v"),
                 pushed_at=bindparam("b_now"),
-                dirty=expected != c.desired_qty,
+                dirty=(
+                    # own sales heard during the call may have been overwritten by it: push again
+                    or_(expected != _target(c.unheard_qty), _heard_since(claimed))
+                    if last_write_wins
+                    else expected != _target(c.unheard_qty)
+                ),
                 attempts=0,
                 next_attempt_at=null(),
                 last_error=null(),
@@ -261,6 +273,17 @@ def _record_applied(
             )  # fmt: skip
         )
         conn(session).execute(stmt, rows)
+
+
+def _target(unheard: Any) -> Any:
+    """``expected_qty`` once the channel shows what it should: ``desired_qty``, or the unheard
+    units when they exceed it (the channel then shows 0; pushing cannot take it lower)."""
+    return case((c.desired_qty >= unheard, c.desired_qty), else_=unheard)
+
+
+def _heard_since(claimed: Any) -> Any:
+    """The ledger heard of the channel's own sales since the claim (``expected_qty`` moved)."""
+    return and_(c.expected_qty.is_not(None), claimed.is_not(None), c.expected_qty != claimed)
 
 
 def _record_conflicts(
@@ -302,7 +325,7 @@ def _seen_values() -> dict[str, Any]:
             (unheard > 0, c.unheard_since),
             else_=null(),
         ),
-        "dirty": expected != c.desired_qty,
+        "dirty": expected != _target(unheard),
     }
 
 
