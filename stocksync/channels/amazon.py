@@ -294,6 +294,18 @@ class AmazonConnector:
             ]
         return [self._push_one(push) for push in pushes]
 
+    def batch_size(self, backlog: int) -> int:
+        """How many of ``backlog`` due pushes the drain should hand over in one call.
+
+        A backlog that earns a feed goes whole; otherwise one patch bucket's burst, so each
+        round is over in about a second and the next one takes the newest quantities, most
+        urgent first, instead of patching SKUs for seconds with values grown stale meanwhile.
+        """
+        if backlog >= self.config.feed_threshold:
+            return self.max_batch
+        rate = {**RATE_PLANS, **self.config.rate_plans}["patchListingsItem"]
+        return max(1, int(rate[1]))
+
     def _push_one(self, push: QuantityPush) -> PushResult:
         sku = push.sku or push.listing_id
         body = {"productType": "PRODUCT", "patches": [{

@@ -160,7 +160,9 @@ class ChannelConnector(Protocol):
     compare_and_set: bool
     """Whether push_quantities honours ``expected`` (Shopify) or overwrites (last write wins)."""
     max_batch: int
-    """The most quantities one call to the channel carries; push_quantities splits larger sets."""
+    """The most quantities one call to the channel carries; push_quantities splits larger sets.
+    A connector may also define ``batch_size(backlog: int) -> int``: how many of that many due
+    pushes the drain should hand it at once (Amazon: a bucket's burst of patches, or a feed)."""
 
     def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]: ...
 

@@ -50,6 +50,7 @@ from stocksync.sync.leases import (
     Failed,
     channel_ids,
     claim_dirty,
+    count_due,
     record_seen,
     release,
     write_back,
@@ -195,13 +196,21 @@ class _ChannelDrain:
     def run(self, limit: int, max_conflicts: int) -> None:
         claimed_total = 0
         while claimed_total < limit:
-            size = min(self.connector.max_batch, limit - claimed_total)
+            size = self._batch_size(min(self.connector.max_batch, limit - claimed_total))
             batch, attempts = self.ledger.run(partial(self._claim, size))
             if not batch:
                 return
             claimed_total += len(batch)
             if not self._push(batch, attempts, max_conflicts):
                 return
+
+    def _batch_size(self, most: int) -> int:
+        """``most``, or less where the connector would rather take the backlog in small calls."""
+        plan = getattr(self.connector, "batch_size", None)
+        if plan is None:
+            return most
+        backlog = self.ledger.run(lambda s: count_due(s, self.channel_id, self.clock()))
+        return max(1, min(most, plan(backlog)))
 
     def _claim(self, size: int, session: Session) -> tuple[list[ClaimedListing], dict[int, int]]:
         return claim_dirty(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    func,
     literal,
     literal_column,
     null,
@@ -42,6 +43,7 @@ __all__ = [
     "Failed",
     "channel_ids",
     "claim_dirty",
+    "count_due",
     "forget_unheard",
     "record_seen",
     "release",
@@ -119,6 +121,19 @@ def _due(now: datetime) -> Any:
     )
 
 
+def count_due(session: Session, channel_id: int, now: datetime) -> int:
+    """How many of the channel's dirty listings could be claimed now."""
+    stmt = select(func.count()).select_from(listings).where(c.channel_id == channel_id, _due(now))
+    return int(conn(session).execute(stmt).scalar_one())
+
+
+def _urgency() -> tuple[Any, ...]:
+    """Claim order: listings the channel may show more of than it should first (an oversell in
+    the making), fewest units first; then the rest; oldest id last."""
+    overstated = or_(c.expected_qty.is_(None), c.expected_qty > _target(c.unheard_qty))
+    return (case((overstated, 0), else_=1), c.desired_qty, c.id)
+
+
 def claim_dirty(
     session: Session,
     *,
@@ -128,7 +143,7 @@ def claim_dirty(
     now: datetime,
     lease_s: float,
 ) -> tuple[list[ClaimedListing], dict[int, int]]:
-    """Lease up to ``limit`` due dirty listings of one channel, lowest id first.
+    """Lease up to ``limit`` due dirty listings of one channel, most urgent first (``_urgency``).
 
     Returns the claimed listings and their ``attempts`` so far. On PostgreSQL the candidate rows
     are picked with ``FOR UPDATE SKIP LOCKED``: rows another drainer is claiming, or an order is
@@ -138,7 +153,7 @@ def claim_dirty(
     picked = (
         select(c.id)
         .where(c.channel_id == channel_id, _due(now))
-        .order_by(c.id)
+        .order_by(*_urgency())
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
 from stocksync.channels.errors import ChannelAuthError, ChannelRejectedError
+from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.sync.backoff import RetryPolicy
 from stocksync.sync.drain import drain
@@ -119,3 +120,37 @@ def test_a_listing_that_keeps_conflicting_pauses_briefly_without_counting_a_fail
     # one more unit sold that we have not heard of, held back from the next push
     assert (mug.expected, mug.unheard) == (49, 2)
     assert [p for p in shopify.pushed if p[0] == "shopify-main-TEAL-MUG-350ML"][-1][1:] == (38, 47)
+
+
+class SmallCalls(FakeChannel):
+    """Last write wins, and asks for ``per_call`` pushes at a time below a backlog of 100."""
+
+    def __init__(self, name: str, per_call: int) -> None:
+        super().__init__(name)
+        self.per_call = per_call
+        self.batches: list[list[str]] = []
+
+    def batch_size(self, backlog: int) -> int:
+        return self.max_batch if backlog >= 100 else self.per_call
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        self.batches.append([p.sku or "" for p in pushes])
+        return super().push_quantities(pushes)
+
+
+def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_scarcest_first(
+    ledger: Ledger,
+) -> None:
+    stock = {"TEAL-MUG-350ML": 30, "OAK-COASTER": 2, "BRASS-LAMP": 9, "LINEN-APRON": 0}
+    shop_with(ledger, {sku: {"berlin": qty} for sku, qty in stock.items()})
+    amazon = SmallCalls("amazon-eu", per_call=2)
+    drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
+    assert [len(b) for b in amazon.batches] == [2, 2]
+
+    for sku in stock:  # every SKU sells one unit elsewhere: each channel now shows one too many
+        if stock[sku]:
+            ledger.record_order("woo-site", f"w-{sku}", [LineIn(sku, 1)])
+    amazon.batches.clear()
+    drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
+
+    assert amazon.batches == [["OAK-COASTER", "BRASS-LAMP"], ["TEAL-MUG-350ML"]]
