@@ -32,10 +32,10 @@ from stocksync.sync.wakeup import wait_for_dirty
 from tasks.sync import (
     DEFAULT_LEASE_S,
     DEFAULT_RETRY_BASE_S,
-    close_all,
     configured_channels,
     ledger_for,
     ledger_kinds,
+    registry_held,
 )
 
 log = logging.getLogger("stocksync.worker")
@@ -66,34 +66,40 @@ class WorkerOptions:
 
 
 async def run_worker(options: WorkerOptions, stop: asyncio.Event) -> int:
-    """Drain on every wake-up until ``stop`` is set (or the idle timeout passes); the run count."""
+    """Drain on every wake-up until ``stop`` is set (or the idle timeout passes); the run count.
+
+    The process's connectors and ledgers stay open until the last worker running in it stops.
+    """
     url = await ledger_url(options.database_block, options.database_url)
+    with registry_held():
+        runs = await _drain_until_stopped(url, options, stop)
+    log.info("stopped after %d runs", runs)
+    return runs
+
+
+async def _drain_until_stopped(url: str, options: WorkerOptions, stop: asyncio.Event) -> int:
     engine = ledger_for(url).engine
     worker_id = options.worker_id or f"{socket.gethostname()}:{os.getpid()}"
     runs, quiet = 0, 0
     idle_since = time.monotonic()
     watched, refreshed = _watched(url, options), time.monotonic()
-    try:
-        while not stop.is_set():
-            if time.monotonic() - refreshed > REFRESH_S:
-                watched, refreshed = _watched(url, options), time.monotonic()
-            if not await _wait(engine, watched, stop):
-                quiet = 0
-                if _idle_too_long(options, idle_since):
-                    log.info("idle for %.0f s: stopping", options.idle_timeout_s)
-                    break
-                continue
-            counts = await _run_once(options, worker_id)
-            runs += 1
-            idle_since = time.monotonic()
-            if counts is not None:  # watch what the run drained: no wake-ups for the rest
-                watched, refreshed = sorted(counts), time.monotonic()
-            quiet = 0 if counts and _moved(counts) else quiet + 1
-            if quiet:
-                await _sleep_unless_stopped(min(2.0**quiet / 4, MAX_QUIET_BACKOFF_S), stop)
-    finally:
-        close_all()
-    log.info("stopped after %d runs", runs)
+    while not stop.is_set():
+        if time.monotonic() - refreshed > REFRESH_S:
+            watched, refreshed = _watched(url, options), time.monotonic()
+        if not await _wait(engine, watched, stop):
+            quiet = 0
+            if _idle_too_long(options, idle_since):
+                log.info("idle for %.0f s: stopping", options.idle_timeout_s)
+                break
+            continue
+        counts = await _run_once(options, worker_id)
+        runs += 1
+        idle_since = time.monotonic()
+        if counts is not None:  # watch what the run drained: no wake-ups for the rest
+            watched, refreshed = sorted(counts), time.monotonic()
+        quiet = 0 if counts and _moved(counts) else quiet + 1
+        if quiet:
+            await _sleep_unless_stopped(min(2.0**quiet / 4, MAX_QUIET_BACKOFF_S), stop)
     return runs
 
 

@@ -6,6 +6,10 @@ connector's pacing state (Shopify's cost bucket, Amazon's token buckets) and the
 So connectors are kept per channel name and ledgers per database URL, for the life of the
 process, until :func:`close_all`. A channel whose configuration changed gets a new connector
 (the old one is closed), so editing the channels file needs no restart.
+
+Several sync workers may share one process (``stocksync bench sync`` runs one per channel group).
+Each holds the registry with :func:`registry_held`; only the last one to stop closes it, so a
+worker that stops first never disposes an engine or closes a connector another is still using.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +49,7 @@ __all__ = [
     "ledger_kinds",
     "orders_behind_now",
     "poll_task",
+    "registry_held",
 ]
 
 DEFAULT_LEASE_S = 300.0
@@ -54,6 +60,7 @@ DEFAULT_RETRY_BASE_S = RetryPolicy().base_s
 _lock = threading.Lock()
 _ledgers: dict[str, Ledger] = {}
 _connectors: dict[str, tuple[str, ChannelConnector]] = {}
+_holders = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +105,36 @@ def _fingerprint(source: ChannelSource) -> str:
 def close_all() -> None:
     """Close every connector and dispose every engine this process holds (at shutdown)."""
     with _lock:
-        connectors = [c for _, c in _connectors.values()]
-        ledgers = list(_ledgers.values())
-        _connectors.clear()
-        _ledgers.clear()
+        taken = _take_all()
+    _close(*taken)
+
+
+@contextmanager
+def registry_held() -> Iterator[None]:
+    """Keep this process's connectors and ledgers open while the block runs; the last holder to
+    leave closes them all (as :func:`close_all`), however many workers share the process."""
+    global _holders
+    with _lock:
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            taken = _take_all() if _holders == 0 else ([], [])
+        _close(*taken)
+
+
+def _take_all() -> tuple[list[ChannelConnector], list[Ledger]]:
+    """Empty the registry (the caller holds ``_lock``); what it held, to be closed."""
+    connectors = [c for _, c in _connectors.values()]
+    ledgers = list(_ledgers.values())
+    _connectors.clear()
+    _ledgers.clear()
+    return connectors, ledgers
+
+
+def _close(connectors: list[ChannelConnector], ledgers: list[Ledger]) -> None:
     for connector in connectors:
         connector.close()
     for ledger in ledgers:

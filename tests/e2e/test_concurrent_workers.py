@@ -127,7 +127,7 @@ def test_two_workers_and_two_receivers_push_each_version_once_and_in_order(
             stack.wait_converged(timeout_s=40)
             received = stack.received("applied")
     finally:
-        for worker in workers:  # both at once: the first to stop closes the process's registry
+        for worker in workers:  # both at once, so neither waits for the other to stop
             worker.request_stop()
         for worker in workers:
             worker.stop()

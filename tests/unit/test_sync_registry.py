@@ -4,12 +4,13 @@ how ``stocksync worker`` hands its options on."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from deployments.sync_worker import parse_args
 from stocksync.cli.worker import worker_argv
-from tasks.sync import ChannelSource, close_all, connector_for
+from tasks.sync import ChannelSource, close_all, connector_for, ledger_for, registry_held
 
 WOO = {
     "base_url": "http://127.0.0.1:9", "consumer_key": "ck_teal",
@@ -49,6 +50,28 @@ def test_close_all_closes_every_connector() -> None:
 
     assert held._client.is_closed  # type: ignore[attr-defined]
     assert connector_for(ChannelSource("woo-site", "woocommerce", dict(WOO))) is not held
+
+
+def test_a_worker_stopping_first_leaves_the_registry_open_for_the_one_still_running(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    first, second = registry_held(), registry_held()
+    first.__enter__()
+    second.__enter__()
+    connector = connector_for(ChannelSource("woo-site", "woocommerce", dict(WOO)))
+    ledger = ledger_for(url)
+
+    first.__exit__(None, None, None)
+
+    assert not connector._client.is_closed  # type: ignore[attr-defined]
+    assert ledger_for(url) is ledger
+    assert connector_for(ChannelSource("woo-site", "woocommerce", dict(WOO))) is connector
+
+    second.__exit__(None, None, None)
+
+    assert connector._client.is_closed  # type: ignore[attr-defined]
+    assert ledger_for(url) is not ledger
 
 
 def test_a_source_never_shows_its_fields() -> None:
