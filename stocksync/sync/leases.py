@@ -129,9 +129,11 @@ def count_due(session: Session, channel_id: int, now: datetime) -> int:
 
 def _urgency() -> tuple[Any, ...]:
     """Claim order: listings the channel may show more of than it should first (an oversell in
-    the making), fewest units first; then the rest; oldest id last."""
+    the making), then the rest; within each, the one pushed longest ago (never pushed first), so
+    a channel that takes few pushes a second (Amazon) goes round every hot listing in turn."""
     overstated = or_(c.expected_qty.is_(None), c.expected_qty > _target(c.unheard_qty))
-    return (case((overstated, 0), else_=1), c.desired_qty, c.id)
+    never = case((c.pushed_at.is_(None), 0), else_=1)
+    return (case((overstated, 0), else_=1), never, c.pushed_at, c.id)
 
 
 def claim_dirty(

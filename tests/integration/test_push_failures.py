@@ -138,7 +138,7 @@ class SmallCalls(FakeChannel):
         return super().push_quantities(pushes)
 
 
-def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_scarcest_first(
+def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_overstated_first(
     ledger: Ledger,
 ) -> None:
     stock = {"TEAL-MUG-350ML": 30, "OAK-COASTER": 2, "BRASS-LAMP": 9, "LINEN-APRON": 0}
@@ -146,11 +146,14 @@ def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_scarcest_fir
     amazon = SmallCalls("amazon-eu", per_call=2)
     drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
     assert [len(b) for b in amazon.batches] == [2, 2]
+    first = amazon.batches[0] + amazon.batches[1]
 
-    for sku in stock:  # every SKU sells one unit elsewhere: each channel now shows one too many
-        if stock[sku]:
-            ledger.record_order("woo-site", f"w-{sku}", [LineIn(sku, 1)])
+    ledger.adjust("LINEN-APRON", 5, "berlin")  # a restock: Amazon shows too few (understated)
+    for sku in ("TEAL-MUG-350ML", "BRASS-LAMP", "OAK-COASTER"):  # sold elsewhere: overstated
+        ledger.record_order("woo-site", f"w-{sku}", [LineIn(sku, 1)])
     amazon.batches.clear()
     drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
 
-    assert amazon.batches == [["OAK-COASTER", "BRASS-LAMP"], ["TEAL-MUG-350ML"]]
+    # the overstated ones first, the one pushed longest ago first; the restock last
+    overstated = [sku for sku in first if sku != "LINEN-APRON"]
+    assert amazon.batches == [overstated[:2], [overstated[2], "LINEN-APRON"]]
