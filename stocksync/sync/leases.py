@@ -310,22 +310,32 @@ def _record_conflicts(
     now: datetime,
 ) -> None:
     """A compare-and-set found another count: take it in (:func:`_seen_values`), push again."""
-    known = [{"b_id": li.id, "b_seen": q, "b_now": now} for li, q in seen if q is not None]
+    known = [
+        {"b_id": li.id, "b_seen": q, "b_now": now, "b_claimed": li.expected_qty}
+        for li, q in seen
+        if q is not None
+    ]
     if known:
+        claimed = bindparam("b_claimed", type_=listings.c.expected_qty.type)
         conn(session).execute(
-            update(listings).where(_owned(owner)).values(**_seen_values(), **_FREE), known
+            update(listings).where(_owned(owner)).values(**_seen_values(claimed), **_FREE), known
         )
     release(session, owner, [li.id for li, q in seen if q is None])
 
 
-def _seen_values() -> dict[str, Any]:
+def _seen_values(claimed: Any = None) -> dict[str, Any]:
     """Column values once the channel was seen showing ``b_seen`` (at ``b_now``).
 
-    Fewer units than we expect (less the unheard ones) are sales whose orders the ledger has not
-    heard of yet, most often a webhook in flight: they become ``unheard_qty`` and the next push
-    holds them back, instead of offering them again (the channel sold them) or counting them twice
-    when the order arrives. More units than we expect are someone else's change on the channel:
-    the unheard units are used up first, then we expect what it shows, and push ours over it.
+    Fewer units than we expect are sales whose orders the ledger has not heard of yet, most often
+    a webhook in flight: they become ``unheard_qty`` and the next push holds them back, instead of
+    offering them again (the channel sold them) or counting them twice when the order arrives.
+
+    More units than we expect are someone else's change on the channel (a person in its admin),
+    to be overwritten by the next push: we expect what it shows. But only when the ledger heard of
+    none of the channel's sales since ``claimed`` (its ``expected_qty`` when the listing was
+    claimed; None: never): a sale heard since may have happened after the count was read, so
+    the count is too high by it, and trusting it would leave a unit counted as unheard forever.
+    Then ``expected_qty`` stays; if the channel really holds more, the next conflict says so.
     """
     shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
     unheard = case(
@@ -333,7 +343,13 @@ def _seen_values() -> dict[str, Any]:
         (c.expected_qty - shown > 0, c.expected_qty - shown),
         else_=0,
     )
-    expected = shown + unheard
+    quiet = literal(False) if claimed is None else c.expected_qty == claimed
+    expected = case(
+        (c.expected_qty.is_(None), shown),
+        (c.expected_qty >= shown, c.expected_qty),
+        (quiet, shown),
+        else_=c.expected_qty,
+    )
     return {
         "expected_qty": expected,
         "unheard_qty": unheard,
@@ -381,8 +397,9 @@ def record_seen(
     """Record what the channel shows for listings (external id → count) outside any lease.
 
     Used after a conflict read-back, the same way as a conflict's own count
-    (:func:`_seen_values`); the listing is dirty exactly when the channel should show another
-    count than it does.
+    (:func:`_seen_values`), except that a count above what we expect is not taken: outside a
+    lease nothing tells whether the ledger heard of sales after the count was read. The listing
+    is dirty exactly when the channel should show another count than it does.
     """
     at = now or utcnow()
     rows = [{"b_ext": ext, "b_seen": q, "b_now": at} for ext, q in seen.items()]

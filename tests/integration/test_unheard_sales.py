@@ -1,0 +1,124 @@
+"""Unheard sales under every interleaving: a compare-and-set channel that sells while we push.
+
+A fake Shopify-like channel (all-or-nothing compare-and-set, counts read back after a stale call)
+sells units at random moments: before our claim, between the claim and the call, between a
+failed call and the read-back, after an applied call. Its orders reach the ledger late, at random
+moments too, some of them while a push is in flight. However they interleave, once every order is
+in the ledger and the drain has settled, the channel shows exactly what the ledger wants it to,
+and no unit is held back as unheard.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
+from stocksync.ledger.results import LineIn
+from stocksync.ledger.service import Ledger
+from stocksync.sync.drain import drain
+from tests.factories import shop_with
+from tests.integration.push_support import listing
+
+SKUS = ["TEAL-MUG-350ML", "OAK-COASTER", "BRASS-LAMP"]
+SHOP = "shopify-main"
+
+
+class SellingChannel:
+    """Compare-and-set like Shopify; ``moment(where)`` runs at each point a sale could slip in."""
+
+    compare_and_set = True
+    max_batch = 250
+
+    def __init__(self, moment: Callable[[str], None]) -> None:
+        self.name = SHOP
+        self.shows: dict[str, int] = {}
+        self.moment = moment
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        self.moment("before the call")
+        stale = [
+            p for p in pushes
+            if p.expected is not None and self.shows.get(p.listing_id, 0) != p.expected
+        ]  # fmt: skip
+        if stale:
+            self.moment("after a stale call")
+            results = {
+                p.listing_id: PushResult(
+                    p.listing_id, PushStatus.CONFLICT, quantity_seen=self.shows.get(p.listing_id, 0)
+                )
+                for p in stale
+            }
+            rest = [p for p in pushes if p.listing_id not in results]
+            if rest:
+                results.update((r.listing_id, r) for r in self.push_quantities(rest))
+            return [results[p.listing_id] for p in pushes]
+        for p in pushes:
+            self.shows[p.listing_id] = p.quantity
+        self.moment("after an applied call")
+        return [PushResult(p.listing_id, PushStatus.APPLIED) for p in pushes]
+
+    def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]:
+        return [ChannelQuantity(k, None, v) for k, v in self.shows.items()]
+
+
+class Sale:
+    """Random sales on the channel and elsewhere, and their orders delivered late, in any order."""
+
+    def __init__(self, ledger: Ledger, seed: int) -> None:
+        self.ledger = ledger
+        self.rng = random.Random(seed)
+        self.channel = SellingChannel(self.moment)
+        self.undelivered: list[tuple[str, str]] = []
+        self.n = 0
+
+    def moment(self, where: str) -> None:
+        if self.rng.random() < 0.5:
+            self.sell_on_channel()
+        if self.rng.random() < 0.3:
+            self.sell_elsewhere()
+        while self.undelivered and self.rng.random() < 0.4:
+            self.deliver_one()
+
+    def sell_on_channel(self) -> None:
+        sku = self.rng.choice(SKUS)
+        ext = f"{SHOP}-{sku}"
+        if self.channel.shows.get(ext, 0) > 0:
+            self.channel.shows[ext] -= 1
+            self.n += 1
+            self.undelivered.append((f"s{self.n}", sku))
+
+    def sell_elsewhere(self) -> None:
+        self.n += 1
+        self.ledger.record_order("woo-site", f"w{self.n}", [LineIn(self.rng.choice(SKUS), 1)])
+
+    def deliver_one(self) -> None:
+        order_id, sku = self.undelivered.pop(self.rng.randrange(len(self.undelivered)))
+        self.ledger.record_order(SHOP, order_id, [LineIn(sku, 1)])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_however_sales_and_their_orders_interleave_the_channel_ends_where_the_ledger_wants(
+    ledger: Ledger, seed: int
+) -> None:
+    shop_with(ledger, {sku: {"berlin": 60} for sku in SKUS})
+    sale = Sale(ledger, seed)
+    quiet = sale.channel.moment
+    sale.channel.moment = lambda where: None
+    drain(ledger, {SHOP: sale.channel}, worker_id="w1")  # the initial push, no sales yet
+    sale.channel.moment = quiet
+
+    for _ in range(25):
+        sale.moment("between drains")
+        drain(ledger, {SHOP: sale.channel}, worker_id="w1", max_conflicts=100)
+    while sale.undelivered:
+        sale.deliver_one()
+    sale.channel.moment = lambda where: None
+    drain(ledger, {SHOP: sale.channel}, worker_id="w1")
+
+    for sku in SKUS:
+        state = listing(ledger, SHOP, sku)
+        assert (sale.channel.shows[f"{SHOP}-{sku}"], state.unheard) == (state.desired, 0), sku
+    assert ledger.verify() == []
