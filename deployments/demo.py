@@ -52,7 +52,7 @@ def run_demo(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     ):
         say(f"Prefect: {prefect.ui_url}" + ("" if prefect.started_here else " (PREFECT_API_URL)"))
         catalog = scarce_catalog(sample_catalog_text(), SCARCE)
-        fleet = start_fleet(url, catalog, Path(tmp))
+        fleet = start_fleet(url, catalog, Path(tmp), receiver_process=True)
         try:
             say(f"ledger: {url.split('@')[-1]}; receiver: {fleet.receiver_url}")
             started = datetime.now(UTC)

@@ -170,12 +170,17 @@ def _run_while_busy(
     name: str, run: _ChannelDrain, limit: int, max_conflicts: int, busy: _Busy
 ) -> None:
     """Drain one channel, and keep taking its new changes while slower channels are still busy,
-    so a fast channel's sync gap is not the slowest channel's drain time."""
+    so a fast channel's sync gap is not the slowest channel's drain time.
+
+    An error in one round does not end this: the listings it hit back off in the ledger and are
+    not claimed again before they are due, and the channel's other listings keep going out
+    (a rate-limited channel can keep a drain busy for a whole flash sale). Refused credentials
+    do: every call would be refused the same way."""
     try:
         _run_channel(name, run, limit, max_conflicts)
     finally:
         busy.done()
-    while busy.others() and run.rep.error is None:
+    while busy.others() and not run.refused:
         time.sleep(KEEP_UP_POLL_S)
         _run_channel(name, run, limit, max_conflicts)
 
@@ -192,6 +197,8 @@ class _ChannelDrain:
     owner: str
     lease_s: float
     conflicts: Counter[int] = field(default_factory=Counter)
+    refused: bool = False
+    """The channel refused our credentials in this drain: leave it alone."""
 
     def run(self, limit: int, max_conflicts: int) -> None:
         claimed_total = 0
@@ -235,7 +242,8 @@ class _ChannelDrain:
             return False
         except ChannelError as exc:
             self._fail_all(batch, attempts, exc, transient=False)
-            return not isinstance(exc, ChannelAuthError)
+            self.refused = self.refused or isinstance(exc, ChannelAuthError)
+            return not self.refused
         except BaseException:
             self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
             raise

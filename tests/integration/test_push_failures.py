@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Sequence
 
 from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
-from stocksync.channels.errors import ChannelAuthError, ChannelRejectedError
+from stocksync.channels.errors import (
+    ChannelAuthError,
+    ChannelRejectedError,
+    TransientChannelError,
+)
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.sync.backoff import RetryPolicy
@@ -157,3 +163,46 @@ def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_overstated_f
     # the overstated ones first, the one pushed longest ago first; the restock last
     overstated = [sku for sku in first if sku != "LINEN-APRON"]
     assert amazon.batches == [overstated[:2], [overstated[2], "LINEN-APRON"]]
+
+
+class SlowChannel(FakeChannel):
+    """Each call takes ``seconds``: a rate-limited channel that keeps a drain busy."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(name)
+        self.seconds = seconds
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        time.sleep(self.seconds)
+        return super().push_quantities(pushes)
+
+
+class FlakyChannel(FakeChannel):
+    """Refuses its first call with a 503."""
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        self.calls.append(len(pushes))
+        if len(self.calls) == 1:
+            raise TransientChannelError(self.name, "HTTP 503", status=503)
+        self.shows.update((p.listing_id, p.quantity) for p in pushes)
+        return [PushResult(p.listing_id, PushStatus.APPLIED) for p in pushes]
+
+
+def test_a_channel_that_failed_once_keeps_taking_changes_while_a_slow_one_drains(
+    ledger: Ledger,
+) -> None:
+    shop_with(ledger, {"TEAL-MUG-350ML": {"berlin": 9}})
+    woo, amazon = FlakyChannel("woo-site"), SlowChannel("amazon-eu", 1.5)
+    timer = threading.Timer(0.5, lambda: ledger.record_order("shopify-main", "1", [LineIn(
+        "TEAL-MUG-350ML", 2)]))  # fmt: skip
+    timer.start()
+
+    report = drain(
+        ledger, {"woo-site": woo, "amazon-eu": amazon}, worker_id="w1",
+        retry=RetryPolicy(base_s=0.05),
+    )  # fmt: skip
+    timer.join()
+
+    assert report.channels["woo-site"].error is not None  # the 503 is reported…
+    assert woo.shows == {"woo-site-TEAL-MUG-350ML": 7}  # …and the sale still went out
+    assert len(woo.calls) >= 2
