@@ -151,17 +151,22 @@ def _run_channel(name: str, run: _ChannelDrain, limit: int, max_conflicts: int) 
 
 
 class _Busy:
-    """How many channels of one drain are still pushing."""
+    """How many channels of one drain are in a round of pushing right now (all, at the start)."""
 
     def __init__(self, count: int) -> None:
         self._count = count
         self._lock = threading.Lock()
 
-    def done(self) -> None:
+    def enter(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self) -> None:
         with self._lock:
             self._count -= 1
 
     def others(self) -> bool:
+        """Whether another channel is pushing (asked by one that is not)."""
         with self._lock:
             return self._count > 0
 
@@ -169,8 +174,9 @@ class _Busy:
 def _run_while_busy(
     name: str, run: _ChannelDrain, limit: int, max_conflicts: int, busy: _Busy
 ) -> None:
-    """Drain one channel, and keep taking its new changes while slower channels are still busy,
-    so a fast channel's sync gap is not the slowest channel's drain time.
+    """Drain one channel, and keep taking its new changes while any other channel is still in a
+    round of pushing (its first or a later one), so a fast channel's sync gap is not the slowest
+    channel's drain time; the drain ends when no channel has anything left.
 
     An error in one round does not end this: the listings it hit back off in the ledger and are
     not claimed again before they are due, and the channel's other listings keep going out
@@ -179,10 +185,14 @@ def _run_while_busy(
     try:
         _run_channel(name, run, limit, max_conflicts)
     finally:
-        busy.done()
+        busy.leave()
     while busy.others() and not run.refused:
         time.sleep(KEEP_UP_POLL_S)
-        _run_channel(name, run, limit, max_conflicts)
+        busy.enter()
+        try:
+            _run_channel(name, run, limit, max_conflicts)
+        finally:
+            busy.leave()
 
 
 @dataclass
