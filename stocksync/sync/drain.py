@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 KEEP_UP_POLL_S = 0.1
 """How often a channel done with its drain looks for new changes while others still push."""
+ROUND_S = 1.0
+"""How long one channel's round of a multi-channel drain claims new batches; short rounds keep
+every channel's "did I find work" fresh, so none gives up while a slow one keeps pushing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,7 @@ def drain(
     if len(runs) == 1:
         _run_channel(*runs[0], limit, max_conflicts)
     elif runs:
-        busy = _Busy(len(runs))
+        busy = _Busy([n for n, _ in runs])
         with ThreadPoolExecutor(len(runs), thread_name_prefix="drain") as pool:
             futures = [
                 pool.submit(_run_while_busy, n, r, limit, max_conflicts, busy) for n, r in runs
@@ -142,57 +145,61 @@ def drain(
     return report
 
 
-def _run_channel(name: str, run: _ChannelDrain, limit: int, max_conflicts: int) -> None:
+def _run_channel(
+    name: str, run: _ChannelDrain, limit: int, max_conflicts: int, round_s: float | None = None
+) -> None:
     try:
-        run.run(limit, max_conflicts)
+        run.run(limit, max_conflicts, round_s)
     except Exception as exc:  # one channel's failure never stops the others
         log.exception("draining %s failed", name)
         run.rep.error = f"{type(exc).__name__}: {exc}"
 
 
 class _Busy:
-    """How many channels of one drain are in a round of pushing right now (all, at the start)."""
+    """Which channels of one drain found work in their last round (all, before their first).
 
-    def __init__(self, count: int) -> None:
-        self._count = count
+    The drain ends for every channel at once, the first time none did: a channel that left alone
+    would sit out the rest of a drain that a slow channel keeps going (and wait for the next
+    run), so either all keep taking their changes or all stop.
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._working = set(names)
+        self._over = False
         self._lock = threading.Lock()
 
-    def enter(self) -> None:
+    def note(self, name: str, worked: bool) -> None:
         with self._lock:
-            self._count += 1
+            (self._working.add if worked else self._working.discard)(name)
 
-    def leave(self) -> None:
+    def keep_going(self) -> bool:
         with self._lock:
-            self._count -= 1
-
-    def others(self) -> bool:
-        """Whether another channel is pushing (asked by one that is not)."""
-        with self._lock:
-            return self._count > 0
+            self._over = self._over or not self._working
+            return not self._over
 
 
 def _run_while_busy(
     name: str, run: _ChannelDrain, limit: int, max_conflicts: int, busy: _Busy
 ) -> None:
-    """Drain one channel, and keep taking its new changes while any other channel is still in a
-    round of pushing (its first or a later one), so a fast channel's sync gap is not the slowest
-    channel's drain time; the drain ends when no channel has anything left.
+    """Drain one channel in rounds of at most ``ROUND_S`` of claiming, and keep taking its new
+    changes while any channel of the drain found work in its last round, so a fast channel's
+    sync gap is not the slowest channel's drain time; the drain ends for all once the last
+    round of every channel found nothing (:class:`_Busy`).
 
     An error in one round does not end this: the listings it hit back off in the ledger and are
     not claimed again before they are due, and the channel's other listings keep going out
     (a rate-limited channel can keep a drain busy for a whole flash sale). Refused credentials
     do: every call would be refused the same way."""
-    try:
-        _run_channel(name, run, limit, max_conflicts)
-    finally:
-        busy.leave()
-    while busy.others() and not run.refused:
-        time.sleep(KEEP_UP_POLL_S)
-        busy.enter()
+    while not run.refused:
+        before = len(run.rep.records)
         try:
-            _run_channel(name, run, limit, max_conflicts)
+            _run_channel(name, run, limit, max_conflicts, ROUND_S)
         finally:
-            busy.leave()
+            busy.note(name, len(run.rep.records) > before)
+        if not busy.keep_going():
+            return
+        time.sleep(KEEP_UP_POLL_S)
+    busy.note(name, False)
 
 
 @dataclass
@@ -210,9 +217,12 @@ class _ChannelDrain:
     refused: bool = False
     """The channel refused our credentials in this drain: leave it alone."""
 
-    def run(self, limit: int, max_conflicts: int) -> None:
+    def run(self, limit: int, max_conflicts: int, round_s: float | None = None) -> None:
+        """Claim and push until nothing is due or ``limit`` listings went out; with ``round_s``,
+        claim no new batch after that many seconds (the caller comes back for the rest)."""
         claimed_total = 0
-        while claimed_total < limit:
+        deadline = None if round_s is None else time.monotonic() + round_s
+        while claimed_total < limit and (deadline is None or time.monotonic() < deadline):
             size = self._batch_size(min(self.connector.max_batch, limit - claimed_total))
             batch, attempts = self.ledger.run(partial(self._claim, size))
             if not batch:
