@@ -235,6 +235,7 @@ def test_a_signed_order_is_applied_and_its_duplicate_acknowledged_once(receiver:
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.json()["events"][0]["status"] == "applied"
     assert first.json()["events"][0]["order"]["order_id"] == "820982911946154508"
+    assert first.headers["server-timing"].startswith("app;dur=")  # the receiver's own time
     assert second.json()["events"][0]["status"] == "duplicate"
     assert receiver.inbox() == [("orders/create", "applied")]
     assert receiver.stock(PINK) == (5, 2)
