@@ -58,11 +58,11 @@ def run_receiver_bench(
         finally:
             fleet.stop()
         log = Path(tmp) / "receiver.log"
-        with served_receiver(url, {"shopify-main": str(secret)}, log, workers=workers) as base:
-            say(
-                f"replaying {len(webhooks)} webhooks at {rate:.0f}/s to {base} ({workers} worker(s))"
-            )
-            sent, took = replay(base, webhooks, rate)
+        with served_receiver(url, {"shopify-main": str(secret)}, log, workers=workers) as served:
+            say(f"replaying {len(webhooks)} webhooks at {rate:.0f}/s ({workers} worker(s))")
+            cpu_before = served.cpu_s()
+            sent, took = replay(served.base_url, webhooks, rate)
+            cpu_after = served.cpu_s()
     statuses = Counter(s.status for s in sent)
     client = _stats([s.client_s for s in sent])
     server = _stats([s.server_s for s in sent if s.server_s is not None])
@@ -76,6 +76,11 @@ def run_receiver_bench(
         "statuses": dict(statuses),
         "handling": client,
         "server_time": server,
+        "server_cpu_ms_per_request": (
+            round((cpu_after - cpu_before) * 1000 / len(sent), 2)
+            if cpu_before is not None and cpu_after is not None and sent
+            else None
+        ),
         "send_late_max_s": round(max((s.late_s for s in sent), default=0.0), 4),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "target_p99_s": TARGET_P99_S,
@@ -106,7 +111,8 @@ def print_receiver_report(doc: dict[str, Any]) -> None:
         f"webhooks at {doc['rate_achieved_per_s']}/s (asked {doc['rate_asked_per_s']:.0f}/s), "
         f"statuses {doc['statuses']}; handling p50 {_ms(h['p50_s'])}, p99 {_ms(h['p99_s'])} "
         f"(target ≤ {doc['target_p99_s'] * 1000:.0f} ms), max {_ms(h['max_s'])}; server time "
-        f"p50 {_ms(s['p50_s'])}, p99 {_ms(s['p99_s'])}; sends late ≤ "
+        f"p50 {_ms(s['p50_s'])}, p99 {_ms(s['p99_s'])}; server CPU "
+        f"{doc['server_cpu_ms_per_request']} ms per webhook; sends late ≤ "
         f"{_ms(doc['send_late_max_s'])}; load {doc['load_average']}"
     )
 

@@ -14,7 +14,34 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["served_receiver"]
+__all__ = ["Served", "served_receiver"]
+
+
+class Served:
+    """A running receiver: its base URL, and the CPU its processes have used so far."""
+
+    def __init__(self, base_url: str, pid: int) -> None:
+        self.base_url, self.pid = base_url, pid
+
+    def cpu_s(self) -> float | None:
+        """User + system CPU seconds of the server and its worker processes (None off Linux)."""
+        try:
+            pids = [self.pid, *_children(self.pid)]
+            return sum(_cpu_of(p) for p in pids)
+        except OSError:
+            return None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -25,8 +52,8 @@ def served_receiver(
     *,
     workers: int = 1,
     startup_timeout_s: float = 30.0,
-) -> Iterator[str]:
-    """Run ``stocksync serve`` on a free loopback port until the block ends; yield its base URL.
+) -> Iterator[Served]:
+    """Run ``stocksync serve`` on a free loopback port until the block ends.
 
     ``secrets`` maps channel name → webhook secret (passed as ``STOCKSYNC_<CHANNEL>_WEBHOOK_SECRET``).
     Its output goes to ``log_path``. Returns once ``/healthz`` answers 200 (the ledger is reachable).
@@ -42,7 +69,7 @@ def served_receiver(
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base_url, process, startup_timeout_s)
-        yield base_url
+        yield Served(base_url, process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         try:
