@@ -91,12 +91,15 @@ def ingest_event(
     headers: Mapping[str, str],
     body: bytes,
     events: Sequence[InboundEvent],
+    *,
+    known_channel_id: int | None = None,
 ) -> list[EventOutcome]:
     """Store each of ``events`` (parsed from one verified ``body``) and apply it.
 
     Raises NotFoundError for an unknown channel; every other problem is a flagged outcome.
+    ``known_channel_id``: the channel's id, when the caller read it in this transaction already.
     """
-    ch = _Channel(channel_id(session, channel_name), channel_name)
+    ch = _Channel(known_channel_id or channel_id(session, channel_name), channel_name)
     kept = stored_headers(headers)
     return [_ingest_one(session, ch, kept, body, event) for event in events]
 
@@ -109,9 +112,10 @@ def store_unparsed(
     *,
     topic: str,
     error: str,
+    known_channel_id: int | None = None,
 ) -> EventOutcome:
     """Keep a verified body that could not be parsed, flagged; the same body twice is a duplicate."""
-    ch = _Channel(channel_id(session, channel_name), channel_name)
+    ch = _Channel(known_channel_id or channel_id(session, channel_name), channel_name)
     event_id = _body_id(body)
     row = _claim(session, ch, event_id, topic, stored_headers(headers), body)
     if row is None:
