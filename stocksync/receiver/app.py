@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -56,6 +58,7 @@ __all__ = ["DEFAULT_MAX_BODY", "create_app"]
 log = logging.getLogger("stocksync.receiver")
 
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_CONCURRENT = 8
 _LEDGER_DOWN = (SQLAlchemyError, psycopg.Error, OSError)
 
 
@@ -102,10 +105,15 @@ def create_app(
     secrets: SecretLookup = configured_secret,
     custom_configs: CustomConfigLookup = custom_config_from_env,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
 ) -> FastAPI:
     """The receiver over ``ledger`` (default: from the settings, opened at startup)."""
     parsers = _Parsers(custom_configs)
     counters = Counters()
+    # Webhooks handled at once (each in a thread, holding a ledger connection): enough to keep
+    # the database busy, few enough that threads do not queue for the GIL while holding row
+    # locks other webhooks wait for. The rest wait here, in arrival order.
+    limiter = anyio.CapacityLimiter(max_concurrent)
     state: dict[str, Ledger] = {}
 
     @asynccontextmanager
@@ -164,7 +172,9 @@ def create_app(
             counters.inc(kind, channel, "too_large")
             return _answer(413, f"body over {max_body_bytes} bytes")
         receiver = _Receipt(state["ledger"], parsers, counters, secrets, kind, channel)
-        answer = await run_in_threadpool(receiver.handle, dict(request.headers), body)
+        answer = await anyio.to_thread.run_sync(
+            receiver.handle, dict(request.headers), body, limiter=limiter
+        )
         # The time spent here, for a caller that wants it apart from the network and the server's
         # queue (the receiver benchmark reads it).
         answer.headers["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,32 @@ def test_a_signed_order_is_applied_and_its_duplicate_acknowledged_once(receiver:
     assert second.json()["events"][0]["status"] == "duplicate"
     assert receiver.inbox() == [("orders/create", "applied")]
     assert receiver.stock(PINK) == (5, 2)
+
+
+def test_webhooks_beyond_the_concurrency_limit_wait_their_turn(ledger: Ledger) -> None:
+    shop_with(ledger, {PINK: {"berlin": 20}}, channels=CHANNELS)
+    bodies = []
+    for n in range(6):
+        order = json.loads(live_order())
+        order["id"] = 1000 + n
+        bodies.append(json.dumps(order).encode())
+    receiver = next(one_at_a_time := serve(ledger, max_concurrent=1))
+
+    def post(body: bytes) -> httpx.Response:
+        headers = shopify_headers(
+            "orders/create", body, f"ev-{body[:12]!r}", SECRETS["shopify-main"]
+        )
+        return receiver.post("/webhooks/shopify/shopify-main", body, headers)
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(post, range(6)))
+    finally:
+        one_at_a_time.close()
+
+    assert [a.status_code for a in answers] == [200] * 6
+    assert {a.json()["events"][0]["status"] for a in answers} == {"applied"}
+    assert receiver.stock(PINK) == (20, 12)
 
 
 def test_an_unknown_sku_is_stored_flagged_and_answered_200(receiver: Receiver) -> None:
