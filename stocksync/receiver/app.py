@@ -39,7 +39,12 @@ from stocksync.channels.base import ChannelConnector, InboundEvent
 from stocksync.channels.custom import CustomChannelConfigError
 from stocksync.channels.errors import SignatureError
 from stocksync.domain.errors import NotFoundError
-from stocksync.ledger.inbox import EventOutcome, ingest_event, store_unparsed
+from stocksync.ledger.inbox import (
+    EventOutcome,
+    IsolationNeededError,
+    ingest_event,
+    store_unparsed,
+)
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ChannelRow
@@ -217,7 +222,7 @@ class _Receipt:
         except Exception as exc:  # verified but unreadable: keep it for a person, never a 500
             return self._store_unreadable(headers, body, f"{type(exc).__name__}: {exc}")
         try:
-            outcomes = self.ledger.run(lambda s: self._ingest(s, headers, body, events))
+            outcomes = self._store_and_apply(headers, body, events)
         except NotFoundError as exc:
             return self._refused(404, str(exc))
         except _LEDGER_DOWN:
@@ -227,11 +232,29 @@ class _Receipt:
             return self._store_unreadable(headers, body, f"not applied: {type(exc).__name__}")
         return self._accepted(outcomes)
 
+    def _store_and_apply(
+        self, headers: Mapping[str, str], body: bytes, events: list[InboundEvent]
+    ) -> list[EventOutcome]:
+        """One transaction; without savepoints first, since almost every event applies cleanly.
+        A refused order rolls it all back and the event is stored again, flagged, in a second
+        one with a savepoint around the order (the ledger ends as if that ran first)."""
+        try:
+            return self.ledger.run(lambda s: self._ingest(s, headers, body, events, False))
+        except IsolationNeededError:
+            return self.ledger.run(lambda s: self._ingest(s, headers, body, events, True))
+
     def _ingest(
-        self, session: Session, headers: Mapping[str, str], body: bytes, events: list[InboundEvent]
+        self,
+        session: Session,
+        headers: Mapping[str, str],
+        body: bytes,
+        events: list[InboundEvent],
+        isolate: bool,
     ) -> list[EventOutcome]:
         found = self._check_channel(session)
-        return ingest_event(session, self.channel, headers, body, events, known_channel_id=found)
+        return ingest_event(
+            session, self.channel, headers, body, events, known_channel_id=found, isolate=isolate
+        )
 
     def _check_channel(self, session: Session) -> int:
         """The channel's id; NotFoundError unless it exists with this receipt's kind."""
