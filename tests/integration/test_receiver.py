@@ -400,8 +400,9 @@ def test_the_secret_comes_from_the_channels_environment_variable(
     assert env_secret("woo-site") is None
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_stocksync_serve_receives_with_the_secret_from_the_environment(
-    receiver: Receiver, database_url: str
+    receiver: Receiver, database_url: str, workers: int
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -414,7 +415,7 @@ def test_stocksync_serve_receives_with_the_secret_from_the_environment(
     }
     command = "from stocksync.cli import app; app()"
     server = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--port", str(port)],
+        [sys.executable, "-c", command, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -425,9 +426,14 @@ def test_stocksync_serve_receives_with_the_secret_from_the_environment(
         body = live_order()
         headers = shopify_headers("orders/create", body, "ev-cli", "secret-from-env")
 
-        answer = httpx.post(f"{url}/webhooks/shopify/shopify-main", content=body, headers=headers)
+        answers = [
+            httpx.post(f"{url}/webhooks/shopify/shopify-main", content=body, headers=headers)
+            for _ in range(4)  # each on a new connection: with two workers, any process may answer
+        ]
 
-        assert answer.status_code == 200, answer.text
+        assert [a.status_code for a in answers] == [200] * 4, answers[0].text
+        statuses = [a.json()["events"][0]["status"] for a in answers]
+        assert statuses == ["applied", "duplicate", "duplicate", "duplicate"]
         assert receiver.stock(PINK) == (5, 2)
     finally:
         server.terminate()
