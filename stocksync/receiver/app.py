@@ -16,6 +16,7 @@ is 503, so the channel retries later. Headers and secrets are never logged.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import threading
@@ -124,6 +125,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["ledger"] = ledger or Ledger.from_settings()
+        # What is alive now (modules, the app, the engine) lives as long as the process: keep it
+        # out of the collector's full passes, which otherwise stop every request for ~70-100 ms.
+        gc.freeze()
         yield
         parsers.close()
         if ledger is None:  # ours: close its pool with the app
