@@ -8,7 +8,9 @@ Three emulated channels (Shopify, Amazon, WooCommerce), each answering its API a
 rate multiplied by ``--burst-factor`` for ``--burst-s`` seconds in the middle. Two of the SKUs are
 stocked to sell out during the run, so the last-units guard is exercised. The same fleet, worker
 and measurements as ``stocksync demo`` (``deployments/flash_sale.py``, ``stocksync/bench``).
-``--receiver-only`` measures the webhook receiver alone instead (``stocksync.bench.receiver``).
+``--receiver-only`` measures the webhook receiver alone instead (``stocksync.bench.receiver``):
+``--receiver-rate`` webhooks/s to ``stocksync serve --workers <--receiver-workers>`` in its own
+process.
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--receiver-only", action="store_true", help="Benchmark the receiver alone.")
     p.add_argument("--receiver-rate", type=float, default=100.0, help="Webhooks per second.")
+    p.add_argument("--receiver-workers", type=int, default=1,
+                   help="Receiver processes (stocksync serve --workers).")  # fmt: skip
     p.add_argument("--json", action="store_true", help="Print one JSON document.")
     return p.parse_args(argv)
 
@@ -184,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.receiver_only:
             from stocksync.bench.receiver import print_receiver_report, run_receiver_bench
 
-            doc = run_receiver_bench(args.database_url, args.duration, args.receiver_rate, say)
+            doc = run_receiver_bench(
+                args.database_url, args.duration, args.receiver_rate, say,
+                workers=args.receiver_workers,
+            )  # fmt: skip
             printer = print_receiver_report
         else:
             doc, printer = run_bench(args, say), print_report

@@ -143,7 +143,8 @@ def bench_receiver(ctx: typer.Context) -> None:
     """Handling time of the webhook receiver alone at a fixed rate (default 100 requests/s).
 
     Same as ``stocksync bench sync --receiver-only``; options as there (--duration, --receiver-rate,
-    --database-url, --json).
+    --receiver-workers, --database-url, --json). The receiver runs as ``stocksync serve`` in its
+    own process.
     """
     _exec("deployments.bench_sync", ["--receiver-only", *ctx.args])
 

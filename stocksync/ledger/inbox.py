@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -33,7 +34,14 @@ from stocksync.ledger.results import OrderResult
 from stocksync.ledger.sql import conn, insert_ignore
 from stocksync.ledger.tables import InboxEventRow, ListingRow, utcnow
 
-__all__ = ["EventOutcome", "InboxStatus", "ingest_event", "stored_headers", "store_unparsed"]
+__all__ = [
+    "EventOutcome",
+    "InboxStatus",
+    "IsolationNeededError",
+    "ingest_event",
+    "stored_headers",
+    "store_unparsed",
+]
 
 inbox_table: Table = InboxEventRow.__table__  # type: ignore[attr-defined]
 listing_table: Table = ListingRow.__table__  # type: ignore[attr-defined]
@@ -50,6 +58,10 @@ _SECRET_WORDS = ("secret", "token", "password", "authorization", "cookie", "api-
 class _Channel:
     id: int
     name: str
+
+
+class IsolationNeededError(Exception):
+    """An order refused while applied without a savepoint: roll back, rerun with ``isolate``."""
 
 
 class InboxStatus(StrEnum):
@@ -91,14 +103,21 @@ def ingest_event(
     headers: Mapping[str, str],
     body: bytes,
     events: Sequence[InboundEvent],
+    *,
+    known_channel_id: int | None = None,
+    isolate: bool = True,
 ) -> list[EventOutcome]:
     """Store each of ``events`` (parsed from one verified ``body``) and apply it.
 
     Raises NotFoundError for an unknown channel; every other problem is a flagged outcome.
+    ``known_channel_id``: the channel's id, when the caller read it in this transaction already.
+    ``isolate=False`` applies orders without a savepoint (two round trips fewer) and raises
+    IsolationNeededError instead of flagging a refused order; the caller then rolls back and
+    runs the transaction again with ``isolate=True``.
     """
-    ch = _Channel(channel_id(session, channel_name), channel_name)
+    ch = _Channel(known_channel_id or channel_id(session, channel_name), channel_name)
     kept = stored_headers(headers)
-    return [_ingest_one(session, ch, kept, body, event) for event in events]
+    return [_ingest_one(session, ch, kept, body, event, isolate) for event in events]
 
 
 def store_unparsed(
@@ -109,9 +128,10 @@ def store_unparsed(
     *,
     topic: str,
     error: str,
+    known_channel_id: int | None = None,
 ) -> EventOutcome:
     """Keep a verified body that could not be parsed, flagged; the same body twice is a duplicate."""
-    ch = _Channel(channel_id(session, channel_name), channel_name)
+    ch = _Channel(known_channel_id or channel_id(session, channel_name), channel_name)
     event_id = _body_id(body)
     row = _claim(session, ch, event_id, topic, stored_headers(headers), body)
     if row is None:
@@ -133,18 +153,25 @@ def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _ingest_one(
-    session: Session, ch: _Channel, headers: dict[str, str], body: bytes, event: InboundEvent
+    session: Session,
+    ch: _Channel,
+    headers: dict[str, str],
+    body: bytes,
+    event: InboundEvent,
+    isolate: bool = True,
 ) -> EventOutcome:
     event_id = event.event_id if 0 < len(event.event_id) <= MAX_EVENT_ID else _body_id(body)
     row = _claim(session, ch, event_id, event.topic, headers, body)
     if row is None:
         return EventOutcome(event_id, event.topic, event.kind.value, InboxStatus.DUPLICATE)
-    outcome = _apply(session, ch, event_id, event)
+    outcome = _apply(session, ch, event_id, event, isolate)
     _finish(session, row, outcome)
     return outcome
 
 
-def _apply(session: Session, ch: _Channel, event_id: str, event: InboundEvent) -> EventOutcome:
+def _apply(
+    session: Session, ch: _Channel, event_id: str, event: InboundEvent, isolate: bool
+) -> EventOutcome:
     def outcome(status: InboxStatus, error: str | None = None, **kw: Any) -> EventOutcome:
         return EventOutcome(event_id, event.topic, event.kind.value, status, error, **kw)
 
@@ -155,7 +182,7 @@ def _apply(session: Session, ch: _Channel, event_id: str, event: InboundEvent) -
             return outcome(InboxStatus.STORED, "the event carries no order details")
         try:
             # A savepoint: an order refused half-way leaves nothing behind but its flagged row.
-            with session.begin_nested():
+            with session.begin_nested() if isolate else nullcontext():
                 done = ingest_channel_order(
                     session,
                     ch.id,
@@ -164,6 +191,8 @@ def _apply(session: Session, ch: _Channel, event_id: str, event: InboundEvent) -
                     complete=event.kind is not EventKind.REFUND,
                 )
         except StockSyncError as exc:
+            if not isolate:
+                raise IsolationNeededError(str(exc)) from exc
             return outcome(InboxStatus.FLAGGED, str(exc))
         status = InboxStatus.APPLIED if done.changed else InboxStatus.UNCHANGED
         return outcome(status, order=done.order)

@@ -66,3 +66,5 @@ def test_the_receiver_bench_answers_every_replayed_webhook(backend: str, pg_url:
 
     assert doc["requests"] == 20 and doc["statuses"] == {"200": 20}
     assert doc["handling"]["count"] == 20
+    assert doc["server_time"]["count"] == 20  # every answer carried the receiver's own time
+    assert doc["workers"] == 1

@@ -24,7 +24,7 @@ from stocksync.channels.woocommerce import (
 )
 from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import OrderStatus
-from stocksync.ledger.inbox import EventOutcome, InboxStatus, ingest_event
+from stocksync.ledger.inbox import EventOutcome, InboxStatus, IsolationNeededError, ingest_event
 from stocksync.ledger.ingest import ingest_order
 from stocksync.ledger.queries import stock_report
 from stocksync.ledger.service import Ledger
@@ -467,6 +467,39 @@ def test_an_event_refused_half_way_leaves_only_its_flagged_row(
     assert count(pink_shop, MovementRow) == movements
     assert stock_of(pink_shop, "IPOD2008PINK") == (4, 2)
     assert [ln.cancelled for ln in pink_shop.order("shopify-main", PINK_ORDER).lines] == [0, 0]
+
+
+def test_without_isolation_an_event_refused_half_way_raises_and_its_transaction_keeps_nothing(
+    pink_shop: Ledger, shopify: ShopifyConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver_shopify(pink_shop, shopify, "orders/create", shopify_order(), "ev-create")
+    pink_shop.ship_order("shopify-main", PINK_ORDER, quantities={"IPOD2008PINK": 1}, key="ship-1")
+    movements = count(pink_shop, MovementRow)
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise InvalidRequestError("the return was refused")
+
+    monkeypatch.setattr("stocksync.ledger.ingest.restock_return", refuse)
+    both = shopify_order(
+        refunds=[refund(1, PINK_LINES[0], 2, "return"), refund(2, PINK_LINES[1], 1, "cancel")]
+    )
+    body = json.dumps(both).encode()
+    digest = hmac.new(SHOPIFY_SECRET.encode(), body, hashlib.sha256).digest()
+    headers = {
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Event-Id": "ev-update",
+    }
+    events = shopify.parse_webhook(headers, body)
+
+    with pytest.raises(IsolationNeededError, match="the return was refused"):
+        pink_shop.run(
+            lambda s: ingest_event(s, "shopify-main", headers, body, events, isolate=False)
+        )
+
+    assert [event_id for event_id, _, _ in inbox(pink_shop)] == ["ev-create"]
+    assert count(pink_shop, MovementRow) == movements
+    assert stock_of(pink_shop, "IPOD2008PINK") == (4, 2)
 
 
 def test_a_count_at_another_shopify_location_is_not_the_listings(

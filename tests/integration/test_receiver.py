@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,9 +236,30 @@ def test_a_signed_order_is_applied_and_its_duplicate_acknowledged_once(receiver:
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.json()["events"][0]["status"] == "applied"
     assert first.json()["events"][0]["order"]["order_id"] == "820982911946154508"
+    assert first.headers["server-timing"].startswith("app;dur=")  # the receiver's own time
     assert second.json()["events"][0]["status"] == "duplicate"
     assert receiver.inbox() == [("orders/create", "applied")]
     assert receiver.stock(PINK) == (5, 2)
+
+
+def test_webhooks_beyond_the_concurrency_limit_wait_their_turn(ledger: Ledger) -> None:
+    shop_with(ledger, {PINK: {"berlin": 20}}, channels=CHANNELS)
+    receiver = next(one_at_a_time := serve(ledger, max_concurrent=1))
+
+    def post(n: int) -> httpx.Response:
+        body = json.dumps(json.loads(live_order()) | {"id": 1000 + n}).encode()
+        headers = shopify_headers("orders/create", body, f"ev-{n}", SECRETS["shopify-main"])
+        return receiver.post("/webhooks/shopify/shopify-main", body, headers)
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(post, range(6)))
+    finally:
+        one_at_a_time.close()
+
+    assert [a.status_code for a in answers] == [200] * 6
+    assert {a.json()["events"][0]["status"] for a in answers} == {"applied"}
+    assert receiver.stock(PINK) == (20, 12)
 
 
 def test_an_unknown_sku_is_stored_flagged_and_answered_200(receiver: Receiver) -> None:
@@ -378,8 +400,9 @@ def test_the_secret_comes_from_the_channels_environment_variable(
     assert env_secret("woo-site") is None
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_stocksync_serve_receives_with_the_secret_from_the_environment(
-    receiver: Receiver, database_url: str
+    receiver: Receiver, database_url: str, workers: int
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -392,7 +415,7 @@ def test_stocksync_serve_receives_with_the_secret_from_the_environment(
     }
     command = "from stocksync.cli import app; app()"
     server = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--port", str(port)],
+        [sys.executable, "-c", command, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -403,9 +426,14 @@ def test_stocksync_serve_receives_with_the_secret_from_the_environment(
         body = live_order()
         headers = shopify_headers("orders/create", body, "ev-cli", "secret-from-env")
 
-        answer = httpx.post(f"{url}/webhooks/shopify/shopify-main", content=body, headers=headers)
+        answers = [
+            httpx.post(f"{url}/webhooks/shopify/shopify-main", content=body, headers=headers)
+            for _ in range(4)  # each on a new connection: with two workers, any process may answer
+        ]
 
-        assert answer.status_code == 200, answer.text
+        assert [a.status_code for a in answers] == [200] * 4, answers[0].text
+        statuses = [a.json()["events"][0]["status"] for a in answers]
+        assert statuses == ["applied", "duplicate", "duplicate", "duplicate"]
         assert receiver.stock(PINK) == (5, 2)
     finally:
         server.terminate()

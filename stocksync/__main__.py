@@ -1,0 +1,5 @@
+"""``python -m stocksync``: the ``stocksync`` command, for when its script is not on PATH."""
+
+from stocksync.cli import main
+
+main()
