@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from stocksync.bench.receiver_process import served_receiver
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.catalog import import_catalog
 from stocksync.ledger.config import ChannelInfo, add_channel
@@ -34,7 +36,6 @@ from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 from stocksync.receiver.app import create_app
 from stocksync.sandbox.harness import RunningEmulator, SandboxClock, start_emulator
-from stocksync.sandbox.receiver_process import serve_in_process
 from stocksync.sandbox.server import serve_in_thread
 
 __all__ = [
@@ -130,9 +131,11 @@ def start_fleet(
         ledger.run(lambda s: _store_refs(s, running))
         if receiver_process:
             secrets = {n: s for n, e in running.items() if (s := _webhook_secret(e))}
-            receiver_url, stop_receiver = serve_in_process(
-                database_url, secrets, workdir / "receiver.log"
+            own = ExitStack()
+            served = own.enter_context(
+                served_receiver(database_url, secrets, workdir / "receiver.log")
             )
+            receiver_url, stop_receiver = served.base_url, own.close
         else:
             app = create_app(ledger, secrets=lambda name: _webhook_secret(running.get(name)))
             receiver_url, stop_receiver = serve_in_thread(app)
