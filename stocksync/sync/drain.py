@@ -12,7 +12,8 @@ transaction. No database lock is held during the HTTP call. What happens to a li
   after ``max_conflicts`` conflicts in a row it pauses for a short jittered moment (contention,
   not a failure: no attempt is counted);
 * retry later, or a transient error for the whole call: attempts + 1 and exponential backoff with
-  full jitter, never sooner than the channel's ``Retry-After``; the channel is left for this drain;
+  full jitter, never sooner than the channel's ``Retry-After``; the channel's round ends there, and
+  the listings hit are not claimed again before they are due;
 * rejected (the listing, or our credentials): the error is kept and a longer backoff applies.
 
 One failing listing never blocks its batch-mates, and one failing channel never blocks the

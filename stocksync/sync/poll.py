@@ -37,9 +37,11 @@ MAX_PAGES = 20
 """Pages one poll reads from a channel; the rest waits for the next poll (the cursor holds)."""
 CATCH_UP_EVERY_S = 30.0
 """How often a conflict may read a channel's orders ahead of the poll-orders flow."""
-UNHEARD_TTL_S = 600.0
-"""Unheard units (see :func:`stocksync.sync.leases.forget_unheard`) that a complete poll has not
-explained after this long are given up on."""
+UNHEARD_TTL_S = 30.0
+"""Unheard units (see :func:`stocksync.sync.leases.forget_unheard`) that a complete poll started
+this long after they appeared has not explained are given up on: a channel lists an order as
+soon as the shopper has it, so such a poll would have read it. (Amazon's orders show up two
+minutes late, but Amazon has no compare-and-set and so never has unheard units.)"""
 
 
 @dataclass
