@@ -5,7 +5,8 @@ sells units at random moments: before our claim, between the claim and the call,
 failed call and the read-back, after an applied call. Its orders reach the ledger late, at random
 moments too, some of them while a push is in flight. However they interleave, once every order is
 in the ledger and the drain has settled, the channel shows exactly what the ledger wants it to,
-and no unit is held back as unheard.
+and no unit is held back as unheard; and after every drain, what the ledger expects the channel
+to show exceeds what it shows by exactly the sales whose orders have not reached the ledger.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ def test_however_sales_and_their_orders_interleave_the_channel_ends_where_the_le
     for _ in range(25):
         sale.moment("between drains")
         drain(ledger, {SHOP: sale.channel}, worker_id="w1", max_conflicts=100)
+        for sku in SKUS:  # what we expect = what it shows + its sales we have not heard of yet
+            state = listing(ledger, SHOP, sku)
+            late = sum(1 for _, sold in sale.undelivered if sold == sku)
+            assert state.expected - sale.channel.shows[f"{SHOP}-{sku}"] == late, sku
+            assert state.unheard <= late, sku
     while sale.undelivered:
         sale.deliver_one()
     sale.channel.moment = lambda where: None
