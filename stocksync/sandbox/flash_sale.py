@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from stocksync.bench.receiver_process import served_receiver
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.catalog import import_catalog
 from stocksync.ledger.config import ChannelInfo, add_channel
@@ -36,6 +35,7 @@ from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 from stocksync.receiver.app import create_app
 from stocksync.sandbox.harness import RunningEmulator, SandboxClock, start_emulator
+from stocksync.sandbox.receiver_process import served_receiver
 from stocksync.sandbox.server import serve_in_thread
 
 __all__ = [

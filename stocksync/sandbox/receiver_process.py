@@ -1,4 +1,4 @@
-"""``stocksync serve`` in a process of its own, for a benchmark that must not share its CPU."""
+"""``stocksync serve`` in a process of its own, as deployed: for the demo and the benchmarks."""
 
 from __future__ import annotations
 
