@@ -13,7 +13,7 @@ transaction. No database lock is held during the HTTP call. What happens to a li
   not a failure: no attempt is counted);
 * retry later, or a transient error for the whole call: attempts + 1 and exponential backoff with
   full jitter, never sooner than the channel's ``Retry-After``; the channel's round ends there, and
-  the listings hit are not claimed again before they are due;
+  the versions that failed wait for a later drain (a newer version of the listing may go at once);
 * rejected (the listing, or our credentials): the error is kept and a longer backoff applies.
 
 One failing listing never blocks its batch-mates, and one failing channel never blocks the
@@ -217,6 +217,9 @@ class _ChannelDrain:
     conflicts: Counter[int] = field(default_factory=Counter)
     refused: bool = False
     """The channel refused our credentials in this drain: leave it alone."""
+    failed: dict[int, int] = field(default_factory=dict)
+    """Listing id → the version whose push failed in this drain: that version waits for a later
+    drain even if its backoff ends sooner; a newer version (a new sale) may go at once."""
 
     def run(self, limit: int, max_conflicts: int, round_s: float | None = None) -> None:
         """Claim and push until nothing is due or ``limit`` listings went out; with ``round_s``,
@@ -243,7 +246,7 @@ class _ChannelDrain:
     def _claim(self, size: int, session: Session) -> tuple[list[ClaimedListing], dict[int, int]]:
         return claim_dirty(
             session, channel_id=self.channel_id, owner=self.owner, limit=size,
-            now=self.clock(), lease_s=self.lease_s,
+            now=self.clock(), lease_s=self.lease_s, skip=self.failed.items(),
         )  # fmt: skip
 
     def _push(
@@ -313,6 +316,7 @@ class _ChannelDrain:
                     conflicts.append((li, r.quantity_seen))
                     continue
             failed.append(self._failure(li, attempts[li.id], r))
+        self.failed.update((f.listing.id, f.listing.version) for f in failed if f.counted)
         ours = self.ledger.run(
             lambda s: write_back(
                 s,
@@ -365,6 +369,7 @@ class _ChannelDrain:
             else:
                 delay = self.retry.rejected(n)
             failed.append(Failed(li, str(exc), delay, attempts[li.id], not transient))
+        self.failed.update((li.id, li.version) for li in batch)
         ours = self.ledger.run(lambda s: write_back(s, self.owner, failed=failed, now=self.clock()))
         for f in failed:
             outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY

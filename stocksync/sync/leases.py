@@ -11,7 +11,7 @@ desired quantity goes out, however many versions came before it (coalescing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlmodel import Session
@@ -144,18 +145,21 @@ def claim_dirty(
     limit: int,
     now: datetime,
     lease_s: float,
+    skip: Collection[tuple[int, int]] = (),
 ) -> tuple[list[ClaimedListing], dict[int, int]]:
-    """Lease up to ``limit`` due dirty listings of one channel, most urgent first (``_urgency``).
+    """Lease up to ``limit`` due dirty listings of one channel, most urgent first (``_urgency``),
+    passing over the (listing id, version) pairs in ``skip``.
 
     Returns the claimed listings and their ``attempts`` so far. On PostgreSQL the candidate rows
     are picked with ``FOR UPDATE SKIP LOCKED``: rows another drainer is claiming, or an order is
     updating, are passed over instead of waited for. SQLite has one writer at a time, so the
     same statement is safe there without the clause (which it would not understand anyway).
     """
+    candidates = select(c.id).where(c.channel_id == channel_id, _due(now))
+    if skip:
+        candidates = candidates.where(tuple_(c.id, c.version).not_in(list(skip)))
     picked = (
-        select(c.id)
-        .where(c.channel_id == channel_id, _due(now))
-        .order_by(*_urgency())
+        candidates.order_by(*_urgency())
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
