@@ -39,6 +39,9 @@ __all__ = [
     "throttled_calls",
 ]
 
+REREAD_IDS = 500
+"""Order ids below the highest seen that the sampler reads again (commits land out of id order)."""
+
 Targets = dict[str, dict[str, int]]
 """Channel → SKU → quantity."""
 
@@ -87,6 +90,7 @@ class GapSampler:
     samples: int = 0
     _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
     _last_order_id: int = 0
+    _seen_ids: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -98,11 +102,16 @@ class GapSampler:
                 self.placed[(order.channel, order.order_id)] = order
 
     def start(self) -> None:
+        self.mark_existing_seen()
+        self._thread = threading.Thread(target=self._run, name="gap-sampler", daemon=True)
+        self._thread.start()
+
+    def mark_existing_seen(self) -> None:
+        """Orders already in the ledger are not the sale's."""
         self._last_order_id = self.fleet.ledger.run(
             lambda s: int(s.execute(select(func.coalesce(func.max(OrderRow.id), 0))).scalar_one())
         )
-        self._thread = threading.Thread(target=self._run, name="gap-sampler", daemon=True)
-        self._thread.start()
+        self.fleet.ledger.run(self._read_ledger)
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,14 +175,19 @@ class GapSampler:
                     del self._pending[key]
 
     def _read_ledger(self, session: Session) -> tuple[list[tuple[str, str]], Targets]:
+        # Order ids come from a sequence when the insert runs, so concurrent receivers commit
+        # them out of order: an order can become visible after a higher id was read. Re-read a
+        # trailing window of ids and skip those already seen.
         rows = session.execute(
             select(OrderRow.id, ChannelRow.name, OrderRow.external_id)
             .join(ChannelRow, ChannelRow.id == OrderRow.channel_id)
-            .where(OrderRow.id > self._last_order_id)
+            .where(OrderRow.id > self._last_order_id - REREAD_IDS)
         ).all()
+        new = [r for r in rows if r[0] not in self._seen_ids]
+        self._seen_ids.update(r[0] for r in new)
         if rows:
-            self._last_order_id = max(r[0] for r in rows)
-        return [(r[1], r[2]) for r in rows], desired_quantities(session, self.skus)
+            self._last_order_id = max(self._last_order_id, max(r[0] for r in rows))
+        return [(r[1], r[2]) for r in new], desired_quantities(session, self.skus)
 
 
 def desired_quantities(session: Session, skus: Iterable[str] | None = None) -> Targets:
