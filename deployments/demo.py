@@ -28,6 +28,7 @@ from deployments.flash_sale import WorkerThread, flow_runs_since, prefect_server
 from stocksync.bench.sale_run import run_sale
 from stocksync.bench.scratch import scratch_ledger_url
 from stocksync.sandbox.flash_sale import (
+    LAST_SECONDS,
     LAST_UNITS,
     SaleShape,
     sample_catalog_text,
@@ -68,7 +69,11 @@ def run_demo(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         doc["prefect_ui"] = prefect.ui_url
         doc["prefect_server_started_here"] = prefect.started_here
         doc["database"] = "sqlite (temporary)" if url.startswith("sqlite") else url.split("@")[-1]
-        doc["policy"] = {"last_units": LAST_UNITS, "buffer": {"amazon-eu": 1, "woo-site": 1}}
+        doc["policy"] = {
+            "last_units": LAST_UNITS,
+            "last_seconds": {"amazon-eu": LAST_SECONDS, "woo-site": LAST_SECONDS},
+            "buffer": {"amazon-eu": 1, "woo-site": 1},
+        }
         doc["ok"] = doc["oversold_lines"] == 0 and doc["converged"]
         return doc
 
@@ -92,9 +97,10 @@ def print_report(doc: dict[str, Any]) -> None:
         f"quantity): p50 {_s(gap['p50_s'])} s, p99 {_s(gap['p99_s'])} s, max {_s(gap['max_s'])} s "
         f"over {gap['count']} orders\n"
         f"oversold order lines: [bold]{doc['oversold_lines']}[/bold] — at or below "
-        f"{doc['policy']['last_units']} units only shopify-main (top priority) lists a SKU, and "
-        "Amazon and WooCommerce hold one unit back, so two channels can only sell the same unit "
-        "if more than that sells while a push is in flight\n"
+        f"{doc['policy']['last_units']} units (or what the SKU sells in {LAST_SECONDS:g} s at its "
+        "current rate, if more) only shopify-main (top priority) lists a SKU, and Amazon and "
+        "WooCommerce hold one unit back, so two channels can only sell the same unit if more "
+        "than that sells while a push is in flight\n"
         f"every channel shows the ledger's desired quantities: "
         f"{'yes' if doc['converged'] else 'NO: ' + json.dumps(doc['mismatches'])}\n"
         f"Prefect: {runs['total']} sync-inventory flow runs ({runs['completed']} completed, "

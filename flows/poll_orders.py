@@ -2,7 +2,8 @@
 
 Amazon's main path, and everyone else's safety net for webhooks that were dropped: the orders go
 through the same inbox and ledger path as webhooks, so what a webhook already brought changes
-nothing, and the listings they change are pushed by the sync worker.
+nothing, and the listings they change are pushed by the sync worker. Each run also lists again
+what a last-units guard grown by a rush hid (``stocksync.ledger.velocity``) once the rush is over.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from prefect.artifacts import create_table_artifact
 
 from blocks.ledger import ledger_url
 from flows.channel_sources import channel_sources
-from tasks.sync import poll_task
+from tasks.sync import poll_task, refresh_rate_guards_task
 
 
 @flow(name="poll-orders", log_prints=False)
@@ -55,6 +56,9 @@ async def poll_orders(
             logger.warning("%s order %s kept for inspection: %s", name, order_id, why)
         if report.applied:
             logger.info("%s: %d orders the webhooks had not brought", name, len(report.applied))
+    relisted = refresh_rate_guards_task(url)
+    if relisted:
+        logger.info("%d listings shown again now that their rush is over", relisted)
     await create_table_artifact(  # type: ignore[misc]
         [{"channel": n, **{k: str(v) for k, v in o.items()}} for n, o in outcome.items()],
         key="poll-orders",

@@ -49,6 +49,7 @@ __all__ = [
     "ledger_kinds",
     "orders_behind_now",
     "poll_task",
+    "refresh_rate_guards_task",
     "registry_held",
 ]
 
@@ -212,6 +213,13 @@ def drain_task(
         ledger, connectors, worker_id=worker_id, on_conflict=hook, lease_s=lease_s,
         retry=RetryPolicy(base_s=retry_base_s),
     )  # fmt: skip
+
+
+@task(name="refresh-rate-guards", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def refresh_rate_guards_task(database_url: str) -> int:
+    """List again what a last-units guard grown by a rush hid, once the rush is over; returns the
+    number of listings changed (the sync worker pushes them)."""
+    return ledger_for(database_url).refresh_rate_guards()
 
 
 @task(name="poll-orders", task_run_name="poll-{source.name}", cache_policy=NO_CACHE,

@@ -89,6 +89,10 @@ def channel_add(
     last_units: int = typer.Option(
         0, help="When the pool is at or below this, only the top-priority channel shows stock."
     ),
+    last_seconds: float = typer.Option(
+        0.0,
+        help="Grow --last-units to what the SKU sells in this many seconds at its current rate.",
+    ),
     locations: str = typer.Option(
         "", help="Comma-separated locations that feed the channel (default: all)."
     ),
@@ -96,7 +100,7 @@ def channel_add(
     """Add a sales channel and its listing rules."""
     with errors_to_exit():
         try:
-            policy = ChannelPolicy(buffer, max_listed, share, zero_below, last_units)
+            policy = ChannelPolicy(buffer, max_listed, share, zero_below, last_units, last_seconds)
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from None
     feeds = tuple(n.strip() for n in locations.split(",") if n.strip())
@@ -120,6 +124,7 @@ def channel_list(as_json: bool = JsonOpt) -> None:
         "share_pct",
         "zero_below",
         "last_units",
+        "last_seconds",
         "locations",
     ]
     table(

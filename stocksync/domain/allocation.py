@@ -9,6 +9,7 @@ sell the last unit during the sync gap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -52,17 +53,25 @@ class Claim:
     pool: int
     policy: ChannelPolicy
     locations: frozenset[int]
+    rate: float = 0.0
+    """Units of the pool sold per second lately (for the policy's ``last_seconds``)."""
 
     @property
     def rank(self) -> tuple[int, str]:
         return (-self.priority, self.channel)
+
+    @property
+    def last_units(self) -> int:
+        """The guard's threshold: the policy's last units, or what sells in its last seconds."""
+        by_rate = math.ceil(self.rate * self.policy.last_seconds - 1e-9)
+        return max(self.policy.last_units, by_rate)
 
 
 def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
 
     Channels are taken in rank order. A channel whose pool is at or below its ``last_units``
-    lists 0 if a higher-ranked channel that shares a location with it is itself still listing
+    (grown to its sales rate × ``last_seconds``) lists 0 if a higher-ranked channel that shares a location with it is itself still listing
     stock; a channel the guard hides does not hide others, so no location's last units end up
     listed nowhere.
     """
@@ -71,7 +80,7 @@ def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     for claim in sorted(claims, key=lambda c: c.rank):
         if result[claim.channel] <= 0:
             continue
-        guarded = claim.pool <= claim.policy.last_units
+        guarded = claim.pool <= claim.last_units
         if guarded and any(other.locations & claim.locations for other in listing):
             result[claim.channel] = 0
         else:

@@ -73,10 +73,13 @@ class ChannelPolicy:
     """List 0 when the pool is at or below this."""
     last_units: int = 0
     """When the pool is at or below this, list 0 unless this is the top-ranked channel showing stock."""
+    last_seconds: float = 0.0
+    """The last-units guard grows to what the SKU sells in this many seconds at its current rate:
+    a rate-limited channel's sync gap is worth more units during a rush."""
 
     def __post_init__(self) -> None:
-        if self.buffer < 0 or self.zero_below < 0 or self.last_units < 0:
-            raise ValueError("buffer, zero_below and last_units must be >= 0")
+        if self.buffer < 0 or self.zero_below < 0 or self.last_units < 0 or self.last_seconds < 0:
+            raise ValueError("buffer, zero_below, last_units and last_seconds must be >= 0")
         if self.max_listed is not None and self.max_listed < 0:
             raise ValueError("max_listed must be >= 0")
         if not 0 <= self.share_pct <= 100:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import ChannelKind, ChannelPolicy, LocationKind
-from stocksync.ledger.config_cache import bump_epoch
+from stocksync.ledger.config_cache import bump_epoch, channel_policy
 from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.lookups import location_id
 from stocksync.ledger.tables import ChannelLocationRow, ChannelRow, ListingRow, LocationRow
@@ -56,6 +56,7 @@ class ChannelInfo:
             "share_pct": p.share_pct,
             "zero_below": p.zero_below,
             "last_units": p.last_units,
+            "last_seconds": p.last_seconds,
             "locations": list(self.locations) or "all",
         }
 
@@ -98,6 +99,7 @@ def add_channel(session: Session, info: ChannelInfo) -> int:
         share_pct=p.share_pct,
         zero_below=p.zero_below,
         last_units=p.last_units,
+        last_seconds=p.last_seconds,
     )
     channel_id = _insert(session, row, f"channel {info.name!r} already exists")
     for name in dict.fromkeys(info.locations):
@@ -123,7 +125,7 @@ def list_channels(session: Session) -> list[ChannelInfo]:
             r.name,
             r.kind,
             r.priority,
-            ChannelPolicy(r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units),
+            channel_policy(r),
             tuple(feeds.get(r.id, ())),
         )
         for r in rows.scalars()

@@ -13,6 +13,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session
@@ -27,7 +28,14 @@ from stocksync.ledger.tables import (
     SkuRow,
 )
 
-__all__ = ["ChannelConf", "ConfigCache", "bump_epoch", "config_cache", "read_epoch"]
+__all__ = [
+    "ChannelConf",
+    "ConfigCache",
+    "bump_epoch",
+    "channel_policy",
+    "config_cache",
+    "read_epoch",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,13 @@ class ChannelConf:
     """The locations that feed the channel; empty means every location."""
     last_write_wins: bool = True
     """Its quantity writes overwrite whatever it shows (see :func:`last_write_wins`)."""
+
+
+def channel_policy(r: Any) -> ChannelPolicy:
+    """The policy held in a channels row (a ChannelRow or a result row of its columns)."""
+    return ChannelPolicy(
+        r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units, r.last_seconds
+    )
 
 
 def last_write_wins(kind: str) -> bool:
@@ -122,7 +137,7 @@ def _load(session: Session) -> ConfigCache:
     channels = [
         ChannelConf(
             r.id, r.name, r.priority,
-            ChannelPolicy(r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units),
+            channel_policy(r),
             frozenset(feeds.get(r.id, ())), last_write_wins(r.kind),
         )
         for r in c.execute(select(ChannelRow))

@@ -27,6 +27,7 @@ from stocksync.ledger.tables import (
     StockRow,
     utcnow,
 )
+from stocksync.ledger.velocity import sales_rates
 
 __all__ = [
     "ListingChange",
@@ -36,6 +37,7 @@ __all__ = [
     "listing_changes",
     "listing_scope",
     "load_listings",
+    "paced",
     "refresh_listings",
     "write_listing_changes",
 ]
@@ -79,8 +81,11 @@ def desired_quantities(
     available: Available,
     feeds: Mapping[int, frozenset[int]],
     recipes: Mapping[int, Mapping[int, int]],
+    rates: Mapping[int, float] | None = None,
 ) -> dict[int, int]:
-    """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all)."""
+    """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all);
+    ``rates``: stocked SKU → units sold per second lately (see :mod:`velocity`)."""
+    rates = rates or {}
 
     def locations(sku: int, channel_id: int) -> frozenset[int]:
         return feeds.get(channel_id) or frozenset(available.get(sku, {}))
@@ -96,7 +101,8 @@ def desired_quantities(
             pools = {c: pool(available.get(c, {}), locations(c, row.channel_id)) for c in parts}
             qty = bundle_pool(pools, parts) if sku in recipes else pools[sku]
             locs = frozenset().union(*(locations(c, row.channel_id) for c in parts))
-            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs))
+            rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
+            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs, rate))
         shown = sellable_quantities(claims)
         result.update((row.id, shown[row.channel]) for row in rows)
     return result
@@ -241,6 +247,7 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
             ChannelRow.share_pct,
             ChannelRow.zero_below,
             ChannelRow.last_units,
+            ChannelRow.last_seconds,
             ListingRow.unheard_qty,
             ChannelRow.kind,
         )
@@ -258,7 +265,7 @@ def listing_state(r: Iterable[object]) -> ListingState:
     """A ListingState from a row of (listing columns…, channel name, priority, policy columns…,
     unheard units, channel kind)."""
     (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
-     buffer, max_listed, share_pct, zero_below, last_units, unheard, kind) = r  # fmt: skip
+     buffer, max_listed, share_pct, zero_below, last_units, last_seconds, unheard, kind) = r  # fmt: skip
     return ListingState(
         id_,
         channel_id,
@@ -269,7 +276,7 @@ def listing_state(r: Iterable[object]) -> ListingState:
         bool(dirty),
         name,
         priority,  # type: ignore[arg-type]
-        ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units),  # type: ignore[arg-type]
+        ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units, last_seconds),  # type: ignore[arg-type]
         unheard,  # type: ignore[arg-type]
         last_write_wins(kind),  # type: ignore[arg-type]
     )
@@ -302,4 +309,10 @@ def compute_desired(session: Session, listings: list[ListingState]) -> dict[int,
     ):
         available[sku][loc] = on_hand - committed
     frozen = {ch: frozenset(locs) for ch, locs in feeds.items()}
-    return desired_quantities(listings, available, frozen, recipes)
+    rates = sales_rates(session, stocked) if paced(listings) else {}
+    return desired_quantities(listings, available, frozen, recipes, rates)
+
+
+def paced(listings: Iterable[ListingState]) -> bool:
+    """Whether any of these listings' guards grows with the sales rate."""
+    return any(row.policy.last_seconds > 0 for row in listings)

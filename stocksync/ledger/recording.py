@@ -33,12 +33,14 @@ from stocksync.ledger.listings import (
     desired_quantities,
     listing_changes,
     load_listings,
+    paced,
     write_listing_changes,
 )
 from stocksync.ledger.lookups import skus_by_listing
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.sql import claim_operation, conn, lock_stock
 from stocksync.ledger.tables import OrderLineRow, OrderRow, utcnow
+from stocksync.ledger.velocity import sales_rates
 
 __all__ = ["MappedLine", "OrderPlan", "order_key", "record_new_order"]
 
@@ -115,7 +117,7 @@ def record_new_order(
     held = lock_stock(session, sku_ids=stock_skus)
     plan = plan_order(ch, mapped, held)
     listings = load_listings(session, listing_skus, lock=True)
-    plan.listing_changes = plan_listings(cfg, plan, held, listings)
+    plan.listing_changes = plan_listings(session, cfg, plan, held, listings)
     order_id = _insert_order(session, ch, external_id, plan, placed_at)
     apply_moves(session, op, key, plan.moves(order_id))
     write_listing_changes(session, plan.listing_changes)
@@ -191,18 +193,23 @@ def plan_order(
 
 
 def plan_listings(
+    session: Session,
     cfg: ConfigCache,
     plan: OrderPlan,
     held: Mapping[tuple[int, int], Sequence[int]],
     listings: Sequence[ListingState],
 ) -> list[ListingChange]:
-    """The listing changes once the plan's commitments are applied to the locked stock."""
+    """The listing changes once the plan's commitments are applied to the locked stock (the
+    sales rates, read only for channels whose guard grows with them, count this order too)."""
     available: dict[int, dict[int, int]] = defaultdict(dict)
     for (sku, loc), (on_hand, committed) in held.items():
         available[sku][loc] = on_hand - committed
+    committing: dict[int, int] = defaultdict(int)
     for _, t in plan.takes:
         available[t.sku_id][t.location_id] -= t.qty
-    desired = desired_quantities(listings, available, cfg.feeds(), cfg.recipes)
+        committing[t.sku_id] += t.qty
+    rates = sales_rates(session, available, extra=committing) if paced(listings) else {}
+    desired = desired_quantities(listings, available, cfg.feeds(), cfg.recipes, rates)
     return listing_changes(listings, desired, plan.sold)
 
 

@@ -22,7 +22,9 @@ from sqlmodel import Session
 from stocksync.domain.model import MovementReason
 from stocksync.ledger import orders, returns, stock
 from stocksync.ledger.db import make_engine, transaction
+from stocksync.ledger.listings import refresh_listings
 from stocksync.ledger.results import LineIn, OrderResult, StockResult
+from stocksync.ledger.velocity import hidden_by_rate
 from stocksync.ledger.verify import Mismatch, verify_ledger
 from stocksync.settings import Settings, get_settings
 
@@ -182,6 +184,11 @@ class Ledger:
 
     def verify(self) -> list[Mismatch]:
         return self.run(verify_ledger)
+
+    def refresh_rate_guards(self) -> int:
+        """Recompute listings a guard grown by a rush hid while stock remains (see ``velocity``);
+        returns how many listings changed."""
+        return self.run(lambda s: len(refresh_listings(s, hidden_by_rate(s))))
 
 
 def _retryable(exc: DBAPIError | psycopg.Error) -> bool:

@@ -128,6 +128,7 @@ class MovementRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_movements_order_line", "order_id", "line_no"),
         Index("ix_movements_sku_location", "sku_id", "location_id"),
+        Index("ix_movements_sku_created_at", "sku_id", "created_at"),
     )
 
     id: int | None = Field(
@@ -163,6 +164,7 @@ class ChannelRow(SQLModel, table=True):
     share_pct: int = 100
     zero_below: int = 0
     last_units: int = 0
+    last_seconds: float = 0.0
     created_at: datetime = _ts()
 
 

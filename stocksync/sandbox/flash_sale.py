@@ -40,6 +40,7 @@ from stocksync.sandbox.server import serve_in_thread
 
 __all__ = [
     "CHANNELS",
+    "LAST_SECONDS",
     "LAST_UNITS",
     "Fleet",
     "Placed",
@@ -59,11 +60,23 @@ top-ranked channel (shopify-main) lists it. Two channels can then only sell the 
 than this many units are sold while a push is in flight, i.e. the guard covers a sync gap of
 LAST_UNITS / (orders per second of that SKU)."""
 
+LAST_SECONDS = 5.0
+"""...and while a SKU sells fast, the guard of Amazon and WooCommerce grows to what it sells in
+this many seconds (``stocksync.ledger.velocity``): at 12 units/s in a rush, 60 units. It covers
+the slowest channel's push (Amazon: ~3 s at p99 in ``stocksync bench sync``) plus the top
+channel's catching up on what the others sold meanwhile."""
+
 CHANNELS = (
     ChannelInfo("shopify-main", "shopify", 30, ChannelPolicy(last_units=LAST_UNITS)),
-    ChannelInfo("amazon-eu", "amazon", 20, ChannelPolicy(buffer=1, last_units=LAST_UNITS)),
-    ChannelInfo("woo-site", "woocommerce", 10, ChannelPolicy(buffer=1, last_units=LAST_UNITS)),
-)
+    ChannelInfo(
+        "amazon-eu", "amazon", 20,
+        ChannelPolicy(buffer=1, last_units=LAST_UNITS, last_seconds=LAST_SECONDS),
+    ),
+    ChannelInfo(
+        "woo-site", "woocommerce", 10,
+        ChannelPolicy(buffer=1, last_units=LAST_UNITS, last_seconds=LAST_SECONDS),
+    ),
+)  # fmt: skip
 """The demo's channels: kind, priority and policy. Amazon and WooCommerce hold one unit back."""
 
 

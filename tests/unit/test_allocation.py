@@ -22,6 +22,7 @@ policies = st.builds(
     share_pct=st.integers(0, 100),
     zero_below=st.integers(0, 40),
     last_units=st.integers(0, 40),
+    last_seconds=st.sampled_from([0.0, 0.0, 2.5, 10.0]),
 )
 location_sets = st.frozensets(st.integers(1, 4), min_size=1, max_size=4)
 
@@ -42,6 +43,7 @@ def claim_lists(draw: st.DrawFn, pool_qty: int | None = None, last_units_at_leas
                 pool=draw(pools) if pool_qty is None else pool_qty,
                 policy=policy,
                 locations=draw(location_sets) if locations is None else locations,
+                rate=draw(st.sampled_from([0.0, 0.4, 3.0])),
             )
         )
     return claims
@@ -113,7 +115,7 @@ def test_on_shared_stock_at_or_below_every_last_units_only_the_top_ranked_channe
 @st.composite
 def pool_above_every_last_units(draw: st.DrawFn) -> list[Claim]:
     claims = draw(claim_lists())
-    return [replace(c, pool=c.pool + c.policy.last_units + 1) for c in claims]
+    return [replace(c, pool=c.pool + c.last_units + 1) for c in claims]
 
 
 @given(pool_above_every_last_units())
@@ -191,6 +193,7 @@ def test_pool_at_or_below_the_zero_below_threshold_lists_nothing() -> None:
         {"buffer": -1},
         {"zero_below": -1},
         {"last_units": -1},
+        {"last_seconds": -0.5},
         {"max_listed": -1},
         {"share_pct": -1},
         {"share_pct": 101},
@@ -229,6 +232,24 @@ def test_last_units_go_to_the_highest_priority_channel() -> None:
         claim("woo-site", 2, priority=10, last_units=2),
     ]
     assert sellable_quantities(claims) == {"amazon-eu": 0, "shopify-main": 2, "woo-site": 0}
+
+
+def test_the_guard_grows_to_what_the_sku_sells_in_the_channels_last_seconds() -> None:
+    def shown_at(pool_qty: int, rate: float) -> dict[str, int]:
+        return sellable_quantities(
+            [
+                claim("shopify-main", pool_qty, priority=30, last_units=2),
+                replace(claim("amazon-eu", pool_qty, 20, last_units=2, last_seconds=5), rate=rate),
+                replace(claim("woo-site", pool_qty, priority=10, last_units=2), rate=rate),
+            ]
+        )
+
+    # No sales lately: the fixed guard of 2. At 3 units/s the guard of amazon-eu covers 5 s of
+    # sales, 15 units; woo-site has no last_seconds; the top channel keeps the last units.
+    assert shown_at(15, rate=0.0) == {"shopify-main": 15, "amazon-eu": 15, "woo-site": 15}
+    assert shown_at(15, rate=3.0) == {"shopify-main": 15, "amazon-eu": 0, "woo-site": 15}
+    assert shown_at(16, rate=3.0) == {"shopify-main": 16, "amazon-eu": 16, "woo-site": 16}
+    assert shown_at(2, rate=0.1) == {"shopify-main": 2, "amazon-eu": 0, "woo-site": 0}
 
 
 def test_last_units_tie_goes_to_the_channel_name_sorting_first() -> None:
