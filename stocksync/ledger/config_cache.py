@@ -79,6 +79,11 @@ class ConfigCache:
     skus: dict[str, int] = field(default_factory=dict)
     """SKU name → id: preloaded up to PRELOAD_SKUS, then filled as names are first seen."""
 
+    @property
+    def paced(self) -> bool:
+        """Whether any channel's last-units guard grows with the sales rate."""
+        return any(c.policy.last_seconds > 0 for c in self.by_id.values())
+
     def feeds(self) -> dict[int, frozenset[int]]:
         return {c.id: c.locations for c in self.by_id.values() if c.locations}
 

@@ -33,6 +33,7 @@ from stocksync.ledger.recording import (
 )
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.sql import conn
+from stocksync.ledger.velocity import RATE_WINDOWS_S, RATES_SQL
 
 __all__ = ["record_on_postgres"]
 
@@ -77,10 +78,11 @@ op AS (
 
 _LOCK_MORE = "WITH" + _LOCKS.format(only_if_claimed="") + "\nSELECT" + _LOCKED
 
-_READ = """
+_READ = f"""
 SELECT (SELECT config_epoch FROM ledger_state WHERE id = 1),
        (SELECT coalesce(json_agg(json_build_array(sku_id, location_id, on_hand, committed)), '[]')
-          FROM stock WHERE sku_id = ANY(%(stock_skus)s::int[]))
+          FROM stock WHERE sku_id = ANY(%(stock_skus)s::int[])),
+       CASE WHEN %(paced)s THEN ({RATES_SQL}) END
 """
 
 _WRITE = (
@@ -148,7 +150,8 @@ def record_on_postgres(
         mapped = map_lines(session, cfg, ch, external_id, lines)
         stock_skus, listing_skus = lock_sets(cfg, mapped)
         params = {"key": key, "epoch": cfg.epoch, "stock_skus": sorted(stock_skus),
-                  "listing_skus": sorted(listing_skus)}  # fmt: skip
+                  "listing_skus": sorted(listing_skus), "paced": cfg.paced,
+                  "w0": RATE_WINDOWS_S[0], "w1": RATE_WINDOWS_S[1]}  # fmt: skip
         # One round trip for BEGIN, the claim-and-lock and the read after it: in a pipeline the
         # server still runs them one after the other, so the read's snapshot follows the locks.
         with c.pipeline():
@@ -162,7 +165,7 @@ def record_on_postgres(
         raise RuntimeError("the ledger configuration kept changing; try again")
     if op_id is None:
         return None
-    epoch, stock_rows = fresh.fetchone()
+    epoch, stock_rows, rate_rows = fresh.fetchone()
     for _ in range(_ATTEMPTS):
         unlocked = {(s, loc) for s, loc, *_ in stock_rows} - {(s, loc) for s, loc in locked}
         if epoch == cfg.epoch and not unlocked:
@@ -174,13 +177,14 @@ def record_on_postgres(
             stock_skus, listing_skus = lock_sets(cfg, mapped)
             params |= {"stock_skus": sorted(stock_skus), "listing_skus": sorted(listing_skus)}
         locked, listing_rows = c.execute(_LOCK_MORE, params).fetchone()
-        epoch, stock_rows = c.execute(_READ, params).fetchone()
+        epoch, stock_rows, rate_rows = c.execute(_READ, params).fetchone()
     else:
         raise RuntimeError("the stock kept changing under the order; try again")
     held = {(s, loc): (on_hand, committed) for s, loc, on_hand, committed in stock_rows}
     plan = plan_order(ch, mapped, held)
     listings = [_listing_state(cfg, row) for row in listing_rows]
-    plan.listing_changes = plan_listings(session, cfg, plan, held, listings)
+    sums = {sku: units for sku, *units in rate_rows or ()}
+    plan.listing_changes = plan_listings(session, cfg, plan, held, listings, sums)
     c.execute(_WRITE, _write_params(plan, key, op_id, external_id, placed_at)).fetchone()
     return plan
 

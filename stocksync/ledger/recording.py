@@ -40,7 +40,7 @@ from stocksync.ledger.lookups import skus_by_listing
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.sql import claim_operation, conn, lock_stock
 from stocksync.ledger.tables import OrderLineRow, OrderRow, utcnow
-from stocksync.ledger.velocity import sales_rates
+from stocksync.ledger.velocity import rates_from_sums, sales_rates
 
 __all__ = ["MappedLine", "OrderPlan", "order_key", "record_new_order"]
 
@@ -198,9 +198,12 @@ def plan_listings(
     plan: OrderPlan,
     held: Mapping[tuple[int, int], Sequence[int]],
     listings: Sequence[ListingState],
+    rate_sums: Mapping[int, Sequence[int | None]] | None = None,
 ) -> list[ListingChange]:
-    """The listing changes once the plan's commitments are applied to the locked stock (the
-    sales rates, read only for channels whose guard grows with them, count this order too)."""
+    """The listing changes once the plan's commitments are applied to the locked stock.
+
+    The sales rates are needed only where a guard grows with them (``paced``); the caller may
+    have read their sums already (``rate_sums``, see ``velocity``). They count this order too."""
     available: dict[int, dict[int, int]] = defaultdict(dict)
     for (sku, loc), (on_hand, committed) in held.items():
         available[sku][loc] = on_hand - committed
@@ -208,7 +211,12 @@ def plan_listings(
     for _, t in plan.takes:
         available[t.sku_id][t.location_id] -= t.qty
         committing[t.sku_id] += t.qty
-    rates = sales_rates(session, available, extra=committing) if paced(listings) else {}
+    rates = {}
+    if paced(listings):
+        if rate_sums is None:
+            rates = sales_rates(session, available, extra=committing)
+        else:
+            rates = rates_from_sums(rate_sums, committing)
     desired = desired_quantities(listings, available, cfg.feeds(), cfg.recipes, rates)
     return listing_changes(listings, desired, plan.sold)
 

@@ -9,21 +9,56 @@ highest over a short and a longer window so a burst counts at once and a steady 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlmodel import Session
 
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ChannelRow, ListingRow, MovementRow, StockRow, utcnow
 
-__all__ = ["RATE_WINDOWS_S", "hidden_by_rate", "sales_rates"]
+__all__ = ["RATES_SQL", "RATE_WINDOWS_S", "hidden_by_rate", "rates_from_sums", "sales_rates"]
 
-RATE_WINDOWS_S = (3.0, 15.0)
-"""Windows the sales rate is measured over; the highest of their rates counts."""
+RATE_WINDOWS_S = (3.0, 10.0)
+"""Windows the sales rate is measured over, shortest first; the highest of their rates counts."""
+
+
+def _sums_statement() -> Select[Any]:
+    """Units committed per SKU in each window, summed in the database (a hot SKU has hundreds of
+    journal entries in them); built once, so SQLAlchemy compiles it once."""
+    m = MovementRow
+    since = [bindparam(f"since_{n}") for n in range(len(RATE_WINDOWS_S))]
+    return (
+        select(
+            m.sku_id,
+            *(func.sum(case((m.created_at >= s, m.delta_committed), else_=0)) for s in since),
+        )
+        .where(
+            m.sku_id.in_(bindparam("skus", expanding=True)),  # type: ignore[attr-defined]
+            m.created_at >= since[-1],
+            m.reason == MovementReason.ORDER_COMMIT.value,
+        )
+        .group_by(m.sku_id)
+    )
+
+
+_SUMS = _sums_statement()
+
+RATES_SQL = """
+SELECT coalesce(json_agg(json_build_array(sku_id, u0, u1)), '[]') FROM (
+    SELECT sku_id,
+           sum(delta_committed) FILTER (WHERE created_at >= now() - make_interval(secs => %(w0)s)) AS u0,
+           sum(delta_committed) AS u1
+    FROM movements
+    WHERE sku_id = ANY(%(stock_skus)s::int[]) AND reason = 'order_commit'
+      AND created_at >= now() - make_interval(secs => %(w1)s)
+    GROUP BY sku_id
+) r"""
+"""The same sums in PostgreSQL's own SQL, for the order path's raw statements (params ``w0``,
+``w1``: the windows; ``stock_skus``); rows of [sku, units in w0, units in w1]."""
 
 
 def sales_rates(
@@ -37,29 +72,29 @@ def sales_rates(
 
     ``extra`` adds units committed in this transaction and not yet in the journal.
     """
-    skus = set(sku_ids)
+    skus = sorted(set(sku_ids))
     if not skus:
         return {}
     now = now or utcnow()
-    since = now - timedelta(seconds=max(RATE_WINDOWS_S))
-    units: dict[float, dict[int, int]] = {w: defaultdict(int) for w in RATE_WINDOWS_S}
-    rows = conn(session).execute(
-        select(MovementRow.sku_id, MovementRow.created_at, MovementRow.delta_committed).where(
-            MovementRow.sku_id.in_(skus),  # type: ignore[attr-defined]
-            MovementRow.created_at >= since,
-            MovementRow.reason == MovementReason.ORDER_COMMIT.value,
-        )
-    )
-    for sku, at, qty in rows:
-        age = (now - _aware(at)).total_seconds()
-        for window, per_sku in units.items():
-            if age <= window:
-                per_sku[sku] += qty
+    windows = {f"since_{n}": now - timedelta(seconds=w) for n, w in enumerate(RATE_WINDOWS_S)}
+    rows = conn(session).execute(_SUMS, {"skus": skus, **windows})
+    return rates_from_sums({sku: per_window for sku, *per_window in rows}, extra)
+
+
+def rates_from_sums(
+    sums: Mapping[int, Sequence[int | None]], extra: Mapping[int, int] | None = None
+) -> dict[int, float]:
+    """SKU → units per second, the highest over the windows, from SKU → units in each window
+    (in ``RATE_WINDOWS_S`` order) plus ``extra`` units in all of them."""
+    zero = [0] * len(RATE_WINDOWS_S)
+    units = {sku: [int(u or 0) for u in per_window] for sku, per_window in sums.items()}
     for sku, qty in (extra or {}).items():
-        for per_sku in units.values():
-            per_sku[sku] += qty
-    sold = {sku for per_sku in units.values() for sku, qty in per_sku.items() if qty > 0}
-    return {sku: max(units[w][sku] / w for w in RATE_WINDOWS_S) for sku in sold}
+        units[sku] = [u + qty for u in units.get(sku, zero)]
+    return {
+        sku: max(u / w for u, w in zip(per_window, RATE_WINDOWS_S, strict=True))
+        for sku, per_window in units.items()
+        if any(per_window)
+    }
 
 
 def hidden_by_rate(session: Session) -> set[int]:
@@ -82,8 +117,3 @@ def hidden_by_rate(session: Session) -> set[int]:
         )
         .scalars()
     )
-
-
-def _aware(at: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; the ledger writes them in UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
