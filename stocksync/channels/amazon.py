@@ -75,6 +75,7 @@ RATE_PLANS: dict[str, tuple[float, int]] = {
 SECRET_HEADER = "X-Stocksync-Relay-Secret"
 """The header our SQS/EventBridge relay adds; Amazon itself signs nothing."""
 LISTINGS = "/listings/2021-08-01/items"
+PATCH = "patchListingsItem"
 TOKEN_MARGIN_S = 60.0
 """Refresh the access token this long before it expires."""
 
@@ -129,13 +130,28 @@ class Pacer:
         self._state: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def _level(self, operation: str) -> tuple[float, float, float]:
+        """(tokens now, refill rate, now); the caller holds the lock."""
+        rate, burst = self._plans[operation]
+        tokens, stamp = self._state.get(operation, (float(burst), self._clock()))
+        now = self._clock()
+        return min(burst, tokens + (now - stamp) * rate), rate, now
+
+    def tokens(self, operation: str) -> float:
+        """Calls that could go out now without waiting (fractions: part of the next one)."""
+        with self._lock:
+            return self._level(operation)[0]
+
+    def until_token(self, operation: str) -> float:
+        """Seconds until a call could go out without waiting (0: now)."""
+        with self._lock:
+            tokens, rate, _ = self._level(operation)
+            return 0.0 if tokens >= 1 else (1 - tokens) / rate
+
     def wait(self, operation: str, max_wait_s: float) -> float | None:
         """Take a token, sleeping for it; returns the wait it would need if above ``max_wait_s``."""
         with self._lock:
-            rate, burst = self._plans[operation]
-            tokens, stamp = self._state.get(operation, (float(burst), self._clock()))
-            now = self._clock()
-            tokens = min(burst, tokens + (now - stamp) * rate)
+            tokens, rate, now = self._level(operation)
             needed = 0.0 if tokens >= 1 else (1 - tokens) / rate
             if needed > max_wait_s:
                 self._state[operation] = (tokens, now)
@@ -297,14 +313,20 @@ class AmazonConnector:
     def batch_size(self, backlog: int) -> int:
         """How many of ``backlog`` due pushes the drain should hand over in one call.
 
-        A backlog that earns a feed goes whole; otherwise one patch bucket's burst, so each
-        round is over in about a second and the next one takes the newest quantities, most
-        urgent first, instead of patching SKUs for seconds with values grown stale meanwhile.
+        A backlog that earns a feed goes whole; otherwise as many patches as the bucket holds
+        now (at least one), so what the drain claims goes out at once, with the quantities of
+        the moment, instead of waiting in a batch for tokens while newer sales arrive.
         """
         if backlog >= self.config.feed_threshold:
             return self.max_batch
-        rate = {**RATE_PLANS, **self.config.rate_plans}["patchListingsItem"]
-        return max(1, int(rate[1]))
+        return max(1, int(self._pacer.tokens(PATCH)))
+
+    def await_capacity(self, max_wait_s: float) -> None:
+        """Sleep until a quantity patch could go out at once (at most ``max_wait_s``): the drain
+        calls this before it claims, so it claims the newest quantities just in time."""
+        wait = min(max_wait_s, self._pacer.until_token(PATCH))
+        if wait > 0:
+            self._sleep(wait)
 
     def _push_one(self, push: QuantityPush) -> PushResult:
         sku = push.sku or push.listing_id
@@ -314,7 +336,7 @@ class AmazonConnector:
         }]}  # fmt: skip
         try:
             answer = self._json(self._call(
-                "patchListingsItem", "PATCH", self._listing_path(sku),
+                PATCH, "PATCH", self._listing_path(sku),
                 params={"marketplaceIds": self.config.marketplace_id, "includedData": "issues"}, json=body,
             ))  # fmt: skip
         except TransientChannelError as exc:

@@ -162,7 +162,9 @@ class ChannelConnector(Protocol):
     max_batch: int
     """The most quantities one call to the channel carries; push_quantities splits larger sets.
     A connector may also define ``batch_size(backlog: int) -> int``: how many of that many due
-    pushes the drain should hand it at once (Amazon: a bucket's burst of patches, or a feed)."""
+    pushes the drain should hand it at once (Amazon: the patches its bucket holds now, or a
+    feed), and ``await_capacity(max_wait_s: float) -> None``: wait until a push could go out
+    without pacing, called before the drain claims (so claims carry the newest quantities)."""
 
     def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]: ...
 

@@ -17,7 +17,8 @@ transaction. No database lock is held during the HTTP call. What happens to a li
 * rejected (the listing, or our credentials): the error is kept and a longer backoff applies.
 
 One failing listing never blocks its batch-mates, and one failing channel never blocks the
-others. Pacing stays in the connectors: this module never sleeps.
+others. Pacing stays in the connectors: this module never sleeps, but a connector that paces
+(Amazon) may wait for capacity before the drain claims, so a claim goes out at once.
 """
 
 from __future__ import annotations
@@ -227,7 +228,9 @@ class _ChannelDrain:
         claimed_total = 0
         deadline = None if round_s is None else time.monotonic() + round_s
         while claimed_total < limit and (deadline is None or time.monotonic() < deadline):
-            size = self._batch_size(min(self.connector.max_batch, limit - claimed_total))
+            size = self._batch_size(min(self.connector.max_batch, limit - claimed_total), deadline)
+            if size == 0:
+                return
             batch, attempts = self.ledger.run(partial(self._claim, size))
             if not batch:
                 return
@@ -235,12 +238,20 @@ class _ChannelDrain:
             if not self._push(batch, attempts, max_conflicts):
                 return
 
-    def _batch_size(self, most: int) -> int:
-        """``most``, or less where the connector would rather take the backlog in small calls."""
+    def _batch_size(self, most: int, deadline: float | None) -> int:
+        """``most``, or less where the connector would rather take the backlog in small calls
+        (0: nothing is due). A connector that paces its calls is first given the chance to wait
+        until one could go out (``await_capacity``, at most until the round's ``deadline``), so
+        the listings are claimed when they can be sent, with the newest quantities."""
         plan = getattr(self.connector, "batch_size", None)
         if plan is None:
             return most
         backlog = self.ledger.run(lambda s: count_due(s, self.channel_id, self.clock()))
+        if backlog == 0:
+            return 0
+        ready = getattr(self.connector, "await_capacity", None)
+        if ready is not None:
+            ready(ROUND_S if deadline is None else max(0.0, deadline - time.monotonic()))
         return max(1, min(most, plan(backlog)))
 
     def _claim(self, size: int, session: Session) -> tuple[list[ClaimedListing], dict[int, int]]:

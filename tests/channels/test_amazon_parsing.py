@@ -265,6 +265,28 @@ def test_the_pacer_adopts_a_lower_rate_reported_by_amazon_and_a_429_empties_the_
     assert time.slept == [2.0]
 
 
+def test_patches_are_handed_over_as_the_bucket_holds_them_and_capacity_is_awaited() -> None:
+    time = FakeTime()
+    amazon = AmazonConnector(config(), clock=time.clock, sleep=time.sleep)
+    pacer = amazon._pacer
+
+    assert amazon.batch_size(backlog=8) == 5  # a full bucket: its burst at once
+    amazon.await_capacity(max_wait_s=1.0)
+    for _ in range(4):
+        pacer.wait("patchListingsItem", max_wait_s=30)
+    assert amazon.batch_size(backlog=8) == 1
+    pacer.wait("patchListingsItem", max_wait_s=30)
+    assert amazon.batch_size(backlog=8) == 1  # never less than one
+    assert time.slept == []
+
+    amazon.await_capacity(max_wait_s=0.05)  # bounded by the caller
+    amazon.await_capacity(max_wait_s=1.0)  # then the rest of the 0.2 s refill
+    assert time.slept == [0.05, 0.15]
+    assert pacer.wait("patchListingsItem", max_wait_s=0) is None  # a token is there: no wait
+    assert amazon.batch_size(backlog=1_500) == amazon.max_batch  # a feed takes it whole
+    amazon.close()
+
+
 def test_the_access_token_is_refreshed_a_minute_before_it_expires() -> None:
     time, token_calls = FakeTime(), []
 

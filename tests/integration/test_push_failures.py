@@ -165,6 +165,35 @@ def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_overstated_f
     assert amazon.batches == [overstated[:2], [overstated[2], "LINEN-APRON"]]
 
 
+class PacedChannel(SmallCalls):
+    """Paces its calls: the drain must wait for capacity before it claims, never when idle."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, per_call=1)
+        self.events: list[str] = []
+
+    def await_capacity(self, max_wait_s: float) -> None:
+        assert 0 < max_wait_s <= 1.0
+        self.events.append("await")
+
+    def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        self.events.append(f"push {len(pushes)}")
+        return super().push_quantities(pushes)
+
+
+def test_a_paced_channel_is_given_its_wait_before_each_claim_and_none_when_nothing_is_due(
+    ledger: Ledger,
+) -> None:
+    shop_with(ledger, {sku: {"berlin": 4} for sku in SKUS[:3]})
+    amazon = PacedChannel("amazon-eu")
+
+    drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
+    assert amazon.events == ["await", "push 1"] * 3
+    amazon.events.clear()
+    drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
+    assert amazon.events == []
+
+
 class SlowChannel(FakeChannel):
     """Each call takes ``seconds``: a rate-limited channel that keeps a drain busy."""
 
