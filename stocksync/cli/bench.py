@@ -128,6 +128,29 @@ def _print_push(title: str, results: list[dict[str, Any]]) -> None:
         console.print(f"  floor {r['kind']}: {r['floor_how']}", soft_wrap=True)
 
 
+@bench_app.command("rate-guard")
+def bench_rate_guard(
+    as_json: bool = JsonOpt,
+    orders: int = typer.Option(3000, min=1, help="Orders recorded on each scratch ledger."),
+    skus: int = typer.Option(8, min=1, help="SKUs the orders go round."),
+) -> None:
+    """What the last-units guard that grows with the sales rate costs an order (one client,
+    orders one after the other), against the same ledger without it."""
+    from stocksync.bench.rate_guard import run_rate_guard_bench
+    from stocksync.settings import get_settings
+
+    with errors_to_exit():
+        doc = run_rate_guard_bench(get_settings().database_url, orders, skus).to_dict()
+    if as_json:
+        print_json(doc)
+        return
+    console.print(
+        f"{doc['database']}, {orders} orders over {skus} SKUs: "
+        f"{doc['ms_per_order_without_guard']} ms an order without the guard, "
+        f"{doc['ms_per_order_with_guard']} ms with it ({doc['ratio']}x)"
+    )
+
+
 @bench_app.command("sync", context_settings=PASS_THROUGH, add_help_option=False)
 def bench_sync(ctx: typer.Context) -> None:
     """Sync gap, oversells, API calls, 429s and flow runs under a flash sale over the emulators.
