@@ -79,6 +79,11 @@ CHANNELS = (
 )  # fmt: skip
 """The demo's channels: kind, priority and policy. Amazon and WooCommerce hold one unit back."""
 
+FLEET_LIMITS: dict[str, dict[str, Any]] = {"shopify": {"webhook_workers": 4}}
+"""Emulator settings of the fleet: Shopify delivers webhooks in parallel, as the real one does
+(no ordering guarantee); one sender falls seconds behind in a rush, because every sale and every
+push of ours also sends an inventory_levels/update."""
+
 
 @dataclass
 class Fleet:
@@ -127,7 +132,11 @@ def start_fleet(
     reads is written to ``workdir``, readable by its owner only.
     """
     listed = _listed_skus(catalog_text, [c.name for c in channels])
-    limits = emulator_limits or {}
+    given = emulator_limits or {}
+    limits = {
+        kind: {**FLEET_LIMITS.get(kind, {}), **given.get(kind, {})}
+        for kind in FLEET_LIMITS.keys() | given.keys()
+    }
     clock, running = SandboxClock(), {}
     engine = make_engine(database_url)
     upgrade(engine)

@@ -81,6 +81,9 @@ class ShopifyState:
     webhook_attempts: int = 4
     """Deliveries per event before giving up (Shopify: 1 + 8 retries over 4 hours)."""
     webhook_backoff_s: float = 0.05
+    webhook_workers: int = 1
+    """Deliveries in flight at once. Shopify sends from many workers with no ordering guarantee;
+    one keeps the delivery order of tests deterministic (the reorder fault relies on it)."""
     seed: int = 7
     clock: Callable[[], float] = time.monotonic
     faults: Faults = field(default_factory=Faults)

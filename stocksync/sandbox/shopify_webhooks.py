@@ -1,6 +1,7 @@
 """The Shopify emulator's webhook sender: signed over the exact body bytes, retried, with faults.
 
-Deliveries run on a background thread so a mutation answers before its webhooks go out.
+Deliveries run on a background thread so a mutation answers before its webhooks go out; with
+``webhook_workers`` above one, that thread hands them to as many concurrent senders.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,9 +88,15 @@ class WebhookSender:
             thread.join(timeout=10)
 
     def _run(self) -> None:
+        workers = max(1, self._state.webhook_workers)
         with httpx.Client(timeout=self._state.webhook_timeout_s) as client:
-            for event in self._ordered_events():
-                self._deliver(client, event)
+            if workers == 1:
+                for event in self._ordered_events():
+                    self._deliver(client, event)
+                return
+            with ThreadPoolExecutor(workers, thread_name_prefix="shopify-webhook") as senders:
+                for event in self._ordered_events():
+                    senders.submit(self._deliver, client, event)
 
     def _ordered_events(self) -> Iterator[_Event]:
         """Events in delivery order: each one held back behind the next when reordering."""
