@@ -7,7 +7,9 @@ Three emulated channels (Shopify, Amazon, WooCommerce), each answering its API a
 ``--latency-ms``; shoppers check out at ``--rate`` orders/s for ``--duration`` seconds, with the
 rate multiplied by ``--burst-factor`` for ``--burst-s`` seconds in the middle. Two of the SKUs are
 stocked to sell out during the run, so the last-units guard is exercised. The same fleet, worker
-and measurements as ``stocksync demo`` (``deployments/flash_sale.py``, ``stocksync/bench``).
+and measurements as ``stocksync demo`` (``deployments/flash_sale.py``, ``stocksync/bench``). The
+receiver and the sync worker run in their own processes, as deployed (``--receiver-in-thread``,
+``--worker-in-thread``: in this one, with the emulators and the shoppers).
 ``--receiver-only`` measures the webhook receiver alone instead (``stocksync.bench.receiver``):
 ``--receiver-rate`` webhooks/s to ``stocksync serve --workers <--receiver-workers>`` in its own
 process.
@@ -27,11 +29,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from deployments.flash_sale import WorkerThread, flow_runs_since, prefect_server
+from deployments.flash_sale import WorkerProcess, WorkerThread, flow_runs_since, prefect_server
 from stocksync.bench.sale_run import run_sale
 from stocksync.bench.scratch import scratch_ledger_url
 from stocksync.bench.sync_metrics import throttle_errors_left
-from stocksync.sandbox.flash_sale import CHANNELS, SaleShape, start_fleet
+from stocksync.sandbox.flash_sale import CHANNELS, Fleet, SaleShape, start_fleet
 
 TARGETS = {"p50_s": 1.0, "p99_s": 3.0, "oversold_lines": 0, "http_429_unhandled": 0}
 
@@ -72,8 +74,7 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             say(f"ledger: {url.split('@')[-1]}; Prefect: {prefect.ui_url}")
             started = datetime.now(UTC)
             names = [(name,) for name in fleet.emulators] if args.workers == "per-channel" else [()]
-            workers = [WorkerThread(fleet, channels=n, worker_id="-".join(n) or "bench").start()
-                       for n in names]  # fmt: skip
+            workers = [_worker(args, fleet, n, Path(tmp)).start() for n in names]
             try:
                 report = run_sale(
                     fleet, shape, fleet.skus, threads=args.threads, progress=say,
@@ -106,6 +107,18 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     }
     doc["ok"] = all(t["met"] for t in doc["targets"].values()) and doc["converged"]
     return doc
+
+
+def _worker(
+    args: argparse.Namespace, fleet: Fleet, channels: tuple[str, ...], workdir: Path
+) -> WorkerThread | WorkerProcess:
+    """A sync worker for ``channels`` (all when empty): its own process, as deployed, unless
+    ``--worker-in-thread``."""
+    worker_id = "-".join(channels) or "bench"
+    if args.worker_in_thread:
+        return WorkerThread(fleet, channels=channels, worker_id=worker_id)
+    log = workdir / f"worker-{worker_id}.log"
+    return WorkerProcess(fleet, log, channels=channels, worker_id=worker_id)
 
 
 def _at_most(value: float | None, target: float) -> dict[str, Any]:
@@ -172,6 +185,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--receiver-in-thread", action="store_true",
         help="Host the receiver in this process (default: its own process, as deployed).",
+    )  # fmt: skip
+    p.add_argument(
+        "--worker-in-thread", action="store_true",
+        help="Run the sync worker in this process (default: its own process, as deployed).",
     )  # fmt: skip
     p.add_argument("--receiver-only", action="store_true", help="Benchmark the receiver alone.")
     p.add_argument("--receiver-rate", type=float, default=100.0, help="Webhooks per second.")

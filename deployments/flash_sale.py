@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from typing import IO, Any
 from deployments.up import Stack, start_prefect
 from stocksync.sandbox.flash_sale import Fleet
 
-__all__ = ["Orchestration", "WorkerThread", "flow_runs_since", "prefect_server"]
+__all__ = ["Orchestration", "WorkerProcess", "WorkerThread", "flow_runs_since", "prefect_server"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,46 @@ class WorkerThread:
         self._thread.join(timeout=timeout_s)
         if self.error is not None:
             raise RuntimeError(f"the sync worker failed: {self.error!r}") from self.error
+
+
+class WorkerProcess:
+    """``python -m deployments.sync_worker`` (what ``stocksync worker`` runs) in its own process
+    against the fleet's ledger and channels file, as deployed, until ``stop()``; it reports its
+    flow runs to the Prefect server named by ``PREFECT_API_URL``. Output goes to ``log_path``."""
+
+    def __init__(
+        self, fleet: Fleet, log_path: Path, *, channels: tuple[str, ...] = (), worker_id: str = ""
+    ) -> None:
+        self.argv = [sys.executable, "-m", "deployments.sync_worker",
+                     "--database-url", fleet.database_url,
+                     "--channels-file", str(fleet.channels_file),
+                     "--worker-id", worker_id or "flash-sale"]  # fmt: skip
+        for name in channels:
+            self.argv += ["--channel", name]
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Stop after the current run (SIGINT, as Ctrl-C); raise if the worker had failed."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise RuntimeError(f"the sync worker did not stop; see {self.log_path}") from None
+        elif process.returncode != 0:
+            raise RuntimeError(
+                f"the sync worker exited with {process.returncode}; see {self.log_path}"
+            )
 
 
 def flow_runs_since(started: datetime) -> dict[str, Any]:
