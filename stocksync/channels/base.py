@@ -52,6 +52,22 @@ class QuantityPush:
     """The channel's other ids for the listing (Shopify inventory item and location, …)."""
     sku: str | None = None
 
+    def rebased(self, seen: int) -> QuantityPush | None:
+        """This push against the channel's fresh count ``seen``, when a compare-and-set found it.
+
+        Fewer units than ``expected`` are sales the ledger has not heard of yet: the channel
+        sold them, so they come off the quantity too and the push goes again at once against
+        ``seen`` (what the drain would push next round, a round trip sooner). None when that
+        reading does not hold: more units than expected (someone else's change, which the drain
+        decides on), or more sold than the push would list.
+        """
+        if self.expected is None or seen >= self.expected:
+            return None
+        quantity = self.quantity - (self.expected - seen)
+        if quantity < 0:
+            return None
+        return QuantityPush(self.listing_id, quantity, seen, self.refs, self.sku)
+
 
 @dataclass(frozen=True, slots=True)
 class PushResult:
@@ -61,6 +77,9 @@ class PushResult:
     """The channel's count when it reported one (always on a conflict)."""
     message: str = ""
     retry_after: float | None = None
+    applied_quantity: int | None = None
+    """APPLIED after the push was rebased (:meth:`QuantityPush.rebased`) on ``quantity_seen``:
+    the quantity the channel now shows instead of the one asked for."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Quantities go out through ``inventorySetQuantities`` (2026-01 semantics): every 
 ``changeFromQuantity`` (the count we expect, or null to skip the check), at most 250 per call, each
 call with an ``@idempotent`` key made once per call, so the connector's own retries apply it once.
 Shopify validates a call all-or-nothing, so items it objects to are reported (CONFLICT for a stale
-count, REJECTED otherwise) and the rest of the call is sent again without them.
+count, REJECTED otherwise) and the rest of the call is sent again without them; a stale count
+below what we expected (sales not heard of yet) rebases that push on it and sends it again too.
 
 Calls are paced to the leaky bucket the last response described (``extensions.cost``); a THROTTLED
 answer is waited out and retried here, because the bucket refills at a known rate.
@@ -76,6 +77,9 @@ __all__ = [
 
 ITEM_GID = "gid://shopify/InventoryItem/"
 STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+MAX_REBASES = 2
+"""Calls of one batch that may rebase stale pushes on fresh counts before they are reported as
+conflicts (a hot SKU selling several times a second can go stale again in the meantime)."""
 
 
 class ShopifyConnector:
@@ -159,27 +163,52 @@ class ShopifyConnector:
         return results
 
     def _push_batch(self, batch: Sequence[QuantityPush]) -> list[PushResult]:
-        """Send one batch; items Shopify objects to are reported and the rest sent again."""
+        """Send one batch; items Shopify objects to are reported and the rest sent again.
+
+        A stale count below what we expected is sales we have not heard of: that push is rebased
+        on the count (:meth:`QuantityPush.rebased`) and goes again in the same call, up to
+        ``MAX_REBASES`` times; otherwise a stale item is reported as a conflict with its count.
+        """
         outcome: dict[int, PushResult] = {}
+        sends = dict(enumerate(batch))
+        seen: dict[int, int] = {}
         targets = {i: self._target(p) for i, p in enumerate(batch)}
         for i, target in targets.items():
             if target is None:
                 message = "no inventory item or location for this listing"
                 outcome[i] = PushResult(batch[i].listing_id, PushStatus.REJECTED, message=message)
         pending = [i for i in targets if i not in outcome]
+        rebases = 0
         while pending:
-            errors = self._set_quantities([(batch[i], targets[i]) for i in pending])
-            failed = self._failures(errors, pending, batch, targets)
-            outcome.update(failed)
+            errors = self._set_quantities([(sends[i], targets[i]) for i in pending])
+            failed = self._failures(errors, pending, sends, targets)
             if not failed:
                 applied = PushStatus.APPLIED if not errors else PushStatus.REJECTED
                 message = "" if not errors else error_text({"errors": errors})
-                outcome.update(
-                    {i: PushResult(batch[i].listing_id, applied, message=message) for i in pending}
-                )
+                outcome.update({i: self._applied(sends[i], seen.get(i), applied, message)
+                                for i in pending})  # fmt: skip
                 break
+            if rebases < MAX_REBASES:
+                rebases += 1
+                for i, result in list(failed.items()):
+                    count = result.quantity_seen
+                    again = None if count is None else sends[i].rebased(count)
+                    if result.status is PushStatus.CONFLICT and again is not None:
+                        sends[i], seen[i] = again, count  # type: ignore[assignment]
+                        del failed[i]  # still pending: goes again in the next call
+            outcome.update(failed)
             pending = [i for i in pending if i not in failed]
         return [outcome[i] for i in range(len(batch))]
+
+    @staticmethod
+    def _applied(
+        push: QuantityPush, seen: int | None, status: PushStatus, message: str
+    ) -> PushResult:
+        """The result of a push that went through (rebased on ``seen`` if not None)."""
+        if seen is None or status is not PushStatus.APPLIED:
+            return PushResult(push.listing_id, status, message=message)
+        return PushResult(push.listing_id, status, quantity_seen=seen,
+                          applied_quantity=push.quantity)  # fmt: skip
 
     def _target(self, push: QuantityPush) -> tuple[str, str] | None:
         """The (inventory item, location) gids a push writes to."""
@@ -222,7 +251,7 @@ class ShopifyConnector:
         self,
         errors: list[Json],
         pending: list[int],
-        batch: Sequence[QuantityPush],
+        batch: Mapping[int, QuantityPush],
         targets: Mapping[int, tuple[str, str] | None],
     ) -> dict[int, PushResult]:
         """Per-item results for userErrors that name a quantity (conflicts read back)."""

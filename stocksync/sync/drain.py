@@ -6,6 +6,9 @@ transaction. No database lock is held during the HTTP call. What happens to a li
 
 * applied: the channel shows the quantity; the listing stays dirty only if the desired quantity
   moved on meanwhile (it is then claimed again in the same drain);
+* applied after a rebase (the connector met a count below what we expected and pushed again at
+  once, less the units sold that we have not heard of): recorded as a conflict's count and then
+  as applied, in one transaction;
 * conflict (compare-and-set): the channel's count is taken in (units it sold beyond what we
   expected become unheard sales, held back from the next push until their orders arrive), the
   ``on_conflict`` hook runs, and the listing is pushed again in a later round of the same drain;
@@ -50,6 +53,7 @@ from stocksync.sync.leases import (
     Applied,
     ClaimedListing,
     Failed,
+    Rebased,
     channel_ids,
     claim_dirty,
     count_due,
@@ -315,10 +319,13 @@ class _ChannelDrain:
         results: list[PushResult],
         max_conflicts: int,
     ) -> None:
-        applied, conflicts, failed = [], [], []
+        applied, conflicts, failed, rebased = [], [], [], []
         for li, r in zip(batch, results, strict=True):
             if r.status is PushStatus.APPLIED:
-                applied.append(Applied(li, li.push_qty))
+                if r.applied_quantity is not None and r.quantity_seen is not None:
+                    rebased.append(Rebased(li, r.quantity_seen, r.applied_quantity))
+                else:
+                    applied.append(Applied(li, li.push_qty))
                 self.conflicts.pop(li.id, None)
                 continue
             if r.status is PushStatus.CONFLICT:
@@ -335,12 +342,16 @@ class _ChannelDrain:
                 applied=applied,
                 conflicts=conflicts,
                 failed=failed,
+                rebased=rebased,
                 now=self.clock(),
                 last_write_wins=not self.connector.compare_and_set,
             )  # fmt: skip
         )
         for a in applied:
             self._note(a.listing, ours, Outcome.PUSHED)
+        for r in rebased:
+            why = f"pushed {r.quantity}: the channel showed {r.seen}, units sold not heard of yet"
+            self._note(r.listing, ours, Outcome.PUSHED, why, quantity=r.quantity)
         for li, seen in conflicts:
             self._note(li, ours, Outcome.CONFLICT, f"the channel showed {seen}")
         for f in failed:
@@ -388,7 +399,7 @@ class _ChannelDrain:
 
     def _note(
         self, li: ClaimedListing, ours: set[int], outcome: Outcome, message: str = "",
-        retry_in_s: float | None = None,
+        retry_in_s: float | None = None, quantity: int | None = None,
     ) -> None:  # fmt: skip
         self.rep.records.append(
             PushRecord(
@@ -397,7 +408,7 @@ class _ChannelDrain:
                 li.external_id,
                 li.sku,
                 li.version,
-                li.push_qty,
+                li.push_qty if quantity is None else quantity,
                 outcome if li.id in ours else Outcome.LOST_LEASE,
                 message,
                 retry_in_s,

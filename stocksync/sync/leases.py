@@ -12,7 +12,7 @@ desired quantity goes out, however many versions came before it (coalescing).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "Applied",
     "ClaimedListing",
     "Failed",
+    "Rebased",
     "channel_ids",
     "claim_dirty",
     "count_due",
@@ -89,6 +90,16 @@ class ClaimedListing:
 @dataclass(frozen=True, slots=True)
 class Applied:
     listing: ClaimedListing
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rebased:
+    """Applied after the channel rebased the push on a fresh count below what we expected
+    (``QuantityPush.rebased``): ``seen`` is that count, ``quantity`` what the channel now shows."""
+
+    listing: ClaimedListing
+    seen: int
     quantity: int
 
 
@@ -227,6 +238,7 @@ def write_back(
     applied: Sequence[Applied] = (),
     conflicts: Sequence[tuple[ClaimedListing, int | None]] = (),
     failed: Sequence[Failed] = (),
+    rebased: Sequence[Rebased] = (),
     now: datetime,
     last_write_wins: bool = True,
 ) -> set[int]:
@@ -237,9 +249,11 @@ def write_back(
     so an own sale heard while the call ran may have been overwritten, and the listing goes again.
     """
     ids = [a.listing.id for a in applied] + [li.id for li, _ in conflicts]
+    ids += [r.listing.id for r in rebased]
     ours = _still_owned(session, owner, ids + [f.listing.id for f in failed])
     mine = [a for a in applied if a.listing.id in ours]
     _record_applied(session, owner, mine, now, last_write_wins)
+    _record_rebased(session, owner, [r for r in rebased if r.listing.id in ours], now)
     _record_conflicts(session, owner, [(li, q) for li, q in conflicts if li.id in ours], now)
     _record_failures(session, owner, [f for f in failed if f.listing.id in ours], now)
     return ours
@@ -305,6 +319,39 @@ def _target(unheard: Any) -> Any:
 def _heard_since(claimed: Any) -> Any:
     """The ledger heard of the channel's own sales since the claim (``expected_qty`` moved)."""
     return and_(c.expected_qty.is_not(None), claimed.is_not(None), c.expected_qty != claimed)
+
+
+def _record_rebased(
+    session: Session, owner: str, rebased: Sequence[Rebased], now: datetime
+) -> None:
+    """The channel was set to ``quantity`` against its count ``seen`` (compare-and-set).
+
+    At that moment the channel lacked ``expected_qty - seen`` units of what we expect: sales not
+    heard of yet, which become ``unheard_qty``. Orders heard since (in ``expected_qty`` now) are
+    carried over as for any applied push: ``_record_applied`` with ``seen`` as the claimed
+    expectation and nothing held back gives ``expected = quantity + expected_now - seen``.
+    """
+    if not rebased:
+        return
+    seen = bindparam("b_seen", type_=listings.c.expected_qty.type)
+    unheard = case((c.expected_qty - seen > 0, c.expected_qty - seen), else_=0)
+    conn(session).execute(
+        update(listings)
+        .where(_owned(owner))
+        .values(
+            unheard_qty=unheard,
+            unheard_since=case(
+                (unheard > c.unheard_qty, bindparam("b_now", type_=listings.c.unheard_since.type)),
+                (unheard > 0, c.unheard_since),
+                else_=null(),
+            ),
+        ),
+        [{"b_id": r.listing.id, "b_seen": r.seen, "b_now": now} for r in rebased],
+    )
+    applied = [
+        Applied(replace(r.listing, expected_qty=r.seen, unheard_qty=0), r.quantity) for r in rebased
+    ]
+    _record_applied(session, owner, applied, now, last_write_wins=False)
 
 
 def _record_conflicts(

@@ -150,13 +150,16 @@ def test_an_unknown_listing_is_rejected_with_the_channels_message_and_the_rest_a
     eventually(lambda: (channel.shown(MUG), channel.shown(COASTER)) == (4, 2))
 
 
-def test_a_stale_expected_count_conflicts_where_the_channel_compares_and_else_last_write_wins(
+def test_a_count_lowered_by_unheard_sales_rebases_the_push_where_the_channel_compares(
     channel: RunningEmulator,
 ) -> None:
-    """With compare-and-set, a sale between our read and our push makes a conflict that writes
-    nothing and reports what the channel shows. Without it (WooCommerce, Amazon, custom channels
-    without an expected field) the push overwrites: the sold unit is back on sale until the ledger
-    learns of the order (poll or webhook) and pushes again; the connector cannot prevent that.
+    """With compare-and-set, a sale between our read and our push makes the count stale. Shopify's
+    connector reads the count, takes the units sold off the push (they are sold: not offered
+    again) and sends it against the fresh count, reporting both; a connector that does not
+    rebase reports the conflict with the count and writes nothing. Without it (WooCommerce,
+    Amazon, custom channels without an expected field) the push overwrites: the sold unit is back
+    on sale until the ledger learns of the order (poll or webhook) and pushes again; the
+    connector cannot prevent that.
     """
     connector = connect(channel)
     seen = {q.sku: q.quantity for q in connector.read_quantities()}
@@ -167,13 +170,39 @@ def test_a_stale_expected_count_conflicts_where_the_channel_compares_and_else_la
     )
 
     assert fresh.status is PushStatus.APPLIED
-    if connector.compare_and_set:
+    if connector.compare_and_set and channel.kind == "shopify":
+        assert (stale.status, stale.quantity_seen, stale.applied_quantity) == (
+            PushStatus.APPLIED, 3, 6,
+        )  # fmt: skip
+        eventually(lambda: channel.shown(MUG) == 6)
+    elif connector.compare_and_set:
         assert (stale.status, stale.quantity_seen) == (PushStatus.CONFLICT, 3)
         assert channel.shown(MUG) == 3
     else:
         assert stale.status is PushStatus.APPLIED
         eventually(lambda: channel.shown(MUG) == 8)
     eventually(lambda: channel.shown(COASTER) == 10)
+
+
+def test_a_count_raised_by_someone_else_conflicts_where_the_channel_compares(
+    channel: RunningEmulator,
+) -> None:
+    """More units than we expected is someone else's change: a compare-and-set channel reports
+    the conflict with its count and writes nothing (the drain decides); the others overwrite."""
+    connector = connect(channel)
+    seen = {q.sku: q.quantity for q in connector.read_quantities()}
+    [raised] = connector.push_quantities([push(channel, MUG, seen[MUG] + 4, None)])
+    assert raised.status is PushStatus.APPLIED
+    eventually(lambda: channel.shown(MUG) == seen[MUG] + 4)
+
+    [stale] = connector.push_quantities([push(channel, MUG, 8, expected=seen[MUG])])
+
+    if connector.compare_and_set:
+        assert (stale.status, stale.quantity_seen) == (PushStatus.CONFLICT, seen[MUG] + 4)
+        assert channel.shown(MUG) == seen[MUG] + 4
+    else:
+        assert stale.status is PushStatus.APPLIED
+        eventually(lambda: channel.shown(MUG) == 8)
 
 
 def test_a_shopper_order_takes_what_is_shown_and_one_beyond_it_is_refused_whole(

@@ -53,8 +53,11 @@ class RecordingConnector:
         # appended before the drain records the outcome (and frees the lease): real push order
         results = self.inner.push_quantities(pushes)
         with self._lock:
+            # a push the connector rebased on a fresh count went out as that: log what was set
             self.log.extend(
                 (p.listing_id, p.quantity, p.expected, r.status)
+                if r.applied_quantity is None
+                else (p.listing_id, r.applied_quantity, r.quantity_seen, r.status)
                 for p, r in zip(pushes, results, strict=True)
             )
         if self.after_push is not None:

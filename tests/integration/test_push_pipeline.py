@@ -101,13 +101,13 @@ def test_a_count_lowered_behind_our_back_is_held_back_until_a_poll_finds_no_orde
 
     report = drain(ledger, shops.connectors, worker_id="w1")
 
-    # Six units fewer than expected look like sales whose webhooks are in flight: held back.
+    # Six units fewer than expected look like sales whose webhooks are in flight: held back, and
+    # the push (9 against 10) is rebased on the count at once (3 against 4).
     shopify = report.channels[SHOPIFY]
-    assert [(r.sku, r.outcome) for r in shopify.records] == [
-        (MUG, Outcome.CONFLICT), (MUG, Outcome.PUSHED),
-    ]  # fmt: skip
-    sent = [(q, expected) for _, q, expected, _ in shops.connectors[SHOPIFY].log[-2:]]
-    assert sent == [(9, 10), (3, 4)]
+    assert [(r.sku, r.outcome, r.quantity) for r in shopify.records] == [(MUG, Outcome.PUSHED, 3)]
+    assert "the channel showed 4" in shopify.records[0].message
+    sent = [(q, expected) for _, q, expected, _ in shops.connectors[SHOPIFY].log[-1:]]
+    assert sent == [(3, 4)]
     assert shops.shows(MUG) == {SHOPIFY: 3, WOO: 9}
     mug = listing(ledger, SHOPIFY, MUG)
     assert (mug.expected, mug.unheard, mug.dirty) == (9, 6, False)
@@ -144,7 +144,7 @@ def test_a_sale_in_flight_is_held_back_and_not_counted_twice_when_its_webhook_la
 
 def test_a_conflict_hook_sees_the_conflicted_listings(ledger: Ledger, shops: Shops) -> None:
     drain(ledger, shops.connectors, worker_id="w1")
-    shops.shopify.stock(LAMP, 1)
+    shops.shopify.stock(LAMP, 7)  # someone raised the count in the Shopify admin
     ledger.adjust(LAMP, -1, "berlin")
     seen = []
 
@@ -153,9 +153,9 @@ def test_a_conflict_hook_sees_the_conflicted_listings(ledger: Ledger, shops: Sho
     )
 
     [(channel, [conflicted])] = seen
-    assert (channel, conflicted.sku, conflicted.quantity_seen) == (SHOPIFY, LAMP, 1)
-    # 3 expected, 1 shown: 2 units held back as unheard sales until a poll finds no order for them
-    assert shops.shows(LAMP) == {SHOPIFY: 0, WOO: 2}
+    assert (channel, conflicted.sku, conflicted.quantity_seen) == (SHOPIFY, LAMP, 7)
+    # more than expected is someone else's change: overwritten by the next push
+    assert shops.shows(LAMP) == {SHOPIFY: 2, WOO: 2}
 
 
 def test_a_failing_shop_backs_off_loses_nothing_and_converges_once_it_recovers(
