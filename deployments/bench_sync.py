@@ -74,15 +74,16 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             say(f"ledger: {url.split('@')[-1]}; Prefect: {prefect.ui_url}")
             started = datetime.now(UTC)
             names = [(name,) for name in fleet.emulators] if args.workers == "per-channel" else [()]
-            workers = [_worker(args, fleet, n, Path(tmp)).start() for n in names]
+            workers: list[Any] = []
             try:
+                for n in names:
+                    workers.append(_worker(args, fleet, n, Path(tmp)).start())
                 report = run_sale(
                     fleet, shape, fleet.skus, threads=args.threads, progress=say,
                     settle_timeout_s=60,
                 )  # fmt: skip
             finally:
-                for worker in workers:
-                    worker.stop()
+                _stop_all(workers)
             runs = flow_runs_since(started)
             left = throttle_errors_left(fleet)
         finally:
@@ -119,6 +120,18 @@ def _worker(
         return WorkerThread(fleet, channels=channels, worker_id=worker_id)
     log = workdir / f"worker-{worker_id}.log"
     return WorkerProcess(fleet, log, channels=channels, worker_id=worker_id)
+
+
+def _stop_all(workers: list[Any]) -> None:
+    """Stop every worker, then raise the first failure."""
+    failures = []
+    for worker in workers:
+        try:
+            worker.stop()
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def _at_most(value: float | None, target: float) -> dict[str, Any]:

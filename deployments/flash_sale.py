@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,9 +152,17 @@ class WorkerProcess:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> WorkerProcess:
+    def start(self, timeout_s: float = 60.0) -> WorkerProcess:
+        """Start the worker and wait until it says it started (its imports done), so its start-up
+        is not counted in the first orders' sync gap."""
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while b"started" not in self.log_path.read_bytes():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the sync worker did not start; see {self.log_path}")
+            time.sleep(0.1)
         return self
 
     def stop(self, timeout_s: float = 60.0) -> None:
@@ -167,6 +176,7 @@ class WorkerProcess:
                 process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
                 raise RuntimeError(f"the sync worker did not stop; see {self.log_path}") from None
         elif process.returncode != 0:
             raise RuntimeError(

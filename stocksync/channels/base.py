@@ -51,6 +51,9 @@ class QuantityPush:
     refs: Mapping[str, str] = field(default_factory=dict)
     """The channel's other ids for the listing (Shopify inventory item and location, …)."""
     sku: str | None = None
+    rebase: bool = True
+    """Whether a stale count may rebase the push (:meth:`rebased`); False for a quantity a person
+    asked for, which a conflict leaves unwritten."""
 
     def rebased(self, seen: int) -> QuantityPush | None:
         """This push against the channel's fresh count ``seen``, when a compare-and-set found it.
@@ -61,7 +64,7 @@ class QuantityPush:
         reading does not hold: more units than expected (someone else's change, which the drain
         decides on), or more sold than the push would list.
         """
-        if self.expected is None or seen >= self.expected:
+        if not self.rebase or self.expected is None or seen >= self.expected:
             return None
         quantity = self.quantity - (self.expected - seen)
         if quantity < 0:

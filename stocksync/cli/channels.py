@@ -131,7 +131,7 @@ def channel_push(
         if current is None:
             raise _fail(f"listing {listing_id} ({sku}) is not on {name}")
         expected = None if force else current
-        push = QuantityPush(listing_id, qty, expected=expected, refs=refs, sku=sku)
+        push = QuantityPush(listing_id, qty, expected=expected, refs=refs, sku=sku, rebase=False)
         [result] = connector.push_quantities([push])
         checked = connector.compare_and_set and not force
     if result.status is PushStatus.APPLIED:

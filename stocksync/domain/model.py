@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -78,8 +79,10 @@ class ChannelPolicy:
     a rate-limited channel's sync gap is worth more units during a rush."""
 
     def __post_init__(self) -> None:
-        if self.buffer < 0 or self.zero_below < 0 or self.last_units < 0 or self.last_seconds < 0:
-            raise ValueError("buffer, zero_below, last_units and last_seconds must be >= 0")
+        if self.buffer < 0 or self.zero_below < 0 or self.last_units < 0:
+            raise ValueError("buffer, zero_below and last_units must be >= 0")
+        if not (math.isfinite(self.last_seconds) and self.last_seconds >= 0):
+            raise ValueError("last_seconds must be a finite number >= 0")
         if self.max_listed is not None and self.max_listed < 0:
             raise ValueError("max_listed must be >= 0")
         if not 0 <= self.share_pct <= 100:

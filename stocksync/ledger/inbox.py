@@ -214,8 +214,10 @@ def _channel_count(
     at another of the channel's locations than the listing's (Shopify) is not the listing's.
 
     The listing is read without a lock: a flash sale sends one of these per sale and per push,
-    and locking the hot listing rows queued them behind every order of the SKU. A decision on a
-    value changing meanwhile at worst marks for a push a listing that did not need one.
+    and locking the hot listing rows queued them behind every order of the SKU. The mark itself
+    is an update of a listing not already dirty, so it waits for a push being recorded (which
+    may leave the listing clean) and then marks it; a value read meanwhile at worst marks for a
+    push a listing that did not need one.
     """
     item = find_listing(session, ch.id, count.listing_id, count.sku)
     if item is None:
@@ -226,13 +228,13 @@ def _channel_count(
         return InboxStatus.STORED, None
     if count.quantity == item.pushed_qty:
         return InboxStatus.STORED, f"echo of our push of {item.pushed_qty}"
-    if item.dirty:
-        return InboxStatus.STORED, f"the channel shows {count.quantity}; a push is already due"
-    conn(session).execute(
+    marked = conn(session).execute(
         update(listing_table)
-        .where(listing_table.c.id == item.id)
+        .where(listing_table.c.id == item.id, listing_table.c.dirty.is_(False))
         .values(dirty=True, updated_at=utcnow())
     )
+    if marked.rowcount == 0:
+        return InboxStatus.STORED, f"the channel shows {count.quantity}; a push is already due"
     return InboxStatus.APPLIED, None
 
 

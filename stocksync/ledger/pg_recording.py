@@ -175,7 +175,8 @@ def record_on_postgres(
             ch = channel_conf(cfg, channel)
             mapped = map_lines(session, cfg, ch, external_id, lines)
             stock_skus, listing_skus = lock_sets(cfg, mapped)
-            params |= {"stock_skus": sorted(stock_skus), "listing_skus": sorted(listing_skus)}
+            params |= {"stock_skus": sorted(stock_skus), "listing_skus": sorted(listing_skus),
+                       "paced": cfg.paced}  # fmt: skip
         locked, listing_rows = c.execute(_LOCK_MORE, params).fetchone()
         epoch, stock_rows, rate_rows = c.execute(_READ, params).fetchone()
     else:

@@ -10,20 +10,41 @@ highest over a short and a longer window so a burst counts at once and a steady 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select
+from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlmodel import Session
 
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import ChannelRow, ListingRow, MovementRow, StockRow, utcnow
+from stocksync.ledger.tables import (
+    BundleComponentRow,
+    ChannelRow,
+    ListingRow,
+    MovementRow,
+    StockRow,
+    utcnow,
+)
 
-__all__ = ["RATES_SQL", "RATE_WINDOWS_S", "hidden_by_rate", "rates_from_sums", "sales_rates"]
+__all__ = [
+    "GUARD_GRACE_S",
+    "RATES_SQL",
+    "RATE_WINDOWS_S",
+    "hidden_by_rate",
+    "last_sold",
+    "rates_from_sums",
+    "sales_rates",
+]
+
+GUARD_GRACE_S = 180.0
+"""How long after a SKU's last sale a listing its rate guard hid may stay hidden: the longest
+window, two ``poll-orders`` intervals (which list it again) and some slack. ``verify`` reports
+one hidden longer."""
 
 RATE_WINDOWS_S = (3.0, 10.0)
-"""Windows the sales rate is measured over, shortest first; the highest of their rates counts."""
+"""Windows the sales rate is measured over, shortest first; the highest of their rates counts.
+Two of them: ``RATES_SQL`` names both."""
 
 
 def _sums_statement() -> Select[Any]:
@@ -101,9 +122,11 @@ def hidden_by_rate(session: Session) -> set[int]:
     """SKU ids listed at 0 on a channel whose guard grows with the rate, though stock remains.
 
     A guard grown by a rush is only recomputed when the SKU's stock next changes; recomputing
-    these once the rush is over lists them again. (Bundles follow their components' changes.)
+    these once the rush is over lists them again. Bundles hold no stock of their own: every
+    bundle listed at 0 there is taken (recomputing one whose components are out changes nothing).
     """
     in_stock = select(StockRow.sku_id).where(StockRow.on_hand > StockRow.committed)
+    bundles = select(BundleComponentRow.bundle_id)
     return set(
         conn(session)
         .execute(
@@ -112,8 +135,28 @@ def hidden_by_rate(session: Session) -> set[int]:
             .where(
                 ChannelRow.last_seconds > 0,
                 ListingRow.desired_qty == 0,
-                ListingRow.sku_id.in_(in_stock),  # type: ignore[attr-defined]
+                or_(
+                    ListingRow.sku_id.in_(in_stock),  # type: ignore[attr-defined]
+                    ListingRow.sku_id.in_(bundles),  # type: ignore[attr-defined]
+                ),
             )
         )
         .scalars()
     )
+
+
+def last_sold(session: Session, sku_ids: Iterable[int]) -> dict[int, datetime]:
+    """Stocked SKU id → when an order last took units of it (absent: never)."""
+    skus = set(sku_ids)
+    if not skus:
+        return {}
+    m = MovementRow
+    rows = conn(session).execute(
+        select(m.sku_id, func.max(m.created_at))
+        .where(
+            m.sku_id.in_(skus),  # type: ignore[attr-defined]
+            m.reason == MovementReason.ORDER_COMMIT.value,
+        )
+        .group_by(m.sku_id)
+    )
+    return {sku: at if at.tzinfo is not None else at.replace(tzinfo=UTC) for sku, at in rows}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from stocksync.ledger.listings import compute_desired, load_listings
+from stocksync.ledger.listings import ListingState, compute_desired, load_listings
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelRow,
@@ -19,7 +20,9 @@ from stocksync.ledger.tables import (
     OrderRow,
     SkuRow,
     StockRow,
+    utcnow,
 )
+from stocksync.ledger.velocity import GUARD_GRACE_S, last_sold
 
 __all__ = ["Mismatch", "verify_ledger"]
 
@@ -116,11 +119,13 @@ def _listings(session: Session) -> list[Mismatch]:
         return []
     desired = compute_desired(session, listings)
     skus = _names(session)["sku"]
+    recent = _sold_lately(session, listings)
     out = []
     for row in listings:
         subject = f"{row.channel}/{skus[row.sku_id]}"
-        # A guard that grew with the sales rate hid the listing; the rate has fallen since.
-        rate_guarded = row.policy.last_seconds > 0 and row.desired_qty == 0
+        # A guard that grew with the sales rate hid the listing and the rate has fallen since:
+        # fine while poll-orders has not had the time to list it again (velocity.GUARD_GRACE_S).
+        rate_guarded = row.policy.last_seconds > 0 and row.desired_qty == 0 and row.sku_id in recent
         if desired[row.id] != row.desired_qty and not rate_guarded:
             out.append(
                 Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty)
@@ -130,6 +135,23 @@ def _listings(session: Session) -> list[Mismatch]:
         if should_push and not row.dirty:
             out.append(Mismatch("listing", subject, "dirty", True, row.dirty))
     return out
+
+
+def _sold_lately(session: Session, listings: list[ListingState]) -> set[int]:
+    """Listed SKU ids (bundles by any component) that an order took units of within the grace."""
+    paced = {row.sku_id for row in listings if row.policy.last_seconds > 0 and row.desired_qty == 0}
+    if not paced:
+        return set()
+    components: dict[int, set[int]] = {sku: {sku} for sku in paced}
+    for bundle, component in session.execute(
+        select(BundleComponentRow.bundle_id, BundleComponentRow.component_id).where(
+            BundleComponentRow.bundle_id.in_(paced)  # type: ignore[attr-defined]
+        )
+    ):
+        components[bundle].add(component)
+    since = utcnow() - timedelta(seconds=GUARD_GRACE_S)
+    sold = last_sold(session, {c for cs in components.values() for c in cs})
+    return {sku for sku, cs in components.items() if any(sold.get(c, since) > since for c in cs)}
 
 
 def _names(session: Session) -> dict[str, dict[int, str]]:

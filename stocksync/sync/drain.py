@@ -84,9 +84,10 @@ class ConflictedListing:
 
 
 ConflictHook = Callable[[str, Sequence[ConflictedListing]], None]
-"""Called with the channel's name and the listings whose compare-and-set failed, after their
-``expected_qty`` was set to the count the channel reported. The order-ingest step plugs in here:
-read the channel's recent orders, record them, and the recomputed listings go out next round."""
+"""Called with the channel's name and the listings whose compare-and-set failed (or was rebased on
+a lower count), after the count the channel reported was taken in. The order-ingest step plugs in
+here: read the channel's recent orders, record them, and the recomputed listings go out next
+round."""
 
 
 def read_back(ledger: Ledger, connectors: Mapping[str, ChannelConnector]) -> ConflictHook:
@@ -254,7 +255,7 @@ class _ChannelDrain:
         if backlog == 0:
             return 0
         ready = getattr(self.connector, "await_capacity", None)
-        if ready is not None:
+        if ready is not None and plan(backlog) < most:  # small calls (not a feed): paced
             ready(ROUND_S if deadline is None else max(0.0, deadline - time.monotonic()))
         return max(1, min(most, plan(backlog)))
 
@@ -357,9 +358,11 @@ class _ChannelDrain:
         for f in failed:
             outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY
             self._note(f.listing, ours, outcome, f.error, f.delay_s)
+        # a rebased push met unheard sales too: the hook may go and fetch their orders
+        met = [*conflicts, *((r.listing, r.seen) for r in rebased)]
         mine = [
             ConflictedListing(self.channel_id, li.id, li.external_id, li.sku, seen)
-            for li, seen in conflicts
+            for li, seen in met
             if li.id in ours
         ]
         if mine:

@@ -194,6 +194,8 @@ def test_pool_at_or_below_the_zero_below_threshold_lists_nothing() -> None:
         {"zero_below": -1},
         {"last_units": -1},
         {"last_seconds": -0.5},
+        {"last_seconds": float("inf")},
+        {"last_seconds": float("nan")},
         {"max_listed": -1},
         {"share_pct": -1},
         {"share_pct": 101},
