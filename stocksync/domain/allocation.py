@@ -71,9 +71,10 @@ def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
 
     Channels are taken in rank order. A channel whose pool is at or below its ``last_units``
-    (grown to its sales rate × ``last_seconds``) lists 0 if a higher-ranked channel that shares a location with it is itself still listing
-    stock; a channel the guard hides does not hide others, so no location's last units end up
-    listed nowhere.
+    (grown to its sales rate × ``last_seconds``, :attr:`Claim.last_units`) lists 0 if a
+    higher-ranked channel that shares a location with it is itself still listing stock; a
+    channel the guard hides does not hide others, so no location's last units end up listed
+    nowhere.
     """
     result = {c.channel: shape(c.pool, c.policy) for c in claims}
     listing: list[Claim] = []

@@ -7,8 +7,8 @@ transaction. No database lock is held during the HTTP call. What happens to a li
 * applied: the channel shows the quantity; the listing stays dirty only if the desired quantity
   moved on meanwhile (it is then claimed again in the same drain);
 * applied after a rebase (the connector met a count below what we expected and pushed again at
-  once, less the units sold that we have not heard of): recorded as a conflict's count and then
-  as applied, in one transaction;
+  once, less the units sold that we have not heard of): the shortfall becomes unheard sales and
+  the push is recorded as applied against that count, in one transaction;
 * conflict (compare-and-set): the channel's count is taken in (units it sold beyond what we
   expected become unheard sales, held back from the next push until their orders arrive), the
   ``on_conflict`` hook runs, and the listing is pushed again in a later round of the same drain;
