@@ -7,6 +7,8 @@ moments too, some of them while a push is in flight. However they interleave, on
 in the ledger and the drain has settled, the channel shows exactly what the ledger wants it to,
 and no unit is held back as unheard; and after every drain, what the ledger expects the channel
 to show exceeds what it shows by exactly the sales whose orders have not reached the ledger.
+Each seed runs twice: with stale calls reported as conflicts, and with pushes rebased on the
+stale count and sent again at once, as Shopify's connector does (``QuantityPush.rebased``).
 """
 
 from __future__ import annotations
