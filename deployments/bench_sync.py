@@ -68,7 +68,7 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         catalog = bench_catalog(args.skus, ample, scarce)
         fleet = start_fleet(
             url, catalog, Path(tmp), latency_ms=args.latency_ms,
-            receiver_process=not args.receiver_in_thread,
+            receiver_process=not args.receiver_in_thread, receiver_workers=args.receiver_workers,
         )  # fmt: skip
         try:
             say(f"ledger: {url.split('@')[-1]}; Prefect: {prefect.ui_url}")

@@ -122,10 +122,12 @@ def start_fleet(
     latency_ms: int = 0,
     emulator_limits: Mapping[str, Mapping[str, Any]] | None = None,
     receiver_process: bool = False,
+    receiver_workers: int = 1,
 ) -> Fleet:
     """Emulators showing 0 of every catalog SKU listed on them, a migrated ledger with the
     channels and the catalog (listing ids from the emulators), and the receiver: in a thread, or
-    with ``receiver_process`` in its own process (logging to ``workdir``), as deployed.
+    with ``receiver_process`` in its own process (``receiver_workers`` of them behind one port,
+    logging to ``workdir``), as deployed.
 
     ``catalog_text`` is a catalog CSV whose ``listing:<channel>`` cells mark which channel lists
     which SKU (their values are replaced by the emulators' ids). The channels file the sync worker
@@ -155,7 +157,9 @@ def start_fleet(
             secrets = {n: s for n, e in running.items() if (s := _webhook_secret(e))}
             own = ExitStack()
             served = own.enter_context(
-                served_receiver(database_url, secrets, workdir / "receiver.log")
+                served_receiver(
+                    database_url, secrets, workdir / "receiver.log", workers=receiver_workers
+                )
             )
             receiver_url, stop_receiver = served.base_url, own.close
         else:
