@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from stocksync.ledger.lookups import channel_ref
-from stocksync.ledger.tables import ChannelCursorRow, utcnow
+from stocksync.ledger.tables import ChannelCursorRow, as_utc, utcnow
 
 __all__ = ["cursor_age_s", "read_cursor", "save_cursor"]
 
@@ -48,6 +46,4 @@ def cursor_age_s(session: Session, channel: str) -> float | None:
     )
     if polled is None:
         return None
-    if polled.tzinfo is None:  # SQLite hands times back without their zone
-        polled = polled.replace(tzinfo=UTC)
-    return (utcnow() - polled).total_seconds()
+    return (utcnow() - as_utc(polled)).total_seconds()

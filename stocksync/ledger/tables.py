@@ -37,6 +37,7 @@ __all__ = [
     "OrderRow",
     "SkuRow",
     "StockRow",
+    "as_utc",
     "metadata",
     "utcnow",
 ]
@@ -46,6 +47,12 @@ metadata = SQLModel.metadata
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(at: datetime) -> datetime:
+    """A timestamp read back from the ledger, with its zone: SQLite returns them without one, and
+    the ledger writes them in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _ts(**kw: Any) -> Any:

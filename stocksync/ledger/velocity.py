@@ -10,7 +10,7 @@ highest over a short and a longer window so a burst counts at once and a steady 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, case, func, or_, select
@@ -24,6 +24,7 @@ from stocksync.ledger.tables import (
     ListingRow,
     MovementRow,
     StockRow,
+    as_utc,
     utcnow,
 )
 
@@ -159,4 +160,4 @@ def last_sold(session: Session, sku_ids: Iterable[int]) -> dict[int, datetime]:
         )
         .group_by(m.sku_id)
     )
-    return {sku: at if at.tzinfo is not None else at.replace(tzinfo=UTC) for sku, at in rows}
+    return {sku: as_utc(at) for sku, at in rows}

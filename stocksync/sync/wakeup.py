@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.notify import DIRTY_CHANNEL
-from stocksync.ledger.tables import utcnow
+from stocksync.ledger.tables import as_utc, utcnow
 from stocksync.sync.leases import DIRTY, channels_table, listings
 
 __all__ = ["seconds_until_due", "wait_for_dirty"]
@@ -46,9 +46,7 @@ def seconds_until_due(
         return None
     if isinstance(earliest, str):  # SQLite hands aggregates back untyped
         earliest = datetime.fromisoformat(earliest)
-    if earliest.tzinfo is None:
-        earliest = earliest.replace(tzinfo=now.tzinfo)
-    return max((earliest - now).total_seconds(), 0.0)
+    return max((as_utc(earliest) - now).total_seconds(), 0.0)
 
 
 def wait_for_dirty(
