@@ -25,8 +25,8 @@ from stocksync.ledger.cursors import cursor_age_s, read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import utcnow
-from stocksync.sync.drain import ConflictedListing, ConflictHook
-from stocksync.sync.leases import channel_ids, forget_unheard, record_seen
+from stocksync.sync.drain import ConflictedListing, ConflictHook, read_back
+from stocksync.sync.leases import channel_ids, forget_unheard
 
 __all__ = ["PollReport", "catch_up_on_conflict", "poll_channel", "poll_channels"]
 
@@ -161,6 +161,7 @@ def catch_up_on_conflict(
     """
     lock = threading.Lock()
     last: dict[str, float] = {}
+    read_counts = read_back(ledger, connectors)
 
     def catch_up(channel: str) -> None:
         age = ledger.run(lambda s: cursor_age_s(s, channel))
@@ -172,11 +173,7 @@ def catch_up_on_conflict(
             log.warning("catching up on %s orders after a conflict failed: %s", channel, exc)
 
     def hook(channel: str, conflicted: Sequence[ConflictedListing]) -> None:
-        unknown = [c for c in conflicted if c.quantity_seen is None]
-        if unknown:
-            shown = connectors[channel].read_quantities([c.external_id for c in unknown])
-            seen = {q.listing_id: q.quantity for q in shown}
-            ledger.run(lambda s: record_seen(s, unknown[0].channel_id, seen))
+        read_counts(channel, conflicted)
         with lock:
             now = time.monotonic()
             if now - last.get(channel, -every_s) < every_s:
