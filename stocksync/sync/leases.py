@@ -340,11 +340,7 @@ def _record_rebased(
         .where(_owned(owner))
         .values(
             unheard_qty=unheard,
-            unheard_since=case(
-                (unheard > c.unheard_qty, bindparam("b_now", type_=listings.c.unheard_since.type)),
-                (unheard > 0, c.unheard_since),
-                else_=null(),
-            ),
+            unheard_since=_unheard_since(unheard),
         ),
         [{"b_id": r.listing.id, "b_seen": r.seen, "b_now": now} for r in rebased],
     )
@@ -352,6 +348,16 @@ def _record_rebased(
         Applied(replace(r.listing, expected_qty=r.seen, unheard_qty=0), r.quantity) for r in rebased
     ]
     _record_applied(session, owner, applied, now, last_write_wins=False)
+
+
+def _unheard_since(unheard: Any) -> Any:
+    """When the listing's unheard units began: now (``b_now``) if this adds some, else as was
+    while some remain, else none."""
+    return case(
+        (unheard > c.unheard_qty, bindparam("b_now", type_=listings.c.unheard_since.type)),
+        (unheard > 0, c.unheard_since),
+        else_=null(),
+    )
 
 
 def _record_conflicts(
@@ -404,11 +410,7 @@ def _seen_values(claimed: Any = None) -> dict[str, Any]:
     return {
         "expected_qty": expected,
         "unheard_qty": unheard,
-        "unheard_since": case(
-            (unheard > c.unheard_qty, bindparam("b_now", type_=listings.c.unheard_since.type)),
-            (unheard > 0, c.unheard_since),
-            else_=null(),
-        ),
+        "unheard_since": _unheard_since(unheard),
         "dirty": expected != _target(unheard),
     }
 
