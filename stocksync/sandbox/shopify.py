@@ -3,7 +3,7 @@ fulfilments, refunds and signed webhooks, with faults to inject.
 
 It follows the channel reference (section A) where a sync depends on it: ``inventorySetQuantities``
 with the version switch (``compareQuantity`` up to 2025-10, ``changeFromQuantity`` from 2026-01,
-mandatory from 2026-04), all-or-nothing validation with every userError listed, the 250-item input
+mandatory from 2026-04), ``inventoryAdjustQuantities`` (deltas), all-or-nothing validation with every userError listed, the 250-item input
 cap, ``@idempotent(key:)`` replay, the leaky cost bucket with ``extensions.cost`` on every answer
 and the THROTTLED body, and webhooks signed over the exact body bytes.
 
@@ -13,8 +13,8 @@ whole payload, whatever the selection asked for. Only the ``available`` quantity
 
 Cost model (the reference's A9 rules, applied the same way to every call):
 
-* a mutation costs 10, plus 1 per quantity for ``inventorySetQuantities`` (one ``changes`` object
-  each); its actual cost counts only the changes applied (10 when userErrors came back);
+* a mutation costs 10, plus 1 per quantity for ``inventorySetQuantities`` and per change for
+  ``inventoryAdjustQuantities`` (one ``changes`` object each); its actual cost counts only the changes applied (10 when userErrors came back);
 * a connection costs ``2 + first × node cost``; an inventory level costs 2 (level and item), an
   order ``1`` plus ``2 + first`` for each nested ``lineItems``/``refundLineItems`` connection;
   ``location``/``order`` add 1; ``nodes(ids:)`` costs 2 per id;
@@ -40,9 +40,11 @@ from starlette.routing import Route
 from stocksync.sandbox.shopify_cost import CostBucket
 from stocksync.sandbox.shopify_graphql import Call, GraphQLError, user_error
 from stocksync.sandbox.shopify_inventory import (
+    adjust_quantities_cost,
     levels_cost,
     nodes_cost,
     resolve_levels,
+    resolve_adjust_quantities,
     resolve_nodes,
     resolve_set_quantities,
     set_quantities_cost,
@@ -72,6 +74,7 @@ __all__ = [
     "CallRecord",
     "CostBucket",
     "Delivery",
+    "INVENTORY_WRITES",
     "Faults",
     "InventoryItem",
     "OutOfStockError",
@@ -85,6 +88,8 @@ __all__ = [
 ]
 
 MAX_QUERY_COST = 1000
+INVENTORY_WRITES = {"inventorySetQuantities": "quantities", "inventoryAdjustQuantities": "changes"}
+"""The mutations that write quantities, and the input list each carries them in."""
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLE_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
@@ -100,6 +105,9 @@ class _Operation:
 OPERATIONS: dict[str, _Operation] = {
     "inventorySetQuantities": _Operation(
         set_quantities_cost, resolve_set_quantities, mutation=True
+    ),
+    "inventoryAdjustQuantities": _Operation(
+        adjust_quantities_cost, resolve_adjust_quantities, mutation=True
     ),
     "fulfillmentCreate": _Operation(lambda call: 10, resolve_fulfill, mutation=True),
     "refundCreate": _Operation(lambda call: 10, resolve_refund, mutation=True),
@@ -169,11 +177,8 @@ def _run_paid(
         state.calls.append(CallRecord(name, requested, 0, throttled=False))
         return {"errors": [exc.entry], "extensions": {"cost": _cost(state, requested, 0)}}
     state.bucket.refund(max(0, requested - actual))
-    size = (
-        len((call.variables.get("input") or {}).get("quantities") or [])
-        if name == "inventorySetQuantities"
-        else 0
-    )
+    items = INVENTORY_WRITES.get(name)
+    size = len((call.variables.get("input") or {}).get(items) or []) if items else 0
     state.calls.append(CallRecord(name, requested, actual, throttled=False, size=size))
     return {"data": data, "extensions": {"cost": _cost(state, requested, actual)}}
 

@@ -65,6 +65,7 @@ def paginate(nodes: list[Json], after: str | None, first: int, key: Callable[[Js
 
 USER_ERRORS = {
     "INVALID_NAME": "Only the 'available' quantity is emulated.",
+    "INVALID_QUANTITY_NAME": "Only the 'available' quantity is emulated.",
     "INVALID_REASON": "The reason is invalid.",
     "INVALID_REFERENCE_DOCUMENT": "The reference document URI is invalid.",
     "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR": "The combination of inventoryItemId and locationId must be unique.",

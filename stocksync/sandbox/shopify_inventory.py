@@ -1,5 +1,6 @@
 """The Shopify emulator's inventory operations: ``inventorySetQuantities`` with the
-compare-and-set rules of each API version, inventory levels by location, and ``nodes``.
+compare-and-set rules of each API version, ``inventoryAdjustQuantities`` (deltas, with the same
+optional ``changeFromQuantity`` check from 2026-01), inventory levels by location, and ``nodes``.
 
 Each operation has a ``*_cost`` (the points reserved up front) and a ``resolve_*`` that returns
 ``data`` and the actual cost.
@@ -15,8 +16,10 @@ from stocksync.sandbox.shopify_state import InventoryItem, ShopifyState
 from stocksync.sandbox.shopify_values import Json, gid, gid_number, now
 
 __all__ = [
+    "adjust_quantities_cost",
     "levels_cost",
     "nodes_cost",
+    "resolve_adjust_quantities",
     "resolve_levels",
     "resolve_nodes",
     "resolve_set_quantities",
@@ -38,13 +41,10 @@ def set_quantities_cost(call: Call) -> int:
 
 def resolve_set_quantities(state: ShopifyState, call: Call) -> tuple[Json, int]:
     data: Json = call.arg("inventorySetQuantities", "input") or {}
-    quantities = data.get("quantities") or []
-    if len(quantities) > MAX_INPUT_SIZE:
-        raise GraphQLError(
-            f"The input array size of {len(quantities)} is greater than the maximum allowed of {MAX_INPUT_SIZE}.",
-            "MAX_INPUT_SIZE_EXCEEDED",
-        )
-    errors = _set_errors(state, call.version, data)
+    _check_size(data.get("quantities") or [])
+    errors = _input_errors(data, "quantities", "INVALID_NAME")
+    for i, q in enumerate(data.get("quantities") or []):
+        errors.extend(_quantity_errors(state, call.version, data, i, q))
     if errors:
         return {
             "inventorySetQuantities": {"inventoryAdjustmentGroup": None, "userErrors": errors}
@@ -55,43 +55,120 @@ def resolve_set_quantities(state: ShopifyState, call: Call) -> tuple[Json, int]:
     }, 10 + len(group["changes"])
 
 
-def _set_errors(state: ShopifyState, version: str, data: Json) -> list[Json]:
-    """Every userError of the input; an empty list means the whole set may be applied."""
+def adjust_quantities_cost(call: Call) -> int:
+    return 10 + len((call.variables.get("input") or {}).get("changes") or [])
+
+
+def resolve_adjust_quantities(state: ShopifyState, call: Call) -> tuple[Json, int]:
+    """Add each change's ``delta`` to ``available``, all or nothing, as one adjustment group."""
+    data: Json = call.arg("inventoryAdjustQuantities", "input") or {}
+    _check_size(data.get("changes") or [])
+    errors = _input_errors(data, "changes", "INVALID_QUANTITY_NAME")
+    for i, change in enumerate(data.get("changes") or []):
+        errors.extend(_change_errors(state, call.version, i, change))
+    if errors:
+        return {
+            "inventoryAdjustQuantities": {"inventoryAdjustmentGroup": None, "userErrors": errors}
+        }, 10
+    quantities = []
+    for change in data["changes"]:
+        item, location = _level(state, change)
+        quantities.append({**change, "quantity": item.levels[location] + change["delta"]})
+    group = _apply_set(state, {**data, "quantities": quantities})
+    return {
+        "inventoryAdjustQuantities": {"inventoryAdjustmentGroup": group, "userErrors": []}
+    }, 10 + len(group["changes"])
+
+
+def _check_size(items: list[Any]) -> None:
+    if len(items) > MAX_INPUT_SIZE:
+        raise GraphQLError(
+            f"The input array size of {len(items)} is greater than the maximum allowed of {MAX_INPUT_SIZE}.",
+            "MAX_INPUT_SIZE_EXCEEDED",
+        )
+
+
+def _input_errors(data: Json, key: str, name_code: str) -> list[Json]:
+    """The userErrors of the input's own fields and of (item, location) pairs given twice."""
     errors: list[Json] = []
     if data.get("name") != "available":
-        errors.append(user_error(["input", "name"], "INVALID_NAME"))
+        errors.append(user_error(["input", "name"], name_code))
     if data.get("reason") not in REASONS:
         errors.append(user_error(["input", "reason"], "INVALID_REASON"))
     uri = data.get("referenceDocumentUri")
     if uri is not None and ":" not in str(uri):
         errors.append(user_error(["input", "referenceDocumentUri"], "INVALID_REFERENCE_DOCUMENT"))
     seen: set[tuple[Any, Any]] = set()
-    for i, q in enumerate(data.get("quantities") or []):
+    for i, q in enumerate(data.get(key) or []):
         pair = (q.get("inventoryItemId"), q.get("locationId"))
         if pair in seen:
             code = "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR"
-            errors.append(user_error(["input", "quantities", i], code))
+            errors.append(user_error(["input", key, i], code))
         seen.add(pair)
-        errors.extend(_quantity_errors(state, version, data, i, q))
     return errors
 
 
-def _quantity_errors(state: ShopifyState, version: str, data: Json, i: int, q: Json) -> list[Json]:
-    """The first problem of quantity ``i``, else its compare-and-set check."""
-    path: list[Any] = ["input", "quantities", i]
+def _level(state: ShopifyState, q: Json) -> tuple[InventoryItem, str]:
+    return state.items[gid_number(q["inventoryItemId"]) or 0], q["locationId"]
+
+
+def _level_errors(state: ShopifyState, path: list[Any], q: Json) -> list[Json]:
+    """Whether the item exists and is stocked at the location."""
     item = state.items.get(gid_number(q.get("inventoryItemId")) or 0)
-    location, quantity = q.get("locationId"), q.get("quantity")
+    location = q.get("locationId")
     if item is None:
         return [user_error([*path, "inventoryItemId"], "INVALID_INVENTORY_ITEM")]
     if location not in state.locations:
         return [user_error([*path, "locationId"], "INVALID_LOCATION")]
     if location not in item.levels:
         return [user_error([*path, "locationId"], "ITEM_NOT_STOCKED_AT_LOCATION")]
+    return []
+
+
+def _bound_errors(path: list[Any], quantity: Any) -> list[Json]:
     if not isinstance(quantity, int) or quantity > QUANTITY_LIMIT:
-        return [user_error([*path, "quantity"], "INVALID_QUANTITY_TOO_HIGH")]
+        return [user_error(path, "INVALID_QUANTITY_TOO_HIGH")]
     if quantity < -QUANTITY_LIMIT:
-        return [user_error([*path, "quantity"], "INVALID_QUANTITY_TOO_LOW")]
+        return [user_error(path, "INVALID_QUANTITY_TOO_LOW")]
+    return []
+
+
+def _quantity_errors(state: ShopifyState, version: str, data: Json, i: int, q: Json) -> list[Json]:
+    """The first problem of quantity ``i``, else its compare-and-set check."""
+    path: list[Any] = ["input", "quantities", i]
+    errors = _level_errors(state, path, q) or _bound_errors([*path, "quantity"], q.get("quantity"))
+    if errors:
+        return errors
+    item, location = _level(state, q)
     return _compare_errors(version, data, path, q, item.levels[location])
+
+
+def _change_errors(state: ShopifyState, version: str, i: int, change: Json) -> list[Json]:
+    """The first problem of change ``i``: its level, the count its delta would leave, and
+    ``changeFromQuantity`` when given (from 2026-01; required but nullable from 2026-04)."""
+    path: list[Any] = ["input", "changes", i]
+    errors = _level_errors(state, path, change)
+    if errors:
+        return errors
+    delta = change.get("delta")
+    if not isinstance(delta, int):
+        return [user_error([*path, "delta"], "INVALID_QUANTITY_TOO_HIGH")]
+    item, location = _level(state, change)
+    persisted = item.levels[location]
+    errors = _bound_errors([*path, "delta"], persisted + delta)
+    if errors or version < "2026-01":
+        return errors
+    if "changeFromQuantity" not in change:
+        if version >= "2026-04":
+            raise GraphQLError(
+                "InventoryChangeInput.changeFromQuantity is required (use null to skip the check).",
+                "INVALID_VARIABLE",
+            )
+        return []
+    expected = change["changeFromQuantity"]
+    if expected is None or expected == persisted:
+        return []
+    return [user_error([*path, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE")]
 
 
 def _compare_errors(

@@ -62,7 +62,8 @@ class CallRecord:
     actual_cost: int | None
     throttled: bool
     size: int = 0
-    """How many quantities an ``inventorySetQuantities`` carried."""
+    """How many quantities an ``inventorySetQuantities`` (or changes an
+    ``inventoryAdjustQuantities``) carried."""
 
 
 @dataclass
