@@ -52,8 +52,10 @@ class QuantityPush:
     """The channel's other ids for the listing (Shopify inventory item and location, …)."""
     sku: str | None = None
     rebase: bool = True
-    """Whether a stale count may rebase the push (:meth:`rebased`); False for a quantity a person
-    asked for, which a conflict leaves unwritten."""
+    """Whether a stale count may rebase the push (:meth:`rebased`), or the push go as a delta
+    from ``expected`` (which rebases it on whatever count it meets); False for a quantity a person
+    asked for, which a conflict leaves unwritten, and after a failed attempt whose outcome is
+    unknown, when ``expected`` is in doubt."""
 
     def rebased(self, seen: int) -> QuantityPush | None:
         """This push against the channel's fresh count ``seen``, when a compare-and-set found it.

@@ -1,11 +1,17 @@
 """Shopify over the Admin GraphQL API: compare-and-set pushes, paced to the cost bucket.
 
-Quantities go out through ``inventorySetQuantities`` (2026-01 semantics): every quantity carries
-``changeFromQuantity`` (the count we expect, or null to skip the check), at most 250 per call, each
-call with an ``@idempotent`` key made once per call, so the connector's own retries apply it once.
-Shopify validates a call all-or-nothing, so items it objects to are reported (CONFLICT for a stale
-count, REJECTED otherwise) and the rest of the call is sent again without them; a stale count
-below what we expected (sales not heard of yet) rebases that push on it and sends it again too.
+A change of a count we know goes out as a delta through ``inventoryAdjustQuantities``: the shop's
+own sales cannot make it stale, and ``quantityAfterChange`` less the delta is the count it met. A
+count below what we expected is sales not heard of yet (reported as a rebased push: the channel
+shows the quantity less those sales); a count above it is someone else's change, reported as a
+conflict with the count the delta left. Everything else (a first push, a quantity a person asked
+for, a push after a failed attempt whose outcome is unknown, ``delta_pushes=False``) goes through
+``inventorySetQuantities`` (2026-01 semantics): every quantity carries ``changeFromQuantity`` (the
+count we expect, or null to skip the check). Either way at most 250 per call, each call with an
+``@idempotent`` key made once per call, so the connector's own retries apply it once. Shopify
+validates a call all-or-nothing, so items it objects to are reported (CONFLICT for a stale count,
+REJECTED otherwise) and the rest of the call is sent again without them; a stale count below what
+we expected rebases that push on it and sends it again too.
 
 Calls are paced to the leaky bucket the last response described (``extensions.cost``); a THROTTLED
 answer is waited out and retried here, because the bucket refills at a known rate.
@@ -56,6 +62,7 @@ from stocksync.channels.shopify_parsing import (
     verify_signature,
 )
 from stocksync.channels.shopify_queries import (
+    ADJUST_QUANTITIES,
     FULFILLMENT_CREATE,
     FULFILLMENT_ORDERS,
     LEVELS_AT_LOCATION,
@@ -163,6 +170,122 @@ class ShopifyConnector:
         return results
 
     def _push_batch(self, batch: Sequence[QuantityPush]) -> list[PushResult]:
+        """Deltas where they may go (:meth:`_as_delta`), compare-and-set for the rest."""
+        deltas = {i: p for i, p in enumerate(batch) if self._as_delta(p)}
+        outcome = self._adjust_batch(deltas) if deltas else {}
+        rest = [i for i in range(len(batch)) if i not in deltas]
+        if rest:
+            outcome.update(zip(rest, self._set_batch([batch[i] for i in rest]), strict=True))
+        return [outcome[i] for i in range(len(batch))]
+
+    def _as_delta(self, push: QuantityPush) -> bool:
+        """A change of a count we trust: known (not a first push), not a person's quantity, and
+        no attempt since the count was last confirmed (a timed-out delta may have landed)."""
+        return (
+            self._config.delta_pushes
+            and push.rebase
+            and push.expected is not None
+            and push.quantity != push.expected
+        )
+
+    def _adjust_batch(self, pushes: Mapping[int, QuantityPush]) -> dict[int, PushResult]:
+        """One ``inventoryAdjustQuantities`` call for ``pushes`` (sent again without the items
+        Shopify objects to); each result says what count the delta met (:meth:`_met`)."""
+        outcome: dict[int, PushResult] = {}
+        targets = {i: self._target(p) for i, p in pushes.items()}
+        for i, target in targets.items():
+            if target is None:
+                message = "no inventory item or location for this listing"
+                outcome[i] = PushResult(pushes[i].listing_id, PushStatus.REJECTED, message=message)
+        pending = [i for i in targets if i not in outcome]
+        while pending:
+            errors, after = self._adjust_quantities([(pushes[i], targets[i]) for i in pending])
+            named = self._failures(errors, pending, pushes, targets)
+            if not errors:
+                outcome.update(self._adjusted(pushes, targets, pending, after))
+                break
+            if not named:  # the call was refused as a whole
+                message = error_text({"errors": errors})
+                outcome.update({i: PushResult(pushes[i].listing_id, PushStatus.REJECTED,
+                                              message=message) for i in pending})  # fmt: skip
+                break
+            outcome.update(named)
+            pending = [i for i in pending if i not in named]
+        return outcome
+
+    def _adjust_quantities(
+        self, sends: list[tuple[QuantityPush, tuple[str, str] | None]]
+    ) -> tuple[list[Json], dict[tuple[str, str], int]]:
+        """One ``inventoryAdjustQuantities`` call: its userErrors and ``available`` after it."""
+        changes = [
+            {
+                "inventoryItemId": t[0],
+                "locationId": t[1],
+                "delta": p.quantity - (p.expected or 0),
+                "changeFromQuantity": None,
+            }
+            for p, t in sends
+            if t is not None
+        ]
+        variables = {
+            "input": {
+                "name": "available",
+                "reason": self._config.reason,
+                "referenceDocumentUri": self._config.reference_document_uri,
+                "changes": changes,
+            },
+            "idempotencyKey": str(uuid.uuid4()),
+        }
+        data = self._graphql(ADJUST_QUANTITIES, variables, estimate=10 + len(changes))
+        payload = data.get("inventoryAdjustQuantities") or {}
+        errors: list[Json] = payload.get("userErrors") or []
+        after: dict[tuple[str, str], int] = {}
+        for change in (payload.get("inventoryAdjustmentGroup") or {}).get("changes") or []:
+            item, location = change.get("item") or {}, change.get("location") or {}
+            count = change.get("quantityAfterChange")
+            if change.get("name") == "available" and isinstance(count, int):
+                after[(item.get("id"), location.get("id"))] = count
+        return errors, after
+
+    def _adjusted(
+        self,
+        pushes: Mapping[int, QuantityPush],
+        targets: Mapping[int, tuple[str, str] | None],
+        applied: list[int],
+        after: Mapping[tuple[str, str], int],
+    ) -> dict[int, PushResult]:
+        """Results of applied deltas; a count the answer left out is read back."""
+        unknown = [i for i in applied if targets[i] not in after]
+        now = self._levels_now([targets[i] for i in unknown]) if unknown else {}
+        results = {}
+        for i in applied:
+            push, target = pushes[i], targets[i]
+            count = after.get(target, now.get(target)) if target else None
+            if count is None:  # applied, but the count is gone: nothing more to tell
+                results[i] = PushResult(push.listing_id, PushStatus.APPLIED)
+            else:
+                results[i] = self._met(push, count - (push.quantity - (push.expected or 0)), count)
+        return results
+
+    @staticmethod
+    def _met(push: QuantityPush, seen: int, count: int) -> PushResult:
+        """The result of a delta that met ``seen`` and left ``count``.
+
+        ``seen`` as expected: applied. Below: sales not heard of yet, which the delta took off
+        the quantity too (a rebased push, :meth:`QuantityPush.rebased`). Above: someone else's
+        change, which the delta kept; a conflict with the count it left, for the drain to decide.
+        """
+        expected = push.expected or 0
+        if seen == expected:
+            return PushResult(push.listing_id, PushStatus.APPLIED)
+        if seen < expected:
+            return PushResult(push.listing_id, PushStatus.APPLIED, quantity_seen=seen,
+                              applied_quantity=count)  # fmt: skip
+        message = f"the channel held {seen - expected} more than expected; it shows {count} now"
+        return PushResult(push.listing_id, PushStatus.CONFLICT, quantity_seen=count,
+                          message=message)  # fmt: skip
+
+    def _set_batch(self, batch: Sequence[QuantityPush]) -> list[PushResult]:
         """Send one batch; items Shopify objects to are reported and the rest sent again.
 
         A stale count below what we expected is sales we have not heard of: that push is rebased

@@ -21,6 +21,10 @@ class ShopifyConfig:
     location_id: str | None = "gid://shopify/Location/124656943"
     """The location whose ``available`` counts this connector pushes and reads."""
     timeout_s: float = 10.0
+    delta_pushes: bool = True
+    """Push a change of a count we know as a delta (``inventoryAdjustQuantities``): it cannot go
+    stale under the shop's own sales, and the count it met tells which of them we have not heard
+    of. False: every push is a compare-and-set of the whole count (``inventorySetQuantities``)."""
     reason: str = "correction"
     reference_document_uri: str = "gid://stocksync/Sync/quantities"
     max_throttle_retries: int = 5

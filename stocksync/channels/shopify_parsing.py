@@ -188,9 +188,10 @@ def verify_signature(channel: str, secret: str, signature: str | None, body: byt
 
 
 def quantity_index(error: Json) -> int | None:
-    """The quantity a userError names (``["input", "quantities", "3", …]``), if any."""
+    """The quantity (or change) a userError names (``["input", "quantities", "3", …]``,
+    ``["input", "changes", "3", …]``), if any."""
     field = [str(f) for f in error.get("field") or []]
-    if len(field) >= 3 and field[1] == "quantities" and field[2].isdigit():
+    if len(field) >= 3 and field[1] in ("quantities", "changes") and field[2].isdigit():
         return int(field[2])
     return None
 

@@ -6,6 +6,7 @@ The orders page sizes are fixed here so the requested cost is known before the c
 from __future__ import annotations
 
 __all__ = [
+    "ADJUST_QUANTITIES",
     "FULFILLMENT_CREATE",
     "FULFILLMENT_ORDERS",
     "LEVELS_AT_LOCATION",
@@ -26,6 +27,16 @@ SET_QUANTITIES = """
 mutation SetQuantities($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
     inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}"""
+
+ADJUST_QUANTITIES = """
+mutation AdjustQuantities($input: InventoryAdjustQuantitiesInput!, $idempotencyKey: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup {
+      id changes { name delta quantityAfterChange item { id } location { id } }
+    }
     userErrors { code field message }
   }
 }"""

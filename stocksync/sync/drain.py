@@ -270,9 +270,11 @@ class _ChannelDrain:
     ) -> bool:
         """Push one batch and record it; False when the channel should be left for this drain."""
         cas = self.connector.compare_and_set
+        # after a failed attempt the channel's count is in doubt (a timed-out call may have
+        # landed): no delta and no rebase on it until a compare-and-set has confirmed a count
         pushes = [
             QuantityPush(li.external_id, li.push_qty, li.shown_qty if cas else None, li.refs,
-                         li.sku)
+                         li.sku, rebase=attempts[li.id] == 0)
             for li in batch
         ]  # fmt: skip
         try:

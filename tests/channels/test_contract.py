@@ -6,6 +6,8 @@ emulator pairs through the sandbox harness. What only one channel does stays in 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import queue
 import time
 from collections.abc import Callable, Iterator
@@ -188,7 +190,8 @@ def test_a_count_raised_by_someone_else_conflicts_where_the_channel_compares(
     channel: RunningEmulator,
 ) -> None:
     """More units than we expected is someone else's change: a compare-and-set channel reports
-    the conflict with its count and writes nothing (the drain decides); the others overwrite."""
+    the conflict with its count (the drain decides). Shopify's delta keeps the change and reports
+    the count it left; a quantity a person asked for writes nothing there. The others overwrite."""
     connector = connect(channel)
     seen = {q.sku: q.quantity for q in connector.read_quantities()}
     [raised] = connector.push_quantities([push(channel, MUG, seen[MUG] + 4, None)])
@@ -197,7 +200,14 @@ def test_a_count_raised_by_someone_else_conflicts_where_the_channel_compares(
 
     [stale] = connector.push_quantities([push(channel, MUG, 8, expected=seen[MUG])])
 
-    if connector.compare_and_set:
+    if connector.compare_and_set and channel.kind == "shopify":
+        assert (stale.status, stale.quantity_seen) == (PushStatus.CONFLICT, 8 + 4)
+        assert channel.shown(MUG) == 8 + 4
+        manual = replace(push(channel, MUG, 3, expected=seen[MUG]), rebase=False)
+        [refused] = connector.push_quantities([manual])
+        assert (refused.status, refused.quantity_seen) == (PushStatus.CONFLICT, 8 + 4)
+        assert channel.shown(MUG) == 8 + 4
+    elif connector.compare_and_set:
         assert (stale.status, stale.quantity_seen) == (PushStatus.CONFLICT, seen[MUG] + 4)
         assert channel.shown(MUG) == seen[MUG] + 4
     else:

@@ -19,7 +19,12 @@ from stocksync.channels.base import EventKind, Fulfillment, PushStatus, Quantity
 from stocksync.channels.errors import ChannelAuthError, TransientChannelError
 from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
 from stocksync.sandbox.server import serve_in_thread
-from stocksync.sandbox.shopify import DEFAULT_LOCATION, ShopifyState, create_app
+from stocksync.sandbox.shopify import (
+    DEFAULT_LOCATION,
+    INVENTORY_WRITES,
+    ShopifyState,
+    create_app,
+)
 
 MUG = "TEAL-MUG-350ML"
 
@@ -45,7 +50,10 @@ class Shop:
         return httpx.post(f"{self.base_url}/_sandbox/shopper/orders", json=body, timeout=5.0)
 
     def mutations(self) -> list[int]:
-        return [c.size for c in self.state.calls if c.operation == "inventorySetQuantities"]
+        return [c.size for c in self.state.calls if c.operation in INVENTORY_WRITES]
+
+    def operations(self) -> list[str]:
+        return [c.operation for c in self.state.calls]
 
 
 @contextmanager
@@ -152,17 +160,58 @@ def test_the_emulator_replays_a_repeated_idempotency_key_without_applying_twice(
     assert len(shop.state.idempotency) == 1
 
 
-def test_pushing_the_same_quantities_again_later_is_a_new_call_not_a_replay(shop):
+@pytest.mark.parametrize("delta", [True, False], ids=["delta", "set"])
+def test_pushing_the_same_quantities_again_later_is_a_new_call_not_a_replay(shop, delta):
     mug = shop.state.stock(MUG, 5)
     conn = shop.connector()
-    push = [QuantityPush(mug, 8, expected=5)]
+    push = [QuantityPush(mug, 8, expected=5, rebase=delta)]
     assert conn.push_quantities(push)[0].status is PushStatus.APPLIED
     assert shop.shopper_order(mug, 1).status_code == 201
 
     again = conn.push_quantities(push)
 
-    assert (again[0].status, again[0].quantity_seen) == (PushStatus.CONFLICT, 7)
-    assert shop.state.available(mug) == 7
+    if delta:  # +3 again, on a count 2 above the 5 it was told: the conflict names what it left
+        assert (again[0].status, again[0].quantity_seen) == (PushStatus.CONFLICT, 10)
+        assert shop.state.available(mug) == 10
+    else:
+        assert (again[0].status, again[0].quantity_seen) == (PushStatus.CONFLICT, 7)
+        assert shop.state.available(mug) == 7
+
+
+def test_a_known_count_goes_as_a_delta_and_a_first_or_a_persons_push_as_a_set(shop):
+    mug, coaster, lamp = (shop.state.stock(s, 5) for s in (MUG, "OAK-COASTER", "BRASS-LAMP"))
+    conn = shop.connector()
+
+    results = conn.push_quantities([
+        QuantityPush(mug, 8, expected=5),
+        QuantityPush(coaster, 2),
+        QuantityPush(lamp, 3, expected=5, rebase=False),
+    ])  # fmt: skip
+
+    assert {r.status for r in results} == {PushStatus.APPLIED}
+    assert shop.operations() == ["inventoryAdjustQuantities", "inventorySetQuantities"]
+    assert shop.mutations() == [1, 2]
+    assert [shop.state.available(i) for i in (mug, coaster, lamp)] == [8, 2, 3]
+
+
+def test_a_delta_that_meets_unheard_sales_reports_the_count_it_met_and_the_one_it_left(shop):
+    mug = shop.state.stock(MUG, 5)
+    assert shop.shopper_order(mug, 2).status_code == 201  # 3 left; we still expect 5
+
+    [result] = shop.connector().push_quantities([QuantityPush(mug, 4, expected=5)])
+
+    assert (result.status, result.quantity_seen, result.applied_quantity) == (
+        PushStatus.APPLIED, 3, 2,
+    )  # fmt: skip
+    assert shop.state.available(mug) == 2
+    assert shop.operations() == ["inventoryAdjustQuantities"]
+
+
+def test_with_delta_pushes_off_every_push_is_a_compare_and_set(shop):
+    mug = shop.state.stock(MUG, 5)
+    [result] = shop.connector(delta_pushes=False).push_quantities([QuantityPush(mug, 8, 5)])
+    assert result.status is PushStatus.APPLIED
+    assert shop.operations() == ["inventorySetQuantities"]
 
 
 def test_read_quantities_pages_through_every_level_at_the_location(shop):

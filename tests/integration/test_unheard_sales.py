@@ -7,8 +7,9 @@ moments too, some of them while a push is in flight. However they interleave, on
 in the ledger and the drain has settled, the channel shows exactly what the ledger wants it to,
 and no unit is held back as unheard; and after every drain, what the ledger expects the channel
 to show exceeds what it shows by exactly the sales whose orders have not reached the ledger.
-Each seed runs twice: with stale calls reported as conflicts, and with pushes rebased on the
-stale count and sent again at once, as Shopify's connector does (``QuantityPush.rebased``).
+Each seed runs three ways: with stale calls reported as conflicts; with pushes rebased on the
+stale count and sent again at once (``QuantityPush.rebased``); and with pushes sent as deltas
+from the count we expect, reporting the count each met, as Shopify's connector does.
 """
 
 from __future__ import annotations
@@ -35,16 +36,20 @@ class SellingChannel:
     compare_and_set = True
     max_batch = 250
 
-    def __init__(self, moment: Callable[[str], None], *, rebase: bool = False) -> None:
+    def __init__(self, moment: Callable[[str], None], *, mode: str = "conflicts") -> None:
         self.name = SHOP
         self.shows: dict[str, int] = {}
         self.moment = moment
-        self.rebase = rebase
-        """Rebase a push on a count below its expected one and send it again, as Shopify's
-        connector does (``QuantityPush.rebased``), instead of reporting a conflict."""
+        self.rebase = mode == "rebased"
+        """Rebase a push on a count below its expected one and send it again
+        (``QuantityPush.rebased``), instead of reporting a conflict."""
+        self.delta = mode == "delta"
+        """Send a push whose count we know as a delta, as Shopify's connector does."""
 
     def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
         self.moment("before the call")
+        if self.delta:
+            return [self._delta(p) for p in pushes]
         stale = [
             p for p in pushes
             if p.expected is not None and self.shows.get(p.listing_id, 0) != p.expected
@@ -60,6 +65,29 @@ class SellingChannel:
             self.shows[p.listing_id] = p.quantity
         self.moment("after an applied call")
         return [PushResult(p.listing_id, PushStatus.APPLIED) for p in pushes]
+
+    def _delta(self, p: QuantityPush) -> PushResult:
+        """As ``ShopifyConnector._met``: a delta from what we expect, then the count it met."""
+        if not p.rebase or p.expected is None or p.quantity == p.expected:
+            results = self._set([p])
+            return results[0]
+        seen = self.shows.get(p.listing_id, 0)
+        count = self.shows[p.listing_id] = seen + p.quantity - p.expected
+        self.moment("after an applied call")
+        if seen == p.expected:
+            return PushResult(p.listing_id, PushStatus.APPLIED)
+        if seen < p.expected:
+            return PushResult(
+                p.listing_id, PushStatus.APPLIED, quantity_seen=seen, applied_quantity=count
+            )
+        return PushResult(p.listing_id, PushStatus.CONFLICT, quantity_seen=count)
+
+    def _set(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+        delta, self.delta = self.delta, False
+        try:
+            return self.push_quantities(pushes)
+        finally:
+            self.delta = delta
 
     def _stale(self, p: QuantityPush) -> PushResult:
         """The count read back after a stale call; the push rebased on it and applied, or not."""
@@ -82,10 +110,10 @@ class SellingChannel:
 class Sale:
     """Random sales on the channel and elsewhere, and their orders delivered late, in any order."""
 
-    def __init__(self, ledger: Ledger, seed: int, *, rebase: bool = False) -> None:
+    def __init__(self, ledger: Ledger, seed: int, *, mode: str = "conflicts") -> None:
         self.ledger = ledger
         self.rng = random.Random(seed)
-        self.channel = SellingChannel(self.moment, rebase=rebase)
+        self.channel = SellingChannel(self.moment, mode=mode)
         self.undelivered: list[tuple[str, str]] = []
         self.n = 0
 
@@ -114,13 +142,13 @@ class Sale:
         self.ledger.record_order(SHOP, order_id, [LineIn(sku, 1)])
 
 
-@pytest.mark.parametrize("rebase", [False, True], ids=["conflicts", "rebased"])
+@pytest.mark.parametrize("mode", ["conflicts", "rebased", "delta"])
 @pytest.mark.parametrize("seed", range(12))
 def test_however_sales_and_their_orders_interleave_the_channel_ends_where_the_ledger_wants(
-    ledger: Ledger, seed: int, rebase: bool
+    ledger: Ledger, seed: int, mode: str
 ) -> None:
     shop_with(ledger, {sku: {"berlin": 60} for sku in SKUS})
-    sale = Sale(ledger, seed, rebase=rebase)
+    sale = Sale(ledger, seed, mode=mode)
     quiet = sale.channel.moment
     sale.channel.moment = lambda where: None
     drain(ledger, {SHOP: sale.channel}, worker_id="w1")  # the initial push, no sales yet
