@@ -117,8 +117,8 @@ class Emulator(ABC):
 class ShopifyEmulator(Emulator):
     kind = "shopify"
     faults = frozenset(
-        {"latency_ms", "error_rate", "timeout_rate", "hang_s", "drop_webhooks",
-         "duplicate_webhooks", "reorder_webhooks"}
+        {"latency_ms", "error_rate", "timeout_rate", "hang_s", "lost_answers",
+         "drop_webhooks", "duplicate_webhooks", "reorder_webhooks"}
     )  # fmt: skip
 
     def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:

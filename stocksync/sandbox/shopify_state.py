@@ -44,6 +44,9 @@ class Faults:
     timeout_rate: float = 0.0
     """Share of GraphQL calls that hang for ``hang_s`` before answering (the client times out)."""
     hang_s: float = 2.0
+    lost_answers: int = 0
+    """The next this many GraphQL calls run to the end and are then answered 503: the client
+    cannot tell whether a mutation landed (a gateway that lost the answer)."""
     throttle_status: int = 200
     """HTTP status of a THROTTLED answer: 200 as usually observed, or 429."""
     drop_webhook_rate: float = 0.0
