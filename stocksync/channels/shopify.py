@@ -107,6 +107,7 @@ class ShopifyConnector:
         self._config = config
         self._path = f"/admin/api/{config.api_version}/graphql.json"
         self._pacer = CostPacer(clock, sleep)
+        self._sleep = sleep
         self._client = httpx.Client(
             base_url=config.shop_url,
             timeout=httpx.Timeout(config.timeout_s),
@@ -123,7 +124,7 @@ class ShopifyConnector:
         """``data`` of one call, paced to the bucket; THROTTLED answers are waited out."""
         for _ in range(self._config.max_throttle_retries + 1):
             self._pacer.wait_for(estimate)
-            body = self._post(query, variables)
+            body = self._post_again_if_lost(query, variables)
             cost = (body.get("extensions") or {}).get("cost") or {}
             self._pacer.observe(cost)
             if not is_throttled(body):
@@ -131,6 +132,24 @@ class ShopifyConnector:
             estimate = int(cost.get("requestedQueryCost") or estimate)
         retry = self._pacer.delay_for(estimate)
         raise TransientChannelError(self.name, "throttled", retry_after=retry, body=body)
+
+    def _post_again_if_lost(self, query: str, variables: Json) -> Json:
+        """A mutation whose answer did not come (5xx, timeout) goes again under the same
+        ``@idempotent`` key, ``mutation_replays`` times: Shopify applies it at most once and
+        answers the replay with the first result, so its outcome is known after all."""
+        replays = self._config.mutation_replays if "idempotencyKey" in variables else 0
+        for n in range(replays + 1):
+            try:
+                body = self._post(query, variables)
+            except TransientChannelError as exc:
+                if n == replays or exc.status == 429:
+                    raise
+                self._sleep(0.1 * (n + 1))
+                continue
+            if not _concurrent_request(body) or n == replays:
+                return body
+            self._sleep(0.1 * (n + 1))  # the first attempt is still running: ask again
+        raise TransientChannelError(self.name, "the call is still running at Shopify")
 
     def _post(self, query: str, variables: Json) -> Json:
         try:
@@ -569,3 +588,14 @@ class ShopifyConnector:
                 self.name, error_text({"errors": result["userErrors"]}), body=result
             )
         return str(result[name]["id"])
+
+
+def _concurrent_request(body: Json) -> bool:
+    """Shopify is still running an earlier call under the same idempotency key."""
+    data = body.get("data") or {}
+    return any(
+        e.get("code") == "IDEMPOTENCY_CONCURRENT_REQUEST"
+        for payload in data.values()
+        if isinstance(payload, dict)
+        for e in payload.get("userErrors") or []
+    )

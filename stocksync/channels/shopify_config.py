@@ -28,4 +28,7 @@ class ShopifyConfig:
     reason: str = "correction"
     reference_document_uri: str = "gid://stocksync/Sync/quantities"
     max_throttle_retries: int = 5
+    mutation_replays: int = 1
+    """Times a mutation whose answer was lost (5xx, timeout) is sent again at once under its
+    idempotency key (applied at most once); after that its outcome is unknown to the drain."""
     max_order_pages: int = 10

@@ -311,3 +311,26 @@ def test_a_call_that_outlasts_the_timeout_raises_transient_channel_error(shop):
     shop.state.faults.timeout_rate, shop.state.faults.hang_s = 1.0, 0.5
     with pytest.raises(TransientChannelError):
         shop.connector(timeout_s=0.1).read_quantities()
+
+
+def test_a_delta_whose_answer_was_lost_goes_again_under_its_key_and_lands_once(shop):
+    mug = shop.state.stock(MUG, 5)
+    shop.state.faults.lost_answers = 1
+
+    [result] = shop.connector().push_quantities([QuantityPush(mug, 2, expected=5)])
+
+    assert result.status is PushStatus.APPLIED
+    assert shop.state.available(mug) == 2
+    assert shop.operations() == ["inventoryAdjustQuantities", "inventoryAdjustQuantities"]
+    assert len(shop.state.idempotency) == 1
+
+
+def test_a_delta_whose_answers_keep_getting_lost_is_transient_and_landed_at_most_once(shop):
+    mug = shop.state.stock(MUG, 5)
+    shop.state.faults.lost_answers = 2
+
+    with pytest.raises(TransientChannelError):
+        shop.connector().push_quantities([QuantityPush(mug, 2, expected=5)])
+
+    assert shop.state.available(mug) == 2
+    assert len(shop.state.idempotency) == 1

@@ -193,6 +193,41 @@ def test_a_failing_shop_backs_off_loses_nothing_and_converges_once_it_recovers(
     )  # fmt: skip
 
 
+def test_a_delta_whose_outcome_stayed_unknown_lands_once_and_the_shop_converges(
+    ledger: Ledger, shops: Shops
+) -> None:
+    """Shopify's answers are lost for the delta and for its replay under the same key: the -2
+    landed once, but the drain cannot know it. The next push is a compare-and-set, never the
+    delta again: it meets 4 where it expected 6, and holds the 2 back as sales not heard of
+    (the shop shows less, never more, than the ledger wants) until a complete order poll finds
+    no order behind them."""
+    drain(ledger, shops.connectors, worker_id="w1")
+    ledger.record_order(AMAZON, "114-5", [LineIn(COASTER, 2)])
+    shops.shopify.faults.lost_answers = 2
+    now = utcnow()
+    shopify = {SHOPIFY: shops.connectors[SHOPIFY]}
+
+    report = drain(ledger, shopify, worker_id="w1", clock=lambda: now)
+
+    assert [r.outcome for r in report.channels[SHOPIFY].records] == [Outcome.RETRY]
+    assert shops.shows(COASTER)[SHOPIFY] == 4
+    assert listing(ledger, SHOPIFY, COASTER).attempts == 1
+
+    later = now + timedelta(hours=1)
+    drain(ledger, shopify, worker_id="w1", clock=lambda: later)
+    assert shops.shows(COASTER)[SHOPIFY] == 2
+    assert listing(ledger, SHOPIFY, COASTER).unheard == 2
+
+    poll = poll_channel(ledger, SHOPIFY, shops.connectors[SHOPIFY], unheard_ttl_s=-3600)
+    drain(ledger, shopify, worker_id="w1", clock=lambda: later)
+
+    assert poll.unheard_forgotten == 1
+    assert shops.shows(COASTER)[SHOPIFY] == 4
+    coaster = listing(ledger, SHOPIFY, COASTER)
+    assert (coaster.expected, coaster.unheard, coaster.attempts, coaster.dirty) == (4, 0, 0, False)
+    assert ledger.verify() == []
+
+
 def test_a_rejected_listing_does_not_hold_back_its_batch_mates(
     ledger: Ledger, shops: Shops
 ) -> None:
