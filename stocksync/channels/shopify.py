@@ -40,7 +40,12 @@ from stocksync.channels.base import (
     QuantityPush,
     Refund,
 )
-from stocksync.channels.errors import ChannelAuthError, ChannelRejectedError, TransientChannelError
+from stocksync.channels.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelRejectedError,
+    TransientChannelError,
+)
 from stocksync.channels.http import retry_after_seconds
 from stocksync.channels.shopify_config import ShopifyConfig
 from stocksync.channels.shopify_cost import CostPacer
@@ -189,12 +194,18 @@ class ShopifyConnector:
         return results
 
     def _push_batch(self, batch: Sequence[QuantityPush]) -> list[PushResult]:
-        """Deltas where they may go (:meth:`_as_delta`), compare-and-set for the rest."""
+        """Deltas where they may go (:meth:`_as_delta`), compare-and-set for the rest.
+
+        The sets go first: once a delta has landed nothing may raise, or the caller would
+        send it again (a set sent again is harmless, a delta is not).
+        """
         deltas = {i: p for i, p in enumerate(batch) if self._as_delta(p)}
-        outcome = self._adjust_batch(deltas) if deltas else {}
         rest = [i for i in range(len(batch)) if i not in deltas]
+        outcome: dict[int, PushResult] = {}
         if rest:
             outcome.update(zip(rest, self._set_batch([batch[i] for i in rest]), strict=True))
+        if deltas:
+            outcome.update(self._adjust_batch(deltas))
         return [outcome[i] for i in range(len(batch))]
 
     def _as_delta(self, push: QuantityPush) -> bool:
@@ -263,7 +274,7 @@ class ShopifyConnector:
             item, location = change.get("item") or {}, change.get("location") or {}
             count = change.get("quantityAfterChange")
             if change.get("name") == "available" and isinstance(count, int):
-                after[(item.get("id"), location.get("id"))] = count
+                after[(str(item.get("id")), str(location.get("id")))] = count
         return errors, after
 
     def _adjusted(
@@ -273,9 +284,15 @@ class ShopifyConnector:
         applied: list[int],
         after: Mapping[tuple[str, str], int],
     ) -> dict[int, PushResult]:
-        """Results of applied deltas; a count the answer left out is read back."""
+        """Results of applied deltas; a count the answer left out is read back (if that read
+        fails, they are reported applied: raising would have the deltas sent again)."""
         unknown = [i for i in applied if targets[i] not in after]
-        now = self._levels_now([targets[i] for i in unknown]) if unknown else {}
+        now: dict[tuple[str, str] | None, int] = {}
+        if unknown:
+            try:
+                now = self._levels_now([targets[i] for i in unknown])
+            except ChannelError:
+                now = {}
         results = {}
         for i in applied:
             push, target = pushes[i], targets[i]

@@ -176,9 +176,7 @@ class ShopifyEmulator(Emulator):
     def push_calls(self) -> int:
         with self.state.lock:
             calls = list(self.state.calls)
-        return sum(
-            1 for c in calls if c.operation in shopify.INVENTORY_WRITES and not c.throttled
-        )
+        return sum(1 for c in calls if c.operation in shopify.INVENTORY_WRITES and not c.throttled)
 
 
 class WooCommerceEmulator(Emulator):

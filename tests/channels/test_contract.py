@@ -6,11 +6,10 @@ emulator pairs through the sandbox harness. What only one channel does stays in 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import queue
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest

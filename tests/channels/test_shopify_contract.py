@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -189,8 +190,8 @@ def test_a_known_count_goes_as_a_delta_and_a_first_or_a_persons_push_as_a_set(sh
     ])  # fmt: skip
 
     assert {r.status for r in results} == {PushStatus.APPLIED}
-    assert shop.operations() == ["inventoryAdjustQuantities", "inventorySetQuantities"]
-    assert shop.mutations() == [1, 2]
+    assert shop.operations() == ["inventorySetQuantities", "inventoryAdjustQuantities"]
+    assert shop.mutations() == [2, 1]
     assert [shop.state.available(i) for i in (mug, coaster, lamp)] == [8, 2, 3]
 
 
@@ -334,3 +335,34 @@ def test_a_delta_whose_answers_keep_getting_lost_is_transient_and_landed_at_most
 
     assert shop.state.available(mug) == 2
     assert len(shop.state.idempotency) == 1
+
+
+def test_a_landed_delta_is_never_followed_by_an_error_that_would_send_it_again():
+    """The answer leaves out the count, and reading it back fails: the delta is reported
+    applied (what it met is unknown) rather than raising, so no caller sends it again."""
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = json.loads(request.content)["query"]
+        calls.append("adjust" if "inventoryAdjustQuantities" in query else "read")
+        if "inventoryAdjustQuantities" in query:
+            change = {"name": "available", "delta": -2, "quantityAfterChange": None}
+            data = {"inventoryAdjustQuantities": {
+                "inventoryAdjustmentGroup": {"id": "gid://shopify/InventoryAdjustmentGroup/1",
+                                             "changes": [change]},
+                "userErrors": []}}  # fmt: skip
+            return httpx.Response(200, json={"data": data})
+        return httpx.Response(200, json={"errors": [{"message": "Internal error"}]})
+
+    config = ShopifyConfig(
+        "shopify-main", "https://shop.example", "token", location_id=DEFAULT_LOCATION
+    )
+    connector = ShopifyConnector(config, transport=httpx.MockTransport(answer))
+    item = "gid://shopify/InventoryItem/1"
+
+    [result] = connector.push_quantities([QuantityPush(item, 3, expected=5)])
+
+    assert (result.status, result.quantity_seen, result.applied_quantity) == (
+        PushStatus.APPLIED, None, None,
+    )  # fmt: skip
+    assert calls == ["adjust", "read"]
