@@ -257,17 +257,7 @@ class ShopifyConnector:
             for p, t in sends
             if t is not None
         ]
-        variables = {
-            "input": {
-                "name": "available",
-                "reason": self._config.reason,
-                "referenceDocumentUri": self._config.reference_document_uri,
-                "changes": changes,
-            },
-            "idempotencyKey": str(uuid.uuid4()),
-        }
-        data = self._graphql(ADJUST_QUANTITIES, variables, estimate=10 + len(changes))
-        payload = data.get("inventoryAdjustQuantities") or {}
+        payload = self._mutate(ADJUST_QUANTITIES, "inventoryAdjustQuantities", "changes", changes)
         errors: list[Json] = payload.get("userErrors") or []
         after: dict[tuple[str, str], int] = {}
         for change in (payload.get("inventoryAdjustmentGroup") or {}).get("changes") or []:
@@ -391,20 +381,27 @@ class ShopifyConnector:
             for p, t in sends
             if t is not None
         ]
+        payload = self._mutate(SET_QUANTITIES, "inventorySetQuantities", "quantities", quantities)
+        errors: list[Json] = payload.get("userErrors") or []
+        return errors
+
+    def _mutate(self, query: str, field: str, key: str, items: list[Json]) -> Json:
+        """One inventory mutation of ``available`` over ``items`` (its input's ``key`` list):
+        the payload under ``field``."""
         variables = {
             "input": {
                 "name": "available",
                 "reason": self._config.reason,
                 "referenceDocumentUri": self._config.reference_document_uri,
-                "quantities": quantities,
+                key: items,
             },
-            # one key per call (kept across the connector's own throttle retries), never derived
-            # from the contents: setting 5 -> 4 -> 5 -> 4 would otherwise replay the first "4"
+            # one key per call (kept across the connector's own retries), never derived from the
+            # contents: setting 5 -> 4 -> 5 -> 4 would otherwise replay the first "4"
             "idempotencyKey": str(uuid.uuid4()),
         }
-        data = self._graphql(SET_QUANTITIES, variables, estimate=10 + len(quantities))
-        errors: list[Json] = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
-        return errors
+        data = self._graphql(query, variables, estimate=10 + len(items))
+        payload: Json = data.get(field) or {}
+        return payload
 
     def _failures(
         self,
