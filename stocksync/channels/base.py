@@ -85,6 +85,9 @@ class PushResult:
     applied_quantity: int | None = None
     """APPLIED after the push was rebased (:meth:`QuantityPush.rebased`) on ``quantity_seen``:
     the quantity the channel now shows instead of the one asked for."""
+    written: bool = False
+    """A CONFLICT whose push changed the channel's count all the same (a delta that met more
+    than expected): ``quantity_seen`` is the count it left, and what we expect is in doubt."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,9 +127,10 @@ class ShopifyConnector:
 
     def _graphql(self, query: str, variables: Json, estimate: int) -> Json:
         """``data`` of one call, paced to the bucket; THROTTLED answers are waited out."""
+        landed = False
         for _ in range(self._config.max_throttle_retries + 1):
             self._pacer.wait_for(estimate)
-            body = self._post_again_if_lost(query, variables)
+            body, landed = self._post_again_if_lost(query, variables, landed)
             cost = (body.get("extensions") or {}).get("cost") or {}
             self._pacer.observe(cost)
             if not is_throttled(body):
@@ -138,23 +139,39 @@ class ShopifyConnector:
         retry = self._pacer.delay_for(estimate)
         raise TransientChannelError(self.name, "throttled", retry_after=retry, body=body)
 
-    def _post_again_if_lost(self, query: str, variables: Json) -> Json:
+    def _post_again_if_lost(self, query: str, variables: Json, landed: bool) -> tuple[Json, bool]:
         """A mutation whose answer did not come (5xx, timeout) goes again under the same
         ``@idempotent`` key, ``mutation_replays`` times: Shopify applies it at most once and
-        answers the replay with the first result, so its outcome is known after all."""
+        answers the replay with the first result, so its outcome is known after all.
+
+        Once an attempt may have landed, any answer other than a result or THROTTLED is an
+        unknown outcome (``TransientChannelError``), never a refusal: a caller that took it for
+        one would send the mutation again under another key. ``landed`` says whether an earlier
+        attempt may have been applied, and is returned updated (a THROTTLED replay is retried).
+        """
         replays = self._config.mutation_replays if "idempotencyKey" in variables else 0
         for n in range(replays + 1):
+            if n:
+                self._sleep(0.1 * n)
             try:
                 body = self._post(query, variables)
             except TransientChannelError as exc:
-                if n == replays or exc.status == 429:
+                landed = landed or exc.status != 429  # a 429 was refused before it ran
+                if n == replays:
                     raise
-                self._sleep(0.1 * (n + 1))
                 continue
-            if not _concurrent_request(body) or n == replays:
-                return body
-            self._sleep(0.1 * (n + 1))  # the first attempt is still running: ask again
-        raise TransientChannelError(self.name, "the call is still running at Shopify")
+            except ChannelError as exc:
+                if landed:
+                    raise _unknown(self.name, exc) from exc
+                raise
+            if _concurrent_request(body):
+                landed = True
+                continue
+            if landed and (body.get("errors") or body.get("data") is None):
+                if not is_throttled(body):
+                    raise _unknown(self.name, error_text(body))
+            return body, landed
+        raise TransientChannelError(self.name, "outcome unknown: the call still runs at Shopify")
 
     def _post(self, query: str, variables: Json) -> Json:
         try:
@@ -309,7 +326,7 @@ class ShopifyConnector:
                               applied_quantity=count)  # fmt: skip
         message = f"the channel held {seen - expected} more than expected; it shows {count} now"
         return PushResult(push.listing_id, PushStatus.CONFLICT, quantity_seen=count,
-                          message=message)  # fmt: skip
+                          message=message, written=True)  # fmt: skip
 
     def _set_batch(self, batch: Sequence[QuantityPush]) -> list[PushResult]:
         """Send one batch; items Shopify objects to are reported and the rest sent again.
@@ -613,3 +630,7 @@ def _concurrent_request(body: Json) -> bool:
         if isinstance(payload, dict)
         for e in payload.get("userErrors") or []
     )
+
+
+def _unknown(channel: str, cause: object) -> TransientChannelError:
+    return TransientChannelError(channel, f"outcome unknown after a lost answer: {cause}")

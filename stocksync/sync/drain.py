@@ -14,6 +14,8 @@ transaction. No database lock is held during the HTTP call. What happens to a li
   ``on_conflict`` hook runs, and the listing is pushed again in a later round of the same drain;
   after ``max_conflicts`` conflicts in a row it pauses for a short jittered moment (contention,
   not a failure: no attempt is counted);
+* conflict that wrote (a delta that met more than expected): the count it left is taken in as
+  what the channel shows, and an attempt is counted, so the next push is a compare-and-set;
 * retry later, or a transient error for the whole call: attempts + 1 and exponential backoff with
   full jitter, never sooner than the channel's ``Retry-After``; the channel's round ends there, and
   the versions that failed wait for a later drain (a newer version of the listing may go at once);
@@ -33,7 +35,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
@@ -303,6 +305,8 @@ class _ChannelDrain:
         except ChannelRejectedError as exc:
             if len(pushes) == 1:
                 return [PushResult(pushes[0].listing_id, PushStatus.REJECTED, message=str(exc))]
+        # part of the refused call may have landed: the halves go as compare-and-set
+        pushes = [replace(p, rebase=False) for p in pushes]
         half = len(pushes) // 2
         first = self._send(pushes[:half])
         try:
@@ -322,7 +326,7 @@ class _ChannelDrain:
         results: list[PushResult],
         max_conflicts: int,
     ) -> None:
-        applied, conflicts, failed, rebased = [], [], [], []
+        applied, conflicts, failed, rebased, written = [], [], [], [], []
         for li, r in zip(batch, results, strict=True):
             if r.status is PushStatus.APPLIED:
                 if r.applied_quantity is not None and r.quantity_seen is not None:
@@ -330,6 +334,9 @@ class _ChannelDrain:
                 else:
                     applied.append(Applied(li, li.push_qty))
                 self.conflicts.pop(li.id, None)
+                continue
+            if r.status is PushStatus.CONFLICT and r.written:
+                written.append((li, r.quantity_seen))  # always taken in: the count moved
                 continue
             if r.status is PushStatus.CONFLICT:
                 self.conflicts[li.id] += 1
@@ -346,6 +353,7 @@ class _ChannelDrain:
                 conflicts=conflicts,
                 failed=failed,
                 rebased=rebased,
+                written=written,
                 now=self.clock(),
                 last_write_wins=not self.connector.compare_and_set,
             )  # fmt: skip
@@ -357,11 +365,14 @@ class _ChannelDrain:
             self._note(r.listing, ours, Outcome.PUSHED, why, quantity=r.quantity)
         for li, seen in conflicts:
             self._note(li, ours, Outcome.CONFLICT, f"the channel showed {seen}")
+        for li, seen in written:
+            why = f"the channel showed more than expected; {seen} after the push"
+            self._note(li, ours, Outcome.CONFLICT, why)
         for f in failed:
             outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY
             self._note(f.listing, ours, outcome, f.error, f.delay_s)
         # a rebased push met unheard sales too: the hook may go and fetch their orders
-        met = [*conflicts, *((r.listing, r.seen) for r in rebased)]
+        met = [*conflicts, *written, *((r.listing, r.seen) for r in rebased)]
         mine = [
             ConflictedListing(self.channel_id, li.id, li.external_id, li.sku, seen)
             for li, seen in met

@@ -239,6 +239,7 @@ def write_back(
     conflicts: Sequence[tuple[ClaimedListing, int | None]] = (),
     failed: Sequence[Failed] = (),
     rebased: Sequence[Rebased] = (),
+    written: Sequence[tuple[ClaimedListing, int | None]] = (),
     now: datetime,
     last_write_wins: bool = True,
 ) -> set[int]:
@@ -247,14 +248,20 @@ def write_back(
     Every listing of the batch is locked once, in id order (the ledger's lock order), before
     anything is written. ``last_write_wins``: the channel's writes overwrite (no compare-and-set),
     so an own sale heard while the call ran may have been overwritten, and the listing goes again.
+    ``written``: conflicts whose push moved the count all the same (a delta that met more than we
+    expected); taken in like a conflict, and counted as an attempt, so that the next push is a
+    compare-and-set (``QuantityPush.rebase`` false) until one confirms what the channel shows.
     """
-    ids = [a.listing.id for a in applied] + [li.id for li, _ in conflicts]
+    ids = [a.listing.id for a in applied] + [li.id for li, _ in [*conflicts, *written]]
     ids += [r.listing.id for r in rebased]
     ours = _still_owned(session, owner, ids + [f.listing.id for f in failed])
     mine = [a for a in applied if a.listing.id in ours]
     _record_applied(session, owner, mine, now, last_write_wins)
     _record_rebased(session, owner, [r for r in rebased if r.listing.id in ours], now)
     _record_conflicts(session, owner, [(li, q) for li, q in conflicts if li.id in ours], now)
+    _record_conflicts(
+        session, owner, [(li, q) for li, q in written if li.id in ours], now, doubt=True
+    )
     _record_failures(session, owner, [f for f in failed if f.listing.id in ours], now)
     return ours
 
@@ -365,8 +372,12 @@ def _record_conflicts(
     owner: str,
     seen: Sequence[tuple[ClaimedListing, int | None]],
     now: datetime,
+    *,
+    doubt: bool = False,
 ) -> None:
-    """A compare-and-set found another count: take it in (:func:`_seen_values`), push again."""
+    """A compare-and-set found another count: take it in (:func:`_seen_values`), push again.
+    ``doubt``: the push moved the count all the same (:func:`_written_values`).
+    """
     known = [
         {"b_id": li.id, "b_seen": q, "b_now": now, "b_claimed": li.expected_qty}
         for li, q in seen
@@ -374,10 +385,18 @@ def _record_conflicts(
     ]
     if known:
         claimed = bindparam("b_claimed", type_=listings.c.expected_qty.type)
+        values = _written_values() if doubt else _seen_values(claimed)
         conn(session).execute(
-            update(listings).where(_owned(owner)).values(**_seen_values(claimed), **_FREE), known
+            update(listings).where(_owned(owner)).values(**values, **_FREE), known
         )
-    release(session, owner, [li.id for li, q in seen if q is None])
+    unknown = [li.id for li, q in seen if q is None]
+    if doubt and unknown:
+        conn(session).execute(
+            update(listings)
+            .where(c.id.in_(unknown), c.lease_owner == owner)
+            .values(attempts=c.attempts + 1)
+        )
+    release(session, owner, unknown)
 
 
 def _seen_values(claimed: Any = None) -> dict[str, Any]:
@@ -412,6 +431,21 @@ def _seen_values(claimed: Any = None) -> dict[str, Any]:
         "unheard_qty": unheard,
         "unheard_since": _unheard_since(unheard),
         "dirty": expected != _target(unheard),
+    }
+
+
+def _written_values() -> dict[str, Any]:
+    """Column values once a push that met more units than expected left the channel at
+    ``b_seen``: a write, so the shortfall against ``expected_qty`` is ours, not unheard sales.
+    The channel shows ``b_seen`` with the unheard units as they are; a sale heard since, which
+    may have come before the push or after it, makes that uncertain, so an attempt is counted
+    and the next push is a compare-and-set, which cannot over-list on a wrong count."""
+    shown = bindparam("b_seen", type_=listings.c.expected_qty.type)
+    expected = shown + c.unheard_qty
+    return {
+        "expected_qty": expected,
+        "attempts": c.attempts + 1,
+        "dirty": expected != _target(c.unheard_qty),
     }
 
 

@@ -25,6 +25,7 @@ from stocksync.sandbox.shopify import (
     INVENTORY_WRITES,
     ShopifyState,
     create_app,
+    execute,
 )
 
 MUG = "TEAL-MUG-350ML"
@@ -366,3 +367,33 @@ def test_a_landed_delta_is_never_followed_by_an_error_that_would_send_it_again()
         PushStatus.APPLIED, None, None,
     )  # fmt: skip
     assert calls == ["adjust", "read"]
+
+
+def test_after_a_lost_answer_a_refused_replay_is_an_unknown_outcome_not_a_refusal():
+    """The first attempt ran but its answer was lost; the replay under the same key gets a
+    top-level error. Reported as a refusal, the drain would split the call and send the delta
+    again under new keys; it is an unknown outcome (transient), so it is never sent again."""
+    state = ShopifyState()
+    mug = state.stock(MUG, 10)
+    answers: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        status, out = execute(state, "2026-01", body["query"], body.get("variables") or {})
+        answers.append("lost" if not answers else "error")
+        if answers[-1] == "lost":
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return httpx.Response(200, json={"errors": [{"message": "Internal error"}]})
+
+    config = ShopifyConfig(
+        "shopify-main", "https://shop.example", state.access_token, location_id=DEFAULT_LOCATION
+    )
+    connector = ShopifyConnector(
+        config, transport=httpx.MockTransport(answer), sleep=lambda s: None
+    )
+
+    with pytest.raises(TransientChannelError, match="outcome unknown"):
+        connector.push_quantities([QuantityPush(mug, 7, expected=10)])
+
+    assert state.available(mug) == 7
+    assert answers == ["lost", "error"]

@@ -3,12 +3,14 @@ emulators over loopback HTTP, on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from stocksync.channels.base import PushResult, QuantityPush
+from stocksync.channels.errors import ChannelRejectedError
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import utcnow
@@ -226,6 +228,72 @@ def test_a_delta_whose_outcome_stayed_unknown_lands_once_and_the_shop_converges(
     coaster = listing(ledger, SHOPIFY, COASTER)
     assert (coaster.expected, coaster.unheard, coaster.attempts, coaster.dirty) == (4, 0, 0, False)
     assert ledger.verify() == []
+
+
+@pytest.mark.parametrize("max_conflicts", [0, 3])
+def test_a_delta_that_meets_a_raised_count_is_set_right_by_a_compare_and_set_once(
+    ledger: Ledger, shops: Shops, max_conflicts: int
+) -> None:
+    """The delta (+7) meets a count someone raised in the admin (+1) and leaves 11: reported as
+    a conflict that wrote, it is taken in as the count the channel shows, and the next push is
+    a compare-and-set that puts 10 back. The delta never goes a second time, however few
+    conflicts the drain allows (it used to: 11, then 18)."""
+    drain(ledger, shops.connectors, worker_id="w1")
+    ledger.adjust(LAMP, +7, "berlin")  # desired 10
+    shops.shopify.stock(LAMP, 4)  # admin: +1 over the 3 we expect
+    shopify = {SHOPIFY: shops.connectors[SHOPIFY]}
+    writes = len(shops.shopify.calls)
+
+    drain(ledger, shopify, worker_id="w1", max_conflicts=max_conflicts)
+    drain(ledger, shopify, worker_id="w2", clock=lambda: utcnow() + timedelta(hours=1))
+
+    ops = [c.operation for c in shops.shopify.calls[writes:]]
+    assert ops == ["inventoryAdjustQuantities", "inventorySetQuantities"]
+    assert shops.shows(LAMP)[SHOPIFY] == 10
+    lamp = listing(ledger, SHOPIFY, LAMP)
+    assert (lamp.expected, lamp.unheard, lamp.attempts, lamp.dirty) == (10, 0, 0, False)
+
+
+def test_a_delta_that_lowers_a_raised_count_holds_no_units_back_as_unheard(
+    ledger: Ledger, shops: Shops
+) -> None:
+    """The delta (-3) meets 4 where we expected 3 and leaves 1: our own write, not 2 sales we
+    have not heard of, so a restock later is listed in full."""
+    drain(ledger, shops.connectors, worker_id="w1")
+    shops.shopify.stock(LAMP, 4)
+    ledger.adjust(LAMP, -3, "berlin")  # desired 0
+    shopify = {SHOPIFY: shops.connectors[SHOPIFY]}
+
+    drain(ledger, shopify, worker_id="w1")
+    ledger.adjust(LAMP, +5, "berlin")
+    drain(ledger, shopify, worker_id="w1")
+
+    assert shops.shows(LAMP)[SHOPIFY] == 5
+    assert listing(ledger, SHOPIFY, LAMP).unheard == 0
+
+
+def test_the_halves_of_a_refused_call_go_as_compare_and_set(ledger: Ledger, shops: Shops) -> None:
+    """A call refused as a whole may have been applied in part (a set before the refused
+    delta): the drain's halves must not send a delta again, so they go as compare-and-set."""
+    drain(ledger, shops.connectors, worker_id="w1")
+    for sku in (MUG, COASTER):
+        ledger.adjust(sku, -1, "berlin")
+    real = shops.connectors[SHOPIFY]
+    sent: list[list[bool]] = []
+
+    class RefusesFirst:
+        name, compare_and_set, max_batch = real.name, real.compare_and_set, real.max_batch
+
+        def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
+            sent.append([p.rebase for p in pushes])
+            if len(sent) == 1:
+                raise ChannelRejectedError(SHOPIFY, "HTTP 400")
+            return real.push_quantities(pushes)
+
+    drain(ledger, {SHOPIFY: RefusesFirst()}, worker_id="w1")
+
+    assert sent == [[True, True], [False], [False]]
+    assert shops.shows(MUG)[SHOPIFY] == 9 and shops.shows(COASTER)[SHOPIFY] == 5
 
 
 def test_a_rejected_listing_does_not_hold_back_its_batch_mates(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
+from stocksync.channels.shopify import ShopifyConnector
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import drain
@@ -67,20 +68,15 @@ class SellingChannel:
         return [PushResult(p.listing_id, PushStatus.APPLIED) for p in pushes]
 
     def _delta(self, p: QuantityPush) -> PushResult:
-        """As ``ShopifyConnector._met``: a delta from what we expect, then the count it met."""
+        """A delta from what we expect, reported by the Shopify connector's own rule."""
         if not p.rebase or p.expected is None or p.quantity == p.expected:
             results = self._set([p])
             return results[0]
         seen = self.shows.get(p.listing_id, 0)
         count = self.shows[p.listing_id] = seen + p.quantity - p.expected
+        result = ShopifyConnector._met(p, seen, count)
         self.moment("after an applied call")
-        if seen == p.expected:
-            return PushResult(p.listing_id, PushStatus.APPLIED)
-        if seen < p.expected:
-            return PushResult(
-                p.listing_id, PushStatus.APPLIED, quantity_seen=seen, applied_quantity=count
-            )
-        return PushResult(p.listing_id, PushStatus.CONFLICT, quantity_seen=count)
+        return result
 
     def _set(self, pushes: Sequence[QuantityPush]) -> list[PushResult]:
         delta, self.delta = self.delta, False
