@@ -90,6 +90,9 @@ __all__ = [
 MAX_QUERY_COST = 1000
 INVENTORY_WRITES = {"inventorySetQuantities": "quantities", "inventoryAdjustQuantities": "changes"}
 """The mutations that write quantities, and the input list each carries them in."""
+IDEMPOTENT_FROM_2026_04 = frozenset({"inventoryAdjustQuantities", "refundCreate"})
+"""Mutations that must carry ``@idempotent(key:)`` from API 2026-04 (the reference's list, as far
+as this emulator has them)."""
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLE_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
@@ -168,6 +171,11 @@ def _run_paid(
 ) -> Json:
     """Run an operation whose cost is reserved; refund what it did not use."""
     try:
+        if name in IDEMPOTENT_FROM_2026_04 and call.version >= "2026-04":
+            if _idempotency_key(call)[0] is None:
+                raise GraphQLError(
+                    f"The @idempotent directive is required for {name}.", "BAD_REQUEST"
+                )
         data, actual = _replayed(state, name, call) if operation.mutation else (None, 0)
         if data is None:
             data, actual = operation.run(state, call)

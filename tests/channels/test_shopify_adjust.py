@@ -116,3 +116,17 @@ def test_a_delta_that_would_leave_a_count_out_of_bounds_is_refused(state: Shopif
     [error] = body["data"]["inventoryAdjustQuantities"]["userErrors"]
     assert error["code"] == "INVALID_QUANTITY_TOO_HIGH"
     assert state.available(mug) == 5
+
+
+def test_from_2026_04_an_adjustment_without_an_idempotency_key_is_an_error(
+    state: ShopifyState,
+) -> None:
+    mug = state.stock("TEAL-MUG-350ML", 5)
+    query = MUTATION.replace(" @idempotent(key: $key)", "")
+    variables = {"input": {"name": "available", "reason": "correction",
+                           "changes": [change(mug, -1, changeFromQuantity=None)]}}  # fmt: skip
+
+    status, body = execute(state, "2026-04", query, variables)
+
+    assert "@idempotent directive is required" in body["errors"][0]["message"]
+    assert state.available(mug) == 5
