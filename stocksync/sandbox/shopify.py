@@ -3,9 +3,10 @@ fulfilments, refunds and signed webhooks, with faults to inject.
 
 It follows the channel reference (section A) where a sync depends on it: ``inventorySetQuantities``
 with the version switch (``compareQuantity`` up to 2025-10, ``changeFromQuantity`` from 2026-01,
-mandatory from 2026-04), ``inventoryAdjustQuantities`` (deltas), all-or-nothing validation with every userError listed, the 250-item input
-cap, ``@idempotent(key:)`` replay, the leaky cost bucket with ``extensions.cost`` on every answer
-and the THROTTLED body, and webhooks signed over the exact body bytes.
+mandatory from 2026-04), ``inventoryAdjustQuantities`` (deltas), all-or-nothing validation with
+every userError listed, the 250-item input cap, ``@idempotent(key:)`` replay (required from
+2026-04 where the reference says so), the leaky cost bucket with ``extensions.cost`` on every
+answer and the THROTTLED body, and webhooks signed over the exact body bytes.
 
 Simplified on purpose: there is no GraphQL parser. The operation is recognised by its root field,
 arguments are read from ``variables`` (or a literal in the query) and answers always carry the
@@ -14,7 +15,8 @@ whole payload, whatever the selection asked for. Only the ``available`` quantity
 Cost model (the reference's A9 rules, applied the same way to every call):
 
 * a mutation costs 10, plus 1 per quantity for ``inventorySetQuantities`` and per change for
-  ``inventoryAdjustQuantities`` (one ``changes`` object each); its actual cost counts only the changes applied (10 when userErrors came back);
+  ``inventoryAdjustQuantities`` (one ``changes`` object each); its actual cost counts only the
+  changes applied (10 when userErrors came back);
 * a connection costs ``2 + first × node cost``; an inventory level costs 2 (level and item), an
   order ``1`` plus ``2 + first`` for each nested ``lineItems``/``refundLineItems`` connection;
   ``location``/``order`` add 1; ``nodes(ids:)`` costs 2 per id;
