@@ -238,12 +238,7 @@ class ShopifyConnector:
     def _adjust_batch(self, pushes: Mapping[int, QuantityPush]) -> dict[int, PushResult]:
         """One ``inventoryAdjustQuantities`` call for ``pushes`` (sent again without the items
         Shopify objects to); each result says what count the delta met (:meth:`_met`)."""
-        outcome: dict[int, PushResult] = {}
-        targets = {i: self._target(p) for i, p in pushes.items()}
-        for i, target in targets.items():
-            if target is None:
-                message = "no inventory item or location for this listing"
-                outcome[i] = PushResult(pushes[i].listing_id, PushStatus.REJECTED, message=message)
+        targets, outcome = self._targets(pushes)
         pending = [i for i in targets if i not in outcome]
         while pending:
             errors, after = self._adjust_quantities([(pushes[i], targets[i]) for i in pending])
@@ -268,7 +263,7 @@ class ShopifyConnector:
             {
                 "inventoryItemId": t[0],
                 "locationId": t[1],
-                "delta": p.quantity - (p.expected or 0),
+                "delta": _delta(p),
                 "changeFromQuantity": None,
             }
             for p, t in sends
@@ -307,7 +302,7 @@ class ShopifyConnector:
             if count is None:  # applied, but the count is gone: nothing more to tell
                 results[i] = PushResult(push.listing_id, PushStatus.APPLIED)
             else:
-                results[i] = self._met(push, count - (push.quantity - (push.expected or 0)), count)
+                results[i] = self._met(push, count - _delta(push), count)
         return results
 
     @staticmethod
@@ -316,7 +311,7 @@ class ShopifyConnector:
 
         ``seen`` as expected: applied. Below: sales not heard of yet, which the delta took off
         the quantity too (a rebased push, :meth:`QuantityPush.rebased`). Above: someone else's
-        change, which the delta kept; a conflict with the count it left, for the drain to decide.
+        change, which the delta kept; a conflict that wrote, with the count it left.
         """
         expected = push.expected or 0
         if seen == expected:
@@ -335,14 +330,9 @@ class ShopifyConnector:
         on the count (:meth:`QuantityPush.rebased`) and goes again in the same call, up to
         ``MAX_REBASES`` times; otherwise a stale item is reported as a conflict with its count.
         """
-        outcome: dict[int, PushResult] = {}
         sends = dict(enumerate(batch))
         seen: dict[int, int] = {}
-        targets = {i: self._target(p) for i, p in enumerate(batch)}
-        for i, target in targets.items():
-            if target is None:
-                message = "no inventory item or location for this listing"
-                outcome[i] = PushResult(batch[i].listing_id, PushStatus.REJECTED, message=message)
+        targets, outcome = self._targets(sends)
         pending = [i for i in targets if i not in outcome]
         rebases = 0
         while pending:
@@ -375,6 +365,19 @@ class ShopifyConnector:
             return PushResult(push.listing_id, status, message=message)
         return PushResult(push.listing_id, status, quantity_seen=seen,
                           applied_quantity=push.quantity)  # fmt: skip
+
+    def _targets(
+        self, pushes: Mapping[int, QuantityPush]
+    ) -> tuple[dict[int, tuple[str, str] | None], dict[int, PushResult]]:
+        """Each push's (item, location) gids, and the pushes rejected for having none."""
+        targets = {i: self._target(p) for i, p in pushes.items()}
+        message = "no inventory item or location for this listing"
+        rejected = {
+            i: PushResult(pushes[i].listing_id, PushStatus.REJECTED, message=message)
+            for i, target in targets.items()
+            if target is None
+        }
+        return targets, rejected
 
     def _target(self, push: QuantityPush) -> tuple[str, str] | None:
         """The (inventory item, location) gids a push writes to."""
@@ -619,6 +622,11 @@ class ShopifyConnector:
                 self.name, error_text({"errors": result["userErrors"]}), body=result
             )
         return str(result[name]["id"])
+
+
+def _delta(push: QuantityPush) -> int:
+    """What a delta push adds: the quantity less the count we expect."""
+    return push.quantity - (push.expected or 0)
 
 
 def _concurrent_request(body: Json) -> bool:
