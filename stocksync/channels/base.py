@@ -22,6 +22,7 @@ __all__ = [
     "EventKind",
     "Fulfillment",
     "InboundEvent",
+    "ListingIdentity",
     "OrderPage",
     "PushResult",
     "PushStatus",
@@ -97,6 +98,22 @@ class ChannelQuantity:
     listing_id: str
     sku: str | None
     quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListingIdentity:
+    """What the channel holds under one listing id: checked before the first push to it, so a
+    wrong id in a catalog never moves another product's stock."""
+
+    listing_id: str
+    found: bool
+    """The channel has a listing under this id (for Shopify: the inventory item is stocked at
+    the location the push would set)."""
+    sku: str | None = None
+    """The channel's own SKU for it (Amazon: the seller SKU, which is the listing id)."""
+    problem: str = ""
+    """Why the id cannot take our pushes, in the channel's terms ("no product 101", "not stocked
+    at gid://shopify/Location/2"); empty when found."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +215,13 @@ class ChannelConnector(Protocol):
     def read_quantities(
         self, listing_ids: Sequence[str] | None = None
     ) -> list[ChannelQuantity]: ...
+
+    def identify(
+        self, listings: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> list[ListingIdentity]:
+        """What the channel holds under each (listing id, refs), one result per listing in the
+        same order; a listing the channel does not have is ``found=False``, never an error."""
+        ...
 
     def orders_since(self, cursor: str | None) -> OrderPage: ...
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    String,
     Text,
     UniqueConstraint,
     text,
@@ -238,6 +239,20 @@ class ListingRow(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     """A listing backing off after a failure is not claimed before this."""
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    state: str = Field(
+        default="unverified",
+        sa_column=Column(String(20), nullable=False, server_default="unverified"),
+    )
+    """``unverified``: what the channel holds under ``external_id`` has not been checked yet (it
+    is, before the first push); ``active``: the channel holds this SKU there; ``mismatched``: it
+    holds another SKU, or nothing; ``refused``: the channel refused its pushes for good. Only
+    unverified and active listings are pushed; a person clears the other two (a new external
+    id, ``stocksync channel map --apply`` or ``stocksync listing retry``)."""
+    channel_sku: str | None = Field(default=None, max_length=255)
+    """The SKU the channel holds under ``external_id``, as the last identity check found it."""
+    refusals: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Pushes in a row the channel refused (rejected, not failed): at
+    ``stocksync.domain.listing_identity.MAX_REFUSALS`` the listing is ``refused``."""
     updated_at: datetime = _ts()
 
 
