@@ -19,7 +19,13 @@ transaction. No database lock is held during the HTTP call. What happens to a li
 * retry later, or a transient error for the whole call: attempts + 1 and exponential backoff with
   full jitter, never sooner than the channel's ``Retry-After``; the channel's round ends there, and
   the versions that failed wait for a later drain (a newer version of the listing may go at once);
-* rejected (the listing, or our credentials): the error is kept and a longer backoff applies.
+* rejected (the listing, or our credentials): the error is kept and a longer backoff applies;
+  a listing the channel refused ``MAX_REFUSALS`` times in a row is ``refused``: held back for a
+  person, never pushed again until one clears it (``stocksync listing retry``).
+
+Before its first push (and after its id changed) a listing's id is checked: the channel must
+hold the ledger's SKU under it (``ChannelConnector.identify``). One that does not is
+``mismatched`` and never pushed, so a wrong id in a catalog moves no other product's stock.
 
 One failing listing never blocks its batch-mates, and one failing channel never blocks the
 others. Pacing stays in the connectors: this module never sleeps, but a connector that paces
@@ -48,6 +54,7 @@ from stocksync.channels.errors import (
     ChannelRejectedError,
     TransientChannelError,
 )
+from stocksync.domain.listing_identity import ListingState, identity_problem, refused_for_good
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import utcnow
 from stocksync.sync.backoff import RetryPolicy
@@ -55,10 +62,12 @@ from stocksync.sync.leases import (
     Applied,
     ClaimedListing,
     Failed,
+    Identified,
     Rebased,
     channel_ids,
     claim_dirty,
     count_due,
+    record_identities,
     record_seen,
     release,
     write_back,
@@ -271,6 +280,20 @@ class _ChannelDrain:
         self, batch: list[ClaimedListing], attempts: dict[int, int], max_conflicts: int
     ) -> bool:
         """Push one batch and record it; False when the channel should be left for this drain."""
+        try:
+            batch = self._identified(batch)
+        except TransientChannelError as exc:
+            self._fail_all(batch, attempts, exc, transient=True)
+            return False
+        except ChannelError as exc:
+            self._fail_all(batch, attempts, exc, transient=False)
+            self.refused = self.refused or isinstance(exc, ChannelAuthError)
+            return not self.refused
+        except BaseException:
+            self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
+            raise
+        if not batch:
+            return True
         cas = self.connector.compare_and_set
         # after a failed attempt the channel's count is in doubt (a timed-out call may have
         # landed): no delta and no rebase on it until a compare-and-set has confirmed a count
@@ -293,6 +316,32 @@ class _ChannelDrain:
             raise
         self._record(batch, attempts, results, max_conflicts)
         return True
+
+    def _identified(self, batch: list[ClaimedListing]) -> list[ClaimedListing]:
+        """The batch less the listings whose id the channel does not hold for their SKU.
+
+        Unverified listings are looked up on the channel first; those that match turn active and
+        go out in this push, the others turn mismatched (recorded, reported, never pushed).
+        """
+        unverified = [li for li in batch if li.state == ListingState.UNVERIFIED]
+        if not unverified:
+            return batch
+        found = self.connector.identify([(li.external_id, li.refs) for li in unverified])
+        checks = [
+            Identified(li, ident.sku, identity_problem(
+                li.sku, found=ident.found, channel_sku=ident.sku, problem=ident.problem))
+            for li, ident in zip(unverified, found, strict=True)
+        ]  # fmt: skip
+        ours = self.ledger.run(lambda s: record_identities(s, self.owner, checks))
+        for check in checks:
+            if check.problem is not None:
+                self._note(check.listing, ours, Outcome.MISMATCHED, check.problem)
+        checked = {c.listing.id: c.problem is None and c.listing.id in ours for c in checks}
+        return [
+            replace(li, state=ListingState.ACTIVE) if li.id in checked else li
+            for li in batch
+            if checked.get(li.id, True)
+        ]
 
     def _send(self, pushes: list[QuantityPush]) -> list[PushResult]:
         """One call; a call the channel refuses as a whole is halved until the culprit is alone.
@@ -369,8 +418,7 @@ class _ChannelDrain:
             why = f"the channel showed more than expected; {seen} after the push"
             self._note(li, ours, Outcome.CONFLICT, why)
         for f in failed:
-            outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY
-            self._note(f.listing, ours, outcome, f.error, f.delay_s)
+            self._note_failure(f, ours)
         # a rebased push met unheard sales too: the hook may go and fetch their orders
         met = [*conflicts, *written, *((r.listing, r.seen) for r in rebased)]
         mine = [
@@ -384,7 +432,9 @@ class _ChannelDrain:
     def _failure(self, li: ClaimedListing, attempts: int, r: PushResult) -> Failed:
         n = attempts + 1
         if r.status is PushStatus.REJECTED:
-            return Failed(li, r.message or "rejected", self.retry.rejected(n), attempts, True)
+            held = refused_for_good(li.refusals + 1)
+            return Failed(li, r.message or "rejected", self.retry.rejected(n), attempts, True,
+                          refusal=True, refused=held)  # fmt: skip
         if r.status is PushStatus.CONFLICT:
             self.conflicts.pop(li.id, None)
             reason = f"kept conflicting: {r.message}" if r.message else "kept conflicting"
@@ -410,6 +460,13 @@ class _ChannelDrain:
         self.failed.update((li.id, li.version) for li in batch)
         ours = self.ledger.run(lambda s: write_back(s, self.owner, failed=failed, now=self.clock()))
         for f in failed:
+            self._note_failure(f, ours)
+
+    def _note_failure(self, f: Failed, ours: set[int]) -> None:
+        if f.refused:
+            why = f"refused {f.refusals} times in a row, held back: {f.error}"
+            self._note(f.listing, ours, Outcome.REFUSED, why)
+        else:
             outcome = Outcome.REJECTED if f.rejected else Outcome.RETRY
             self._note(f.listing, ours, outcome, f.error, f.delay_s)
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from stocksync.domain.listing_identity import PUSHABLE, ListingState
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow, utcnow
@@ -41,7 +42,9 @@ __all__ = [
     "DIRTY",
     "Applied",
     "ClaimedListing",
+    "PUSHABLE_STATE",
     "Failed",
+    "Identified",
     "Rebased",
     "channel_ids",
     "claim_dirty",
@@ -49,6 +52,7 @@ __all__ = [
     "forget_unheard",
     "record_seen",
     "release",
+    "record_identities",
     "write_back",
 ]
 
@@ -59,6 +63,8 @@ c = listings.c
 DIRTY: ColumnElement[bool] = literal_column("listings.dirty")
 """Bare, as the partial index ``ix_listings_dirty`` says it: SQLite uses that index only for a
 query that states ``dirty`` the same way, and SQLAlchemy would write ``dirty = 1`` there."""
+PUSHABLE_STATE: ColumnElement[bool] = c.state.in_(PUSHABLE)
+"""Listings the pipeline may push (not mismatched, not refused for good)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,9 @@ class ClaimedListing:
     desired_qty: int
     expected_qty: int | None
     unheard_qty: int = 0
+    state: str = ListingState.ACTIVE
+    """``unverified``: the channel's identity of ``external_id`` is checked before the push."""
+    refusals: int = 0
 
     @property
     def push_qty(self) -> int:
@@ -116,6 +125,29 @@ class Failed:
     """The channel refused it (or us); a person may have to act."""
     counted: bool = True
     """Whether it counts as a failed attempt (a listing that kept conflicting does not)."""
+    refusal: bool = False
+    """The channel refused this listing's push (not our credentials, not the whole call)."""
+    refused: bool = False
+    """The channel refused it once too often: held back (``refused``) until a person acts."""
+
+    @property
+    def refusals(self) -> int:
+        """The listing's refusals in a row once this is recorded: one more for a refusal, as
+        they were for a refused call or credentials (nothing said about the listing), none
+        after any other failure."""
+        if self.refusal:
+            return self.listing.refusals + 1
+        return self.listing.refusals if self.rejected else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """What an identity check found under a listing's id: ``problem`` None, the ledger's SKU
+    (the listing turns ``active`` and is pushed); else it turns ``mismatched``."""
+
+    listing: ClaimedListing
+    channel_sku: str | None
+    problem: str | None
 
 
 def channel_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
@@ -128,6 +160,7 @@ def channel_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
 def _due(now: datetime) -> Any:
     return and_(
         DIRTY,
+        PUSHABLE_STATE,
         or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
         or_(c.lease_until.is_(None), c.lease_until < now),
     )
@@ -189,6 +222,8 @@ def claim_dirty(
             c.expected_qty,
             c.attempts,
             c.unheard_qty,
+            c.state,
+            c.refusals,
         )  # fmt: skip
     )
     rows = conn(session).execute(stmt).all()
@@ -208,6 +243,8 @@ def claim_dirty(
             r.desired_qty,
             r.expected_qty,
             r.unheard_qty,
+            r.state,
+            r.refusals,
         )  # fmt: skip
         for r in sorted(rows, key=lambda r: r.id)
     ]
@@ -309,6 +346,7 @@ def _record_applied(
                     else expected != _target(c.unheard_qty)
                 ),
                 attempts=0,
+                refusals=0,
                 next_attempt_at=null(),
                 last_error=null(),
                 **_FREE,
@@ -450,10 +488,13 @@ def _written_values() -> dict[str, Any]:
 
 
 def _record_failures(session: Session, owner: str, failed: Sequence[Failed], now: datetime) -> None:
-    """Count the attempt, keep the error and back off; the listing stays dirty."""
+    """Count the attempt (and a refusal), keep the error and back off; the listing stays dirty,
+    and one refused once too often is held back (``refused``)."""
     rows = [
         {"b_id": f.listing.id, "b_err": f.error[:2000], "b_n": f.attempts + f.counted,
-         "b_next": now + timedelta(seconds=f.delay_s)}
+         "b_next": now + timedelta(seconds=f.delay_s),
+         "b_refusals": f.refusals,
+         "b_state": ListingState.REFUSED if f.refused else f.listing.state}
         for f in failed
     ]  # fmt: skip
     if rows:
@@ -464,10 +505,44 @@ def _record_failures(session: Session, owner: str, failed: Sequence[Failed], now
                 attempts=bindparam("b_n"),
                 last_error=bindparam("b_err"),
                 next_attempt_at=bindparam("b_next"),
+                refusals=bindparam("b_refusals"),
+                state=bindparam("b_state"),
                 **_FREE,
             ),  # fmt: skip
             rows,
         )
+
+
+def record_identities(session: Session, owner: str, found: Sequence[Identified]) -> set[int]:
+    """Record what the channel holds under each claimed listing's id; return the ids still
+    ours (the caller pushes those that matched, under the same lease).
+
+    A listing that matched turns ``active``; one that did not turns ``mismatched`` with the
+    problem as its error and its lease given back: it stays dirty, and is never claimed again
+    until a person gives it a right id.
+    """
+    ours = _still_owned(session, owner, [f.listing.id for f in found])
+    rows = [
+        {"b_id": f.listing.id, "b_sku": f.channel_sku,
+         "b_state": ListingState.ACTIVE if f.problem is None else ListingState.MISMATCHED,
+         "b_err": None if f.problem is None else f.problem[:2000]}
+        for f in found
+        if f.listing.id in ours
+    ]  # fmt: skip
+    if rows:
+        conn(session).execute(
+            update(listings)
+            .where(_owned(owner))
+            .values(
+                state=bindparam("b_state"),
+                channel_sku=bindparam("b_sku"),
+                last_error=bindparam("b_err"),
+            ),
+            rows,
+        )
+    bad = [f.listing.id for f in found if f.problem is not None and f.listing.id in ours]
+    release(session, owner, bad)
+    return ours
 
 
 def release(session: Session, owner: str, ids: Sequence[int]) -> None:

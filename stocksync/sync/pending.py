@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ChannelRow, OrderLineRow, OrderRow, utcnow
-from stocksync.sync.leases import DIRTY, listings
+from stocksync.sync.leases import DIRTY, PUSHABLE_STATE, listings
 
 __all__ = ["OrdersBehind", "orders_behind"]
 
@@ -56,6 +56,7 @@ def orders_behind(
         .join(channels, channels.c.id == li.channel_id)
         .where(
             DIRTY,
+            PUSHABLE_STATE,
             channels.c.name.in_(list(channel_names)),
             or_(li.next_attempt_at.is_(None), li.next_attempt_at <= now),
             o.updated_at > func.coalesce(li.pushed_at, _NEVER),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ChannelReport", "DrainReport", "Outcome", "PushRecord"]
+__all__ = ["HELD", "ChannelReport", "DrainReport", "Outcome", "PushRecord"]
 
 
 class Outcome(StrEnum):
@@ -16,6 +16,14 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     LOST_LEASE = "lost_lease"
     """The lease ran out and another drainer took the listing; nothing was recorded."""
+    MISMATCHED = "mismatched"
+    """The channel holds another SKU (or nothing) under the listing's id: nothing was pushed,
+    and nothing will be until a person gives the listing a right id."""
+    REFUSED = "refused"
+    """The channel refused the listing's pushes once too often: held back until a person acts."""
+
+
+HELD = (Outcome.MISMATCHED, Outcome.REFUSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,11 @@ class ChannelReport:
     def rejected(self) -> list[PushRecord]:
         return self.of(Outcome.REJECTED)
 
+    @property
+    def held(self) -> list[PushRecord]:
+        """Listings this drain held back for a person (mismatched, refused for good)."""
+        return [r for r in self.records if r.outcome in HELD]
+
 
 @dataclass
 class DrainReport:
@@ -71,6 +84,10 @@ class DrainReport:
         return {
             name: {o.value: len(rep.of(o)) for o in Outcome} for name, rep in self.channels.items()
         }
+
+    def held(self) -> list[PushRecord]:
+        """Every listing this drain held back for a person, on any channel."""
+        return [r for rep in self.channels.values() for r in rep.held]
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain dict per push outcome (a table artifact's rows)."""

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, select
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.notify import DIRTY_CHANNEL
 from stocksync.ledger.tables import as_utc, utcnow
-from stocksync.sync.leases import DIRTY, channels_table, listings
+from stocksync.sync.leases import DIRTY, PUSHABLE_STATE, channels_table, listings
 
 __all__ = ["seconds_until_due", "wait_for_dirty"]
 
@@ -38,7 +38,9 @@ def seconds_until_due(
     now = now or utcnow()
     li, ch = listings.c, channels_table.c
     lease_free = li.lease_until.is_(None) | (li.lease_until < now)
-    stmt = select(func.min(func.coalesce(li.next_attempt_at, now))).where(DIRTY, lease_free)
+    stmt = select(func.min(func.coalesce(li.next_attempt_at, now))).where(
+        DIRTY, PUSHABLE_STATE, lease_free
+    )
     if channels is not None:
         stmt = stmt.where(li.channel_id.in_(select(ch.id).where(ch.name.in_(list(channels)))))
     earliest = conn.execute(stmt).scalar()

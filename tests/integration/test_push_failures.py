@@ -5,9 +5,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
+from stocksync.channels.base import (
+    ChannelQuantity,
+    ListingIdentity,
+    PushResult,
+    PushStatus,
+    QuantityPush,
+)
 from stocksync.channels.errors import (
     ChannelAuthError,
     ChannelRejectedError,
@@ -48,6 +54,9 @@ class FakeChannel:
 
     def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]:
         return [ChannelQuantity(k, None, v) for k, v in self.shows.items()]
+
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
+        return [ListingIdentity(listing_id, found=True) for listing_id, _ in listings]
 
 
 def test_a_call_refused_whole_is_halved_until_the_bad_listing_stands_alone(

@@ -15,11 +15,17 @@ from the count we expect, reporting the count each met, as Shopify's connector d
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
-from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
+from stocksync.channels.base import (
+    ChannelQuantity,
+    ListingIdentity,
+    PushResult,
+    PushStatus,
+    QuantityPush,
+)
 from stocksync.channels.shopify import ShopifyConnector
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
@@ -101,6 +107,9 @@ class SellingChannel:
 
     def read_quantities(self, listing_ids: Sequence[str] | None = None) -> list[ChannelQuantity]:
         return [ChannelQuantity(k, None, v) for k, v in self.shows.items()]
+
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
+        return [ListingIdentity(listing_id, found=True) for listing_id, _ in listings]
 
 
 class Sale:
