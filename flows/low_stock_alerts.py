@@ -10,7 +10,7 @@ from blocks.ledger import ledger_url
 from blocks.slack import SlackAlerts
 from stocksync.alerts.settings import AlertSettings
 from stocksync.alerts.slack import SlackNotifier
-from tasks.alerts import digest_task, low_stock_task, oversold_task
+from tasks.alerts import digest_task, held_task, low_stock_task, oversold_task
 
 
 async def _notifier(slack_block: str | None) -> tuple[SlackNotifier | None, int]:
@@ -29,7 +29,8 @@ async def low_stock_alerts(
     database_block: str | None = None,
     database_url: str | None = None,
 ) -> dict[str, Any]:
-    """Alert oversold lines at once and SKUs at or below their reorder points (per-SKU cooldown);
+    """Alert oversold lines at once, listings the sync holds back (a mismatched id, pushes
+    refused for good) once each, and SKUs at or below their reorder points (per-SKU cooldown);
     with ``digest``, also post the daily digest.
 
     Slack comes from a `stocksync-slack-alerts` block, or STOCKSYNC_SLACK_* variables; without
@@ -43,6 +44,7 @@ async def low_stock_alerts(
     url = await ledger_url(database_block, database_url)
     outcome = {
         "oversold": oversold_task(url, notifier),
+        "held": held_task(url, notifier),
         "low_stock": low_stock_task(url, notifier, skus, cooldown),
     }
     if digest:

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from stocksync.alerts.service import (
     AlertReport,
     Notifier,
+    alert_held,
     alert_low_stock,
     alert_oversold,
     post_digest,
@@ -57,6 +58,12 @@ def low_stock_task(
 def oversold_task(database_url: str, notifier: Notifier) -> dict[str, Any]:
     """Report oversold lines not reported yet, naming the order the policy cancels."""
     return _checked(_on_ledger(database_url, lambda led: alert_oversold(led, notifier)))
+
+
+@task(name="alert-held-listings", cache_policy=NO_CACHE, **RETRIES)
+def held_task(database_url: str, notifier: Notifier) -> dict[str, Any]:
+    """Report listings the pipeline holds back (mismatched id, refused for good), once each."""
+    return _checked(_on_ledger(database_url, lambda led: alert_held(led, notifier)))
 
 
 @task(name="stock-digest", cache_policy=NO_CACHE, **RETRIES)

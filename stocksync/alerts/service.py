@@ -16,13 +16,22 @@ from stocksync.alerts.slack import AlertDeliveryError
 from stocksync.alerts.slack_messages import (
     SlackMessage,
     digest_messages,
+    held_message,
     low_stock_messages,
     oversold_message,
 )
+from stocksync.ledger.held_listings import held_listings
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import utcnow
 
-__all__ = ["AlertReport", "Notifier", "alert_low_stock", "alert_oversold", "post_digest"]
+__all__ = [
+    "AlertReport",
+    "Notifier",
+    "alert_held",
+    "alert_low_stock",
+    "alert_oversold",
+    "post_digest",
+]
 
 OVERSOLD_LOOKBACK = timedelta(days=2)
 """How far back a check looks for oversold lines it has not reported yet."""
@@ -35,7 +44,8 @@ class Notifier(Protocol):
 @dataclass
 class AlertReport:
     sent: list[str] = field(default_factory=list)
-    """Alert keys delivered (``low:<sku>``, ``oversold:<channel>:<order>:<sku>``, ``digest``)."""
+    """Alert keys delivered (``low:<sku>``, ``oversold:<channel>:<order>:<sku>``,
+    ``held:<listing>:<state>:<id>``, ``digest``)."""
     suppressed: list[str] = field(default_factory=list)
     """Low-stock alerts held back by the cooldown, or oversold lines already reported."""
     failed: list[str] = field(default_factory=list)
@@ -73,6 +83,17 @@ def alert_oversold(
     claimed = ledger.run(lambda s: claim_alerts(s, list(by_key), cooldown=None, now=now))
     report = AlertReport(suppressed=sorted(set(by_key) - set(claimed)))
     messages = [oversold_message([by_key[k] for k in claimed])] if claimed else []
+    return _deliver(ledger, notifier, messages, claimed, report)
+
+
+def alert_held(ledger: Ledger, notifier: Notifier, *, now: datetime | None = None) -> AlertReport:
+    """Report every listing the push pipeline holds back (mismatched id, refused for good) that
+    has not been reported in that state under that id yet."""
+    held = ledger.run(held_listings)
+    by_key = {h.alert_key: h for h in held}
+    claimed = ledger.run(lambda s: claim_alerts(s, list(by_key), cooldown=None, now=now))
+    report = AlertReport(suppressed=sorted(set(by_key) - set(claimed)))
+    messages = [held_message([by_key[k] for k in claimed])] if claimed else []
     return _deliver(ledger, notifier, messages, claimed, report)
 
 

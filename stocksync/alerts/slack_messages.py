@@ -12,8 +12,15 @@ from typing import Any
 
 from stocksync.alerts.low_stock import LowStock
 from stocksync.alerts.oversold import OrderRef, OversoldLine
+from stocksync.ledger.held_listings import HeldListing
 
-__all__ = ["SlackMessage", "digest_messages", "low_stock_messages", "oversold_message"]
+__all__ = [
+    "SlackMessage",
+    "digest_messages",
+    "held_message",
+    "low_stock_messages",
+    "oversold_message",
+]
 
 MAX_ITEMS = 20
 """SKUs per message: two blocks each keeps a message well under Slack's 50-block limit."""
@@ -79,6 +86,24 @@ def oversold_message(lines: Sequence[OversoldLine]) -> SlackMessage:
         blocks.append({"type": "divider"})
     names = ", ".join(sorted({ln.sku for ln in lines}))
     return SlackMessage(f"Oversold: {names}", blocks)
+
+
+def held_message(held: Sequence[HeldListing]) -> SlackMessage:
+    """Sent once per listing: the pipeline will not push it until a person acts, and why."""
+    blocks: list[Block] = [_header(f":no_entry: Not syncing ({len(held)} listing{_s(len(held))})")]
+    for h in held[:MAX_ITEMS]:
+        if h.state == "mismatched":
+            fix = (
+                f"Give it the right id: `stocksync channel map {h.channel}` proposes one, or "
+                "correct the catalog and import it again."
+            )
+        else:
+            fix = f"Fix it on the channel, then `stocksync listing retry {h.channel} {h.sku}`."
+        blocks.append(
+            _text(f"*{h.sku}* on {h.channel} (id `{h.external_id}`): {h.describe()}\n{fix}")
+        )
+    names = ", ".join(sorted({f"{h.channel}/{h.sku}" for h in held}))
+    return SlackMessage(f"Not syncing: {names}", blocks)
 
 
 def _sku_blocks(item: LowStock) -> list[Block]:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from stocksync.ledger.held_listings import held_listings
 from stocksync.ledger.listings import ListingState, compute_desired, load_listings
 from stocksync.ledger.tables import (
     BundleComponentRow,
@@ -40,8 +41,17 @@ class Mismatch:
 
 
 def verify_ledger(session: Session) -> list[Mismatch]:
-    """Every place where a stored value differs from what the journal and the rules give."""
-    return _stock(session) + _lines(session) + _listings(session)
+    """Every place where a stored value differs from what the journal and the rules give, and
+    every listing the push pipeline holds back for a person (its channel shows what it shows
+    until one acts)."""
+    return _stock(session) + _lines(session) + _listings(session) + _held(session)
+
+
+def _held(session: Session) -> list[Mismatch]:
+    return [
+        Mismatch("listing", f"{h.channel}/{h.sku}", "state", "active", h.describe())
+        for h in held_listings(session)
+    ]
 
 
 def _stock(session: Session) -> list[Mismatch]:
