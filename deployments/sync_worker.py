@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from blocks.ledger import ledger_url
-from flows.sync_inventory import sync_inventory
+from flows.sync_inventory import ListingsHeldBack, sync_inventory
 from stocksync.sync.wakeup import wait_for_dirty
 from tasks.sync import (
     DEFAULT_LEASE_S,
@@ -134,6 +134,9 @@ async def _run_once(options: WorkerOptions, worker_id: str) -> dict[str, dict[st
             lease_s=options.lease_s,
             retry_base_s=options.retry_base_s,
         )
+    except ListingsHeldBack as exc:  # the run did its work; a person must see to these
+        log.warning("%s", exc)
+        return exc.counts
     except Exception:
         log.exception("sync-inventory run failed; the listings stay dirty for the next run")
         return None

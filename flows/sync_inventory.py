@@ -2,7 +2,10 @@
 
 The sync worker (``deployments/sync_worker.py``) awaits this flow in-process each time listings
 turn dirty, so one run carries a burst of orders. Each run is named for the channels it drained
-and the orders it carried, and leaves a table of every push outcome.
+and the orders it carried, and leaves a table of every push outcome. A run that had to hold
+listings back for a person (an id the channel holds another SKU under, pushes refused for good)
+ends Failed, saying which, after pushing everything else: the runs list shows it, and Slack is
+told once per listing.
 """
 
 from __future__ import annotations
@@ -21,9 +24,23 @@ from prefect.runtime import flow_run
 from blocks.ledger import ledger_url
 from flows.channel_sources import channel_sources
 from flows.low_stock_alerts import _notifier
-from stocksync.sync.report import DrainReport, Outcome
-from tasks.alerts import low_stock_task, oversold_task
+from stocksync.sync.report import DrainReport, Outcome, PushRecord
+from tasks.alerts import held_task, low_stock_task, oversold_task
 from tasks.sync import DEFAULT_LEASE_S, DEFAULT_RETRY_BASE_S, drain_task, orders_behind_now
+
+
+class ListingsHeldBack(Exception):
+    """The run pushed what it could, and held these listings back until a person acts."""
+
+    def __init__(self, held: list[PushRecord], counts: dict[str, dict[str, int]]) -> None:
+        shown = "; ".join(f"{r.channel}/{r.sku} ({r.external_id}): {r.message}" for r in held[:5])
+        more = f"; and {len(held) - 5} more" if len(held) > 5 else ""
+        super().__init__(
+            f"{len(held)} listing{'s' if len(held) != 1 else ''} held back, not synced until "
+            f"fixed: {shown}{more}"
+        )
+        self.held = held
+        self.counts = counts
 
 
 @flow(name="sync-inventory", log_prints=False)
@@ -46,7 +63,8 @@ async def sync_inventory(
     a later run pushes them. SKUs pushed get a low-stock check when Slack is configured.
     ``lease_s`` bounds how long a listing stays claimed by a run that died mid-push;
     ``retry_base_s`` is the first backoff step after a transient failure.
-    Returns channel → outcome → count.
+    Returns channel → outcome → count; raises ListingsHeldBack (the run ends Failed) when the
+    drain held listings back for a person, once everything else was pushed.
     """
     logger = get_run_logger()
     url = await ledger_url(database_block, database_url)
@@ -61,8 +79,11 @@ async def sync_inventory(
     await asyncio.gather(_rename(title), _publish(report))  # two API calls, one wait
     _warn(report, logger)
     pushed = sorted({r.sku for ch in report.channels.values() for r in ch.pushed})
-    if pushed:
-        await _check_low_stock(url, pushed, slack_block, logger)
+    held = report.held()
+    if pushed or held:
+        await _check_alerts(url, pushed, bool(held), slack_block, logger)
+    if held:
+        raise ListingsHeldBack(held, report.counts())
     return report.counts()
 
 
@@ -89,12 +110,13 @@ async def _publish(report: DrainReport) -> None:
 
 
 def _warn(report: DrainReport, logger: Any) -> None:
-    """A warning per listing the channel refused or could not take now, and per stopped channel."""
+    """A warning per listing the channel refused, could not take now or that is held back, and
+    per stopped channel."""
     for channel in report.channels.values():
         if channel.error:
             logger.warning("channel %s stopped early: %s", channel.channel, channel.error)
         for r in channel.records:
-            if r.outcome in (Outcome.REJECTED, Outcome.RETRY):
+            if r.outcome in (Outcome.REJECTED, Outcome.RETRY, Outcome.MISMATCHED, Outcome.REFUSED):
                 retry = f"; next try in {r.retry_in_s:.0f} s" if r.retry_in_s is not None else ""
                 logger.warning(
                     "%s %s %s (%s → %d): %s%s",
@@ -103,14 +125,20 @@ def _warn(report: DrainReport, logger: Any) -> None:
                 )  # fmt: skip
 
 
-async def _check_low_stock(url: str, skus: list[str], slack_block: str | None, logger: Any) -> None:
-    """Kick the low-stock and oversold alerts for the SKUs just pushed; never fails the sync."""
+async def _check_alerts(
+    url: str, skus: list[str], held: bool, slack_block: str | None, logger: Any
+) -> None:
+    """Kick the low-stock and oversold alerts for the SKUs just pushed, and the held-listing
+    alert when the drain held some back; never fails the sync."""
     try:
         notifier, cooldown = await _notifier(slack_block)
         if notifier is None:
             return
-        oversold_task.with_options(retries=0)(url, notifier)
-        low_stock_task.with_options(retries=0)(url, notifier, skus, cooldown)
+        if held:
+            held_task.with_options(retries=0)(url, notifier)
+        if skus:
+            oversold_task.with_options(retries=0)(url, notifier)
+            low_stock_task.with_options(retries=0)(url, notifier, skus, cooldown)
     except Exception as exc:  # alerts are a courtesy; the scheduled low-stock-alerts run retries
         logger.warning("low-stock check after the sync failed: %s", exc)
 

@@ -232,3 +232,42 @@ def test_a_channel_whose_settings_are_incomplete_is_left_out_and_the_rest_still_
     assert list(counts) == [SHOPIFY]
     assert shops.shows(MUG) == {SHOPIFY: 10, WOO: 0}
     assert listing(ledger, WOO, MUG).dirty is True
+
+
+def test_a_listing_held_back_fails_the_run_saying_which_after_the_rest_synced(
+    ledger: Ledger,
+    database_url: str,
+    shops: Shops,
+    channels_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger.run(
+        lambda s: s.execute(
+            update(ListingRow)
+            .where(ListingRow.external_id == str(shops.products[COASTER]))
+            .values(external_id="999999")
+        )
+    )  # a wrong id in the catalog: WooCommerce has no product 999999
+    with fake_slack() as slack:
+        monkeypatch.setenv("STOCKSYNC_SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("STOCKSYNC_SLACK_API_URL", slack.api_url)
+
+        state: State = asyncio.run(
+            sync_inventory(database_url=database_url, channels_file=channels_file,
+                           return_state=True)  # type: ignore[call-overload]
+        )  # fmt: skip
+        again: State = asyncio.run(
+            sync_inventory(database_url=database_url, channels_file=channels_file,
+                           return_state=True)  # type: ignore[call-overload]
+        )  # fmt: skip
+
+    assert state.is_failed()
+    assert f"1 listing held back, not synced until fixed: {WOO}/{COASTER} (999999)" in (
+        state.message or ""
+    )
+    assert shops.shows(MUG) == {SHOPIFY: 10, WOO: 10}
+    assert shops.shows(COASTER) == {SHOPIFY: 6, WOO: 0}
+    assert listing(ledger, WOO, COASTER).dirty is True
+    held = [p["text"] for p in slack.posts if p["text"].startswith("Not syncing")]
+    assert held == [f"Not syncing: {WOO}/{COASTER}"]
+    assert again.is_completed()  # held back, not pushed again: the next run has nothing to say
