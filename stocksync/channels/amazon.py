@@ -40,6 +40,7 @@ from stocksync.channels.base import (
     ChannelQuantity,
     Fulfillment,
     InboundEvent,
+    ListingIdentity,
     OrderPage,
     PushResult,
     PushStatus,
@@ -376,6 +377,33 @@ class AmazonConnector:
             if default and default[0].get("quantity") is not None:
                 found.append(ChannelQuantity(sku, sku, int(default[0]["quantity"])))
         return found
+
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
+        """Whether the marketplace has a listing under each seller SKU (the listing id):
+        ``getListingsItem`` per SKU, paced by its bucket; a 404 is ``found=False``.
+
+        ``sku`` stays None when found: the seller SKU is the listing id itself, so there is no
+        other SKU of Amazon's to compare with the ledger's.
+        """
+        found: dict[str, ListingIdentity] = {}
+        for listing_id, _ in listings:
+            if listing_id not in found:
+                found[listing_id] = self._identify_one(listing_id)
+        return [found[listing_id] for listing_id, _ in listings]
+
+    def _identify_one(self, sku: str) -> ListingIdentity:
+        marketplace = self.config.marketplace_id
+        if not sku.strip():
+            return ListingIdentity(sku, False, problem="an empty seller SKU names no listing")
+        params = {"marketplaceIds": marketplace, "includedData": "summaries"}
+        try:
+            self._call("getListingsItem", "GET", self._listing_path(sku), params=params)
+        except ChannelRejectedError as exc:
+            if exc.status != 404:
+                raise
+            problem = f"no listing with seller SKU {sku} in marketplace {marketplace}"
+            return ListingIdentity(sku, False, problem=problem)
+        return ListingIdentity(sku, True)
 
     # orders
 

@@ -110,7 +110,8 @@ class ListingIdentity:
     """The channel has a listing under this id (for Shopify: the inventory item is stocked at
     the location the push would set)."""
     sku: str | None = None
-    """The channel's own SKU for it (Amazon: the seller SKU, which is the listing id)."""
+    """The channel's own SKU for it, when the channel keeps one apart from the id; None when it
+    shows none (Amazon: the listing id is the seller SKU itself, so there is nothing to compare)."""
     problem: str = ""
     """Why the id cannot take our pushes, in the channel's terms ("no product 101", "not stocked
     at gid://shopify/Location/2"); empty when found."""
@@ -216,9 +217,7 @@ class ChannelConnector(Protocol):
         self, listing_ids: Sequence[str] | None = None
     ) -> list[ChannelQuantity]: ...
 
-    def identify(
-        self, listings: Sequence[tuple[str, Mapping[str, str]]]
-    ) -> list[ListingIdentity]:
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
         """What the channel holds under each (listing id, refs), one result per listing in the
         same order; a listing the channel does not have is ``found=False``, never an error."""
         ...

@@ -23,6 +23,7 @@ from stocksync.channels.base import (
     EventKind,
     Fulfillment,
     InboundEvent,
+    ListingIdentity,
     OrderPage,
     PushResult,
     PushStatus,
@@ -215,6 +216,27 @@ class CustomChannelConnector:
             for item in self._read_items()
         ]
         return [q for q in found if wanted is None or q.listing_id in wanted]
+
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
+        """What the channel shows under each listing id, from one read of its stock (the
+        configured ``read`` endpoint, every page): found when it lists the id, with its
+        ``read.sku_field`` (None when the config names none)."""
+        if not listings:
+            return []
+        read, wanted = self.config.read, {listing_id for listing_id, _ in listings}
+        shown: dict[str, str | None] = {}
+        for item in self._read_items():
+            listing_id = str(get_field(item, read.id_field))
+            if listing_id in wanted:
+                shown[listing_id] = text_or_none(get_field(item, read.sku_field))
+        return [
+            ListingIdentity(listing_id, True, shown[listing_id])
+            if listing_id in shown
+            else ListingIdentity(
+                listing_id, False, problem=f"no listing {listing_id} on {self.name}"
+            )
+            for listing_id, _ in listings
+        ]
 
     def _read_items(self) -> Iterator[Any]:
         paging = self.config.read.paging

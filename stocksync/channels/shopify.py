@@ -14,13 +14,15 @@ REJECTED otherwise) and the rest of the call is sent again without them; a stale
 we expected rebases that push on it and sends it again too.
 
 Calls are paced to the leaky bucket the last response described (``extensions.cost``); a THROTTLED
-answer is waited out and retried here, because the bucket refills at a known rate.
+answer is waited out and retried here, because the bucket refills at a known rate. ``identify``
+looks listings up with one ``nodes(ids:)`` query per location and 250 inventory items.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +36,7 @@ from stocksync.channels.base import (
     EventKind,
     Fulfillment,
     InboundEvent,
+    ListingIdentity,
     OrderPage,
     PushResult,
     PushStatus,
@@ -56,6 +59,7 @@ from stocksync.channels.shopify_parsing import (
     error_text,
     gid_tail,
     is_throttled,
+    item_identity,
     json_or_text,
     level_gid,
     order_from_graphql,
@@ -70,11 +74,13 @@ from stocksync.channels.shopify_queries import (
     ADJUST_QUANTITIES,
     FULFILLMENT_CREATE,
     FULFILLMENT_ORDERS,
+    ITEMS_AT_LOCATION,
     LEVELS_AT_LOCATION,
     LEVELS_BY_ID,
     ORDERS,
     REFUND_CREATE,
     SET_QUANTITIES,
+    items_cost,
     orders_cost,
 )
 
@@ -88,6 +94,7 @@ __all__ = [
 
 
 ITEM_GID = "gid://shopify/InventoryItem/"
+ITEM_GID_FORM = re.compile(r"gid://shopify/InventoryItem/\d+")
 STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
 MAX_REBASES = 2
 """Calls of one batch that may rebase stale pushes on fresh counts before they are reported as
@@ -381,11 +388,18 @@ class ShopifyConnector:
 
     def _target(self, push: QuantityPush) -> tuple[str, str] | None:
         """The (inventory item, location) gids a push writes to."""
-        item = push.refs.get("inventory_item_id")
-        if item is None and push.listing_id.startswith(ITEM_GID):
-            item = push.listing_id
-        location = push.refs.get("location_id") or self._config.location_id
+        item, location = self._item_and_location(push.listing_id, push.refs)
         return (item, location) if item and location else None
+
+    def _item_and_location(
+        self, listing_id: str, refs: Mapping[str, str]
+    ) -> tuple[str | None, str | None]:
+        """The inventory item gid (``refs["inventory_item_id"]``, else an item gid as listing id)
+        and the location gid (``refs["location_id"]``, else the connector's) of a listing."""
+        item = refs.get("inventory_item_id")
+        if item is None and listing_id.startswith(ITEM_GID):
+            item = listing_id
+        return item, refs.get("location_id") or self._config.location_id
 
     def _set_quantities(
         self, sends: list[tuple[QuantityPush, tuple[str, str] | None]]
@@ -477,6 +491,41 @@ class ShopifyConnector:
                     ChannelQuantity(item["id"], item.get("sku") or None, available_of(node))
                 )
         return found
+
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
+        """What the shop holds under each listing: its inventory item (see ``_item_and_location``)
+        with its ``sku``, found when the item is stocked at the location a push would set.
+
+        One ``nodes(ids:)`` query per location and 250 items, paced to the bucket like every
+        call. An id that is no inventory item gid, an item the shop does not have and one not
+        stocked at the location are ``found=False``, with the reason in the shop's terms.
+        """
+        results: dict[int, ListingIdentity] = {}
+        by_location: dict[str, list[tuple[int, str]]] = {}
+        for i, (listing_id, refs) in enumerate(listings):
+            item, location = self._item_and_location(listing_id, refs)
+            if item is None or not ITEM_GID_FORM.fullmatch(item):
+                problem = f"{item or listing_id!r} is not a Shopify inventory item gid"
+                results[i] = ListingIdentity(listing_id, False, problem=problem)
+            elif location is None:
+                problem = "no location to push to: neither the listing nor the channel names one"
+                results[i] = ListingIdentity(listing_id, False, problem=problem)
+            else:
+                by_location.setdefault(location, []).append((i, item))
+        for location, entries in by_location.items():
+            for start in range(0, len(entries), self.max_batch):
+                chunk = entries[start : start + self.max_batch]
+                nodes = self._items_at(location, sorted({item for _, item in chunk}))
+                for i, item in chunk:
+                    node = nodes.get(item)
+                    results[i] = item_identity(self.name, listings[i][0], item, location, node)
+        return [results[i] for i in range(len(listings))]
+
+    def _items_at(self, location: str, items: list[str]) -> dict[str, Json]:
+        """Item gid → its ``ITEMS_AT_LOCATION`` node, for the items the shop has."""
+        variables = {"ids": items, "location": location}
+        data = self._graphql(ITEMS_AT_LOCATION, variables, estimate=items_cost(len(items)))
+        return {n["id"]: n for n in data.get("nodes") or [] if n and n.get("id")}
 
     def _level_nodes(self) -> Iterator[Json]:
         after: str | None = None

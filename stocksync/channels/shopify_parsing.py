@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from stocksync.channels.base import ChannelOrder, ChannelOrderLine, EventKind
+from stocksync.channels.base import ChannelOrder, ChannelOrderLine, EventKind, ListingIdentity
 from stocksync.channels.errors import SignatureError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "error_text",
     "gid_tail",
     "is_throttled",
+    "item_identity",
     "json_or_text",
     "level_gid",
     "order_from_graphql",
@@ -227,6 +228,21 @@ def available_of(level: Json) -> int:
     return next(
         (int(q["quantity"]) for q in level.get("quantities") or [] if q["name"] == "available"), 0
     )
+
+
+def item_identity(
+    channel: str, listing_id: str, item: str, location: str, node: Json | None
+) -> ListingIdentity:
+    """What an ``ITEMS_AT_LOCATION`` node says about the listing whose pushes set ``item`` at
+    ``location``: found when the item exists and is stocked there (a push would be refused with
+    ``ITEM_NOT_STOCKED_AT_LOCATION`` otherwise)."""
+    if not node or node.get("id") != item:
+        return ListingIdentity(listing_id, False, problem=f"no inventory item {item} on {channel}")
+    sku = str(node.get("sku") or "").strip() or None
+    if node.get("inventoryLevel") is None:
+        problem = f"inventory item {item} is not stocked at {location}"
+        return ListingIdentity(listing_id, False, sku, problem)
+    return ListingIdentity(listing_id, True, sku)
 
 
 def level_gid(target: tuple[str, str]) -> str:

@@ -1,6 +1,7 @@
 """The GraphQL documents the Shopify connector sends, and what an orders page costs.
 
-The orders page sizes are fixed here so the requested cost is known before the call is paced.
+The orders page sizes are fixed here so the requested cost is known before the call is paced,
+and so is what an identity lookup of inventory items costs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ __all__ = [
     "ADJUST_QUANTITIES",
     "FULFILLMENT_CREATE",
     "FULFILLMENT_ORDERS",
+    "ITEMS_AT_LOCATION",
     "LEVELS_AT_LOCATION",
     "LEVELS_BY_ID",
     "LINES_PER_ORDER",
@@ -16,6 +18,7 @@ __all__ = [
     "ORDERS_PER_PAGE",
     "REFUND_CREATE",
     "SET_QUANTITIES",
+    "items_cost",
     "orders_cost",
 ]
 
@@ -44,6 +47,11 @@ mutation AdjustQuantities($input: InventoryAdjustQuantitiesInput!, $idempotencyK
 LEVELS_BY_ID = """
 query LevelsById($ids: [ID!]!) {
   nodes(ids: $ids) { ... on InventoryLevel { id quantities(names: ["available"]) { name quantity } } }
+}"""
+
+ITEMS_AT_LOCATION = """
+query ItemsAtLocation($ids: [ID!]!, $location: ID!) {
+  nodes(ids: $ids) { ... on InventoryItem { id sku inventoryLevel(locationId: $location) { id } } }
 }"""
 
 LEVELS_AT_LOCATION = """
@@ -97,3 +105,8 @@ mutation Refund($input: RefundInput!, $idempotencyKey: String!) {
 def orders_cost() -> int:
     """Requested cost of one orders page: each order 1 plus its two nested connections."""
     return 2 + ORDERS_PER_PAGE * (1 + 2 * (2 + LINES_PER_ORDER))
+
+
+def items_cost(count: int) -> int:
+    """Requested cost of ``ITEMS_AT_LOCATION`` for ``count`` ids: each item 1, its level 1."""
+    return 2 * count

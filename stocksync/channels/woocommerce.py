@@ -23,6 +23,7 @@ from stocksync.channels.base import (
     EventKind,
     Fulfillment,
     InboundEvent,
+    ListingIdentity,
     OrderPage,
     PushResult,
     PushStatus,
@@ -39,11 +40,14 @@ from stocksync.channels.http import response_body, retry_after_seconds
 from stocksync.channels.woocommerce_parsing import (
     listing_id_for,
     parse_gmt,
+    parse_listing_id,
     parse_order,
     ping_id,
+    product_identity,
     product_listing_id,
     push_result,
     quantity_of,
+    variation_identity,
     webhook_signature,
 )
 
@@ -261,6 +265,61 @@ class WooCommerceConnector:
                         )
                     )
         return [q for q in found if wanted is None or q.listing_id in wanted]
+
+    def identify(self, listings: Sequence[tuple[str, Mapping[str, str]]]) -> list[ListingIdentity]:
+        """What the shop holds under each listing id, with its ``sku``.
+
+        Products are read 100 at a time with ``GET /products?include=…``, variations per parent
+        with ``GET /products/<id>/variations?include=…``. Found means a pushed
+        ``stock_quantity`` would take: the product or variation manages its own stock. A variable
+        product without stock of its own, a variation that follows its parent's stock and an id
+        the shop does not have are ``found=False``, with the reason.
+        """
+        ids = [parse_listing_id(listing_id) for listing_id, _ in listings]
+        products = self._included("products", sorted({i[0] for i in ids if i and not i[1]}))
+        wanted: dict[int, set[int]] = {}
+        for parsed in ids:
+            if parsed and parsed[1]:
+                wanted.setdefault(parsed[0], set()).add(parsed[1])
+        variations = {p: self._variations_of(p, sorted(v)) for p, v in wanted.items()}
+        results = []
+        for (listing_id, _), parsed in zip(listings, ids, strict=True):
+            if parsed is None:
+                problem = (
+                    f"{listing_id!r} is not a WooCommerce listing id (PRODUCT or PRODUCT/VARIATION)"
+                )
+                results.append(ListingIdentity(listing_id, False, problem=problem))
+            elif parsed[1]:
+                held = variations[parsed[0]]
+                variation = held.get(parsed[1]) if held is not None else None
+                results.append(
+                    variation_identity(self.name, listing_id, parsed, variation, held is not None)
+                )
+            else:
+                product = products.get(parsed[0])
+                results.append(product_identity(self.name, listing_id, parsed[0], product))
+        return results
+
+    def _variations_of(self, parent: int, ids: Sequence[int]) -> dict[int, dict[str, Any]] | None:
+        """Those of ``ids`` that are variations of ``parent``; None when there is no product
+        ``parent``."""
+        try:
+            return self._included(f"products/{parent}/variations", ids)
+        except ChannelRejectedError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _included(self, path: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Id → object of a listing endpoint, for those of ``ids`` it has (``include``, 100 ids
+        a call)."""
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), PER_PAGE):
+            include = ",".join(str(i) for i in ids[start : start + PER_PAGE])
+            for item in self._pages(path, {"include": include}):
+                if isinstance(item, dict) and isinstance(item.get("id"), int):
+                    found[item["id"]] = item
+        return found
 
     # orders
 

@@ -1,5 +1,6 @@
 """Reading what WooCommerce sends: listing ids, GMT times, webhook signatures and pings, orders
-(with refunds and restocks) as ChannelOrders, product stock and per-item batch answers.
+(with refunds and restocks) as ChannelOrders, product stock, what a listing id holds and
+per-item batch answers.
 
 Pure functions: no I/O, so the parsing tests need no shop.
 """
@@ -19,6 +20,7 @@ from stocksync.channels.base import (
     ChannelOrder,
     ChannelOrderLine,
     ChannelQuantity,
+    ListingIdentity,
     PushResult,
     PushStatus,
     QuantityPush,
@@ -26,12 +28,15 @@ from stocksync.channels.base import (
 
 __all__ = [
     "listing_id_for",
+    "parse_listing_id",
     "parse_gmt",
     "parse_order",
     "ping_id",
+    "product_identity",
     "product_listing_id",
     "push_result",
     "quantity_of",
+    "variation_identity",
     "webhook_signature",
 ]
 
@@ -44,6 +49,15 @@ def listing_id_for(product_id: Any, variation_id: Any = 0) -> str | None:
     if not product_id:
         return None
     return f"{product_id}/{variation_id}" if variation_id else str(product_id)
+
+
+def parse_listing_id(listing_id: str) -> tuple[int, int] | None:
+    """(product id, variation id or 0) of ``"<product>"`` / ``"<product>/<variation>"``; None
+    for anything else."""
+    product, slash, variation = listing_id.partition("/")
+    if not product.isdigit() or (slash and not variation.isdigit()):
+        return None
+    return int(product), int(variation or 0)
 
 
 def parse_gmt(value: str) -> datetime:
@@ -129,6 +143,61 @@ def quantity_of(payload: Mapping[str, Any], listing_id: str | None) -> ChannelQu
     return ChannelQuantity(
         listing_id=listing_id, sku=payload.get("sku") or None, quantity=int(quantity)
     )
+
+
+def product_identity(
+    channel: str, listing_id: str, product_id: int, product: Mapping[str, Any] | None
+) -> ListingIdentity:
+    """What a product from ``GET /products?include=`` says about listing ``"<product_id>"``.
+
+    Found only when a pushed ``stock_quantity`` would take: the product manages its stock. A
+    variable product that does not holds no stock of its own (its variations do).
+    """
+    if product is None:
+        return ListingIdentity(listing_id, False, problem=f"no product {product_id} on {channel}")
+    sku = str(product.get("sku") or "").strip() or None
+    if product.get("manage_stock") is True:
+        return ListingIdentity(listing_id, True, sku)
+    if product.get("type") == "variable":
+        problem = f"product {product_id} is variable; list its variations"
+    else:
+        problem = (
+            f"product {product_id} does not manage stock (manage_stock is false), "
+            "so a pushed stock_quantity would not take"
+        )
+    return ListingIdentity(listing_id, False, sku, problem)
+
+
+def variation_identity(
+    channel: str,
+    listing_id: str,
+    ids: tuple[int, int],
+    variation: Mapping[str, Any] | None,
+    parent_found: bool = True,
+) -> ListingIdentity:
+    """What a variation from ``GET /products/<id>/variations?include=`` says about listing
+    ``"<product>/<variation>"``: found when it manages its own stock."""
+    product_id, variation_id = ids
+    if not parent_found:
+        return ListingIdentity(listing_id, False, problem=f"no product {product_id} on {channel}")
+    if variation is None:
+        problem = f"no variation {variation_id} of product {product_id} on {channel}"
+        return ListingIdentity(listing_id, False, problem=problem)
+    sku = str(variation.get("sku") or "").strip() or None
+    manage = variation.get("manage_stock")
+    if manage is True:
+        return ListingIdentity(listing_id, True, sku)
+    if manage == "parent":
+        problem = (
+            f"variation {variation_id} follows the stock of product {product_id} "
+            f"(manage_stock is parent); list product {product_id}"
+        )
+    else:
+        problem = (
+            f"variation {variation_id} of product {product_id} does not manage stock "
+            "(manage_stock is false), so a pushed stock_quantity would not take"
+        )
+    return ListingIdentity(listing_id, False, sku, problem)
 
 
 def product_listing_id(payload: Mapping[str, Any]) -> str | None:

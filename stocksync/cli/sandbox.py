@@ -1,6 +1,7 @@
 """``stocksync sandbox serve``: the channel emulators on loopback, stocked from a catalog.
 
-Each emulator is the one the tests use (``stocksync.sandbox.harness``). ``--write-config`` writes
+Each emulator is the one the tests use (``stocksync.sandbox.harness``), serving the listing ids the
+catalog names, so a ledger that imports the same catalog pushes to them. ``--write-config`` writes
 the channels file ``stocksync channel read/push`` reads: ``{"channels": {name: {"kind": ...,
 <connector config fields>}}}``, secrets included, so it is written readable by its owner only.
 """
@@ -18,7 +19,7 @@ import typer
 
 from stocksync.cli.output import console, fail, table
 from stocksync.sandbox.harness import KINDS, RunningEmulator, SandboxClock, start_emulator
-from stocksync.sandbox.stocking import channel_for_kind, stock_by_channel
+from stocksync.sandbox.stocking import channel_for_kind, listing_ids_by_channel, stock_by_channel
 
 __all__ = ["sandbox_app", "serve", "start_sandbox", "write_channels_file"]
 
@@ -41,11 +42,13 @@ def start_sandbox(
     latency_ms: int = 0,
     webhook_url_base: str | None = None,
 ) -> list[RunningEmulator]:
-    """One emulator per kind, stocked as the catalog lists that kind's channel; all share a clock.
+    """One emulator per kind, stocked as the catalog lists that kind's channel, under the listing
+    ids its cells name (what the ledger imports from the same file); all share a clock.
 
-    A kind whose channel is not in the catalog (custom, usually) gets every catalog SKU.
+    A kind whose channel is not in the catalog (custom, usually) gets every catalog SKU, under
+    ids of its own. ValueError when an emulator cannot take a catalog's id.
     """
-    stocks = stock_by_channel(catalog_text)
+    stocks, ids = stock_by_channel(catalog_text), listing_ids_by_channel(catalog_text)
     everything = {sku: n for stock in stocks.values() for sku, n in stock.items()}
     clock, running = SandboxClock(), []
     try:
@@ -62,7 +65,7 @@ def start_sandbox(
                 start_emulator(
                     kind, name, stocks.get(name, everything), webhook_url=hook,
                     latency_ms=latency_ms, host=host, port=base_port + n if base_port else 0,
-                    clock=clock,
+                    clock=clock, ids=ids.get(name) if name in stocks else None,
                 )
             )  # fmt: skip
     except BaseException:

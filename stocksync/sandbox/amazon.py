@@ -59,6 +59,7 @@ RATE_PLANS: dict[str, tuple[float, int]] = {
 }
 """Operation → (rate in requests per second, burst): Amazon's default usage plans."""
 
+MAX_SELLER_SKU = 40
 TOKEN_LIFETIME = timedelta(seconds=3600)
 TWO_MINUTES = timedelta(minutes=2)
 QUANTITY_PATH = "/attributes/fulfillment_availability"
@@ -187,8 +188,17 @@ class AmazonState:
     _sequence: int = 0
 
     def add_listing(self, sku: str, quantity: int, *, name: str = "") -> AmazonListing:
-        """Add a live merchant-fulfilled listing showing ``quantity``."""
+        """Add a live merchant-fulfilled listing showing ``quantity`` under seller SKU ``sku``;
+        ValueError for a seller SKU Amazon would refuse (empty, blanks around it, more than 40
+        characters) or one the seller lists already."""
+        if not sku or sku != sku.strip() or len(sku) > MAX_SELLER_SKU:
+            raise ValueError(
+                f"{sku!r} cannot be a seller SKU: 1 to {MAX_SELLER_SKU} characters, "
+                "no blanks around them"
+            )
         with self.lock:
+            if sku in self.listings:
+                raise ValueError(f"the seller lists SKU {sku!r} already")
             self._sequence += 1
             listing = AmazonListing(sku, quantity, f"B0{self._sequence:08d}", name or sku)
             self.listings[sku] = listing

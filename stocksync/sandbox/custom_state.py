@@ -64,8 +64,18 @@ class CustomState:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
     def add_listing(self, sku: str, quantity: int, listing_id: str | None = None) -> CustomListing:
-        """Add a listing showing ``quantity``; its id defaults to ``"L-<n>"``."""
-        listing = CustomListing(listing_id or f"L-{next(self._ids)}", sku, quantity)
+        """Add a listing showing ``quantity``; its id defaults to the next free ``"L-<n>"``.
+        ValueError for an id that is empty, has blanks around it or is taken."""
+        if listing_id is None:
+            listing_id = f"L-{next(self._ids)}"
+            while listing_id in self.listings:
+                listing_id = f"L-{next(self._ids)}"
+        elif not listing_id or listing_id != listing_id.strip():
+            raise ValueError(f"{listing_id!r} cannot be a listing id: empty or blanks around it")
+        elif listing_id in self.listings:
+            taken = self.listings[listing_id].sku
+            raise ValueError(f"listing {listing_id} is SKU {taken!r}'s already")
+        listing = CustomListing(listing_id, sku, quantity)
         self.listings[listing.listing_id] = listing
         return listing
 

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from stocksync.channels.base import ChannelConnector
 from stocksync.channels.custom import CustomChannelConfig, get_field
 from stocksync.channels.registry import build_connector
+from stocksync.channels.woocommerce_parsing import parse_listing_id
 from stocksync.sandbox import amazon, custom, shopify, woocommerce
 
 __all__ = [
@@ -65,17 +66,22 @@ class Emulator(ABC):
         self.ids: dict[str, str] = {}
         """SKU → listing id for what the harness stocked (a lookup, not a scan, per call)."""
 
-    def stock(self, sku: str, quantity: int) -> None:
-        """Create a listing for ``sku`` showing ``quantity``."""
-        self.ids[sku] = self.add(sku, quantity)
+    def stock(self, sku: str, quantity: int, listing_id: str | None = None) -> None:
+        """Create a listing for ``sku`` showing ``quantity``, under ``listing_id`` when given
+        (the channel's form of id, as a catalog's ``listing:<channel>`` cell names it; ValueError
+        when the emulator cannot take it), else under an id of the emulator's own."""
+        try:
+            self.ids[sku] = self.add(sku, quantity, listing_id)
+        except ValueError as exc:
+            raise ValueError(f"{self.kind} emulator {self.name!r}, SKU {sku!r}: {exc}") from exc
 
     def listing_id(self, sku: str) -> str:
         known = self.ids.get(sku)
         return known if known is not None else self.listings()[sku][0]
 
     @abstractmethod
-    def add(self, sku: str, quantity: int) -> str:
-        """Add a listing to the state and return its id."""
+    def add(self, sku: str, quantity: int, listing_id: str | None = None) -> str:
+        """Add a listing to the state (under ``listing_id`` if given) and return its id."""
 
     @abstractmethod
     def app(self) -> Any:
@@ -127,8 +133,9 @@ class ShopifyEmulator(Emulator):
             access_token=_secret("shpat_"), app_secret=_secret(), **limits
         )
 
-    def add(self, sku: str, quantity: int) -> str:
-        return str(self.state.stock(sku, quantity))
+    def add(self, sku: str, quantity: int, listing_id: str | None = None) -> str:
+        """``listing_id`` is an inventory item gid; the variant and product ids follow from it."""
+        return str(self.state.stock(sku, quantity, item_gid=listing_id))
 
     def app(self) -> Any:
         return shopify.create_app(self.state)
@@ -193,9 +200,22 @@ class WooCommerceEmulator(Emulator):
             webhook_secret=_secret(), clock=clock, **limits,
         )  # fmt: skip
 
-    def add(self, sku: str, quantity: int) -> str:
+    def add(self, sku: str, quantity: int, listing_id: str | None = None) -> str:
+        """``listing_id`` ``"P"`` is simple product P; ``"P/V"`` is variation V of variable
+        product P (created, without a SKU of its own, with its first variation)."""
         with self.state.lock:
-            return str(self.state.add_product(sku, quantity).id)
+            if listing_id is None:
+                return str(self.state.add_product(sku, quantity).id)
+            ids = parse_listing_id(listing_id)
+            if ids is None:
+                raise ValueError(
+                    f"{listing_id!r} is not a WooCommerce listing id: PRODUCT or PRODUCT/VARIATION"
+                )
+            product, variation = ids
+            if not variation:
+                return str(self.state.add_product(sku, quantity, product_id=product).id)
+            made = self.state.add_variation(product, sku, quantity, variation_id=variation)
+            return f"{product}/{made.id}"
 
     def app(self) -> Any:
         return woocommerce.create_app(self.state)
@@ -210,7 +230,8 @@ class WooCommerceEmulator(Emulator):
         found: Listings = {}
         with self.state.lock:
             for product in self.state.products.values():
-                found[product.sku] = (str(product.id), {})
+                if product.type != "variable" or product.manage_stock:  # else: no stock of its own
+                    found[product.sku] = (str(product.id), {})
                 for variation in product.variations.values():
                     found[variation.sku] = (f"{product.id}/{variation.id}", {})
         return found
@@ -263,8 +284,9 @@ class AmazonEmulator(Emulator):
         )
         self.notification_secret = _secret()
 
-    def add(self, sku: str, quantity: int) -> str:
-        return str(self.state.add_listing(sku, quantity).sku)
+    def add(self, sku: str, quantity: int, listing_id: str | None = None) -> str:
+        """``listing_id`` is the seller SKU (by default the SKU itself)."""
+        return str(self.state.add_listing(listing_id or sku, quantity, name=sku).sku)
 
     def app(self) -> Any:
         return amazon.create_app(self.state)
@@ -278,8 +300,10 @@ class AmazonEmulator(Emulator):
                 "notification_secret": self.notification_secret, "timeout_s": TIMEOUT_S}  # fmt: skip
 
     def listings(self) -> Listings:
+        """Keyed by our SKU where a listing was stocked under a seller SKU of its own."""
+        ours = {seller_sku: sku for sku, seller_sku in self.ids.items()}
         with self.state.lock:
-            return {sku: (sku, {}) for sku in self.state.listings}
+            return {ours.get(seller, seller): (seller, {}) for seller in self.state.listings}
 
     def shown(self, listing_id: str) -> int:
         return int(self.state.quantity_of(listing_id))
@@ -327,9 +351,9 @@ class CustomEmulator(Emulator):
         self.config = loaded.model_copy(update={"name": name, "auth": auth, "webhook": hook})
         self.state = custom.CustomState(clock=clock, **limits)
 
-    def add(self, sku: str, quantity: int) -> str:
+    def add(self, sku: str, quantity: int, listing_id: str | None = None) -> str:
         with self.state.lock:
-            return str(self.state.add_listing(sku, quantity).listing_id)
+            return str(self.state.add_listing(sku, quantity, listing_id).listing_id)
 
     def app(self) -> Any:
         return custom.create_app(self.state, self.config)

@@ -180,7 +180,8 @@ def start_fleet(
 
 
 def catalog_with_ids(catalog_text: str, emulators: Mapping[str, RunningEmulator]) -> str:
-    """The catalog with every filled ``listing:<channel>`` cell replaced by that channel's id."""
+    """The catalog with every filled ``listing:<channel>`` cell replaced by that channel's id
+    (the same ids again for emulators started with the catalog's own, ``start_emulator(ids=)``)."""
     rows = list(csv.DictReader(io.StringIO(catalog_text)))
     if not rows:
         return catalog_text

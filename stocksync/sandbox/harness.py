@@ -195,19 +195,31 @@ def start_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: SandboxClock | None = None,
+    ids: Mapping[str, str] | None = None,
     **limits: Any,
 ) -> RunningEmulator:
     """Serve an emulator of ``kind`` ("shopify", "woocommerce", "amazon", "custom") stocked with
     SKU → quantity, on ``host``:``port`` (0: a free port), until ``stop()``.
 
+    ``ids`` (SKU → listing id, as a catalog's ``listing:<channel>`` cells name them) are the
+    listing ids to stock those SKUs under: a Shopify inventory item gid, a WooCommerce
+    ``PRODUCT`` or ``PRODUCT/VARIATION``, an Amazon seller SKU, a custom channel's listing id.
+    The other SKUs get ids of the emulator's own, never one of those. ValueError for an id the
+    emulator cannot take (another form, or taken) and for ids of SKUs not in ``stock``.
+
     ``limits`` go to the emulator's state: e.g. ``bucket_size``/``restore_rate`` (Shopify),
     ``apply_delay_s``/``feed_processing_s``/``rate_plans`` (Amazon), ``order_page_size`` (custom);
     custom also takes ``config`` (a ``CustomChannelConfig``, dict or path; default the sample).
     """
+    ids = ids or {}
+    stray = sorted(set(ids) - set(stock))
+    if stray:
+        raise ValueError(f"listing ids for SKUs {name!r} is not stocked with: {', '.join(stray)}")
     clock = clock or SandboxClock()
     emulator = emulator_for(kind, name, clock, **limits)
-    for sku, quantity in stock.items():
-        emulator.stock(sku, quantity)
+    given = [sku for sku in stock if sku in ids]
+    for sku in [*given, *(sku for sku in stock if sku not in ids)]:
+        emulator.stock(sku, stock[sku], ids.get(sku))
     if latency_ms:
         emulator.apply_faults({"latency_ms": latency_ms})
     emulator.deliver_webhooks_to(webhook_url)

@@ -19,7 +19,8 @@ Cost model (the reference's A9 rules, applied the same way to every call):
   changes applied (10 when userErrors came back);
 * a connection costs ``2 + first × node cost``; an inventory level costs 2 (level and item), an
   order ``1`` plus ``2 + first`` for each nested ``lineItems``/``refundLineItems`` connection;
-  ``location``/``order`` add 1; ``nodes(ids:)`` costs 2 per id;
+  ``location``/``order`` add 1; ``nodes(ids:)`` costs 2 per id (at most 250 ids; a level
+  with its quantities, or an item with its level at one location);
 * the requested cost is reserved up front and the part not used (pages shorter than ``first``) is
   refunded; a call whose requested cost exceeds what the bucket holds gets THROTTLED, and one above
   1,000 points is refused with MAX_COST_EXCEEDED.

@@ -1,6 +1,7 @@
 """The Shopify emulator's inventory operations: ``inventorySetQuantities`` with the
 compare-and-set rules of each API version, ``inventoryAdjustQuantities`` (deltas, with the same
-optional ``changeFromQuantity`` check from 2026-01), inventory levels by location, and ``nodes``.
+optional ``changeFromQuantity`` check from 2026-01), inventory levels by location, and ``nodes``
+(inventory levels, and inventory items with their ``inventoryLevel(locationId:)``).
 
 Each operation has a ``*_cost`` (the points reserved up front) and a ``resolve_*`` that returns
 ``data`` and the actual cost.
@@ -219,10 +220,14 @@ def _apply_set(state: ShopifyState, data: Json) -> Json:
     }
 
 
+def _level_id(item: InventoryItem, location: str) -> str:
+    return f"gid://shopify/InventoryLevel/{gid_number(location)}?inventory_item_id={item.id}"
+
+
 def _level_node(item: InventoryItem, location: str) -> Json:
     updated = item.updated_at[location].strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
-        "id": f"gid://shopify/InventoryLevel/{gid_number(location)}?inventory_item_id={item.id}",
+        "id": _level_id(item, location),
         "item": {"id": gid("InventoryItem", item.id), "sku": item.sku},
         "location": {"id": location},
         "quantities": [
@@ -251,19 +256,41 @@ def resolve_levels(state: ShopifyState, call: Call) -> tuple[Json, int]:
 
 
 def nodes_cost(call: Call) -> int:
+    """2 per id: an inventory level with its quantities, or an item with its ``inventoryLevel``."""
     return 2 * len(call.arg("nodes", "ids") or [])
 
 
 def resolve_nodes(state: ShopifyState, call: Call) -> tuple[Json, int]:
-    found = [_node(state, str(node_id)) for node_id in call.arg("nodes", "ids") or []]
-    return {"nodes": found}, 2 * sum(1 for n in found if n is not None)
+    """The node under each id, in order (null for none); at most 250 ids, like any input list.
+
+    An inventory item answers ``inventoryLevel(locationId:)`` when the query asks for it: its
+    level there, or null when the item is not stocked at that location.
+    """
+    ids = call.arg("nodes", "ids") or []
+    _check_size(ids)
+    level_at = call.arg("inventoryLevel", "locationId") if "inventoryLevel(" in call.query else None
+    found = [_node(state, str(node_id), level_at) for node_id in ids]
+    return {"nodes": found}, sum(_node_cost(n) for n in found)
 
 
-def _node(state: ShopifyState, node_id: str) -> Json | None:
+def _node(state: ShopifyState, node_id: str, level_at: str | None) -> Json | None:
     level = re.fullmatch(r"gid://shopify/InventoryLevel/(\d+)\?inventory_item_id=(\d+)", node_id)
     if level:
         item = state.items.get(int(level.group(2)))
         location = gid("Location", int(level.group(1)))
         return _level_node(item, location) if item and location in item.levels else None
     item = state.items.get(gid_number(node_id) or 0) if "/InventoryItem/" in node_id else None
-    return {"id": node_id, "sku": item.sku} if item else None
+    if item is None:
+        return None
+    node: Json = {"id": node_id, "sku": item.sku, "tracked": True}
+    if level_at is not None:
+        stocked = level_at in item.levels
+        node["inventoryLevel"] = {"id": _level_id(item, level_at)} if stocked else None
+    return node
+
+
+def _node_cost(node: Json | None) -> int:
+    """What a node actually cost: 1 for the node, 1 for a level or quantities it carries."""
+    if node is None:
+        return 0
+    return 1 + int(node.get("inventoryLevel") is not None or "quantities" in node)

@@ -111,18 +111,48 @@ class ShopifyState:
         """A fresh 64-bit id, beyond JavaScript's safe integers like Shopify's order ids."""
         return self.rng.randrange(2**60, 2**63)
 
-    def stock(self, sku: str, available: int, location: str = DEFAULT_LOCATION) -> str:
-        """Set ``available`` for ``sku`` at ``location`` (creating both) and return the item gid."""
+    def stock(
+        self,
+        sku: str,
+        available: int,
+        location: str = DEFAULT_LOCATION,
+        *,
+        item_gid: str | None = None,
+    ) -> str:
+        """Set ``available`` for ``sku`` at ``location`` (creating both) and return the item gid.
+
+        A new item takes ``item_gid`` (``gid://shopify/InventoryItem/N``) when given, else the
+        next id of the shop's own; ValueError for a gid of another form, one another SKU's item
+        holds, or one other than the item ``sku`` has already.
+        """
         with self.lock:
+            wanted = _item_number(item_gid) if item_gid is not None else None
+            item = self.item_by_sku(sku)
+            if item is None:
+                item = self._new_item(sku, wanted)
+            elif wanted is not None and item.id != wanted:
+                raise ValueError(
+                    f"SKU {sku!r} is inventory item {gid('InventoryItem', item.id)} already, "
+                    f"it cannot become {item_gid}"
+                )
             self.locations.add(location)
-            item = self.item_by_sku(sku) or self._new_item(sku)
             item.levels[location] = available
             item.updated_at[location] = now()
             return gid("InventoryItem", item.id)
 
-    def _new_item(self, sku: str) -> InventoryItem:
-        self._next_small_id += 1
-        item_id = self._next_small_id
+    def _new_item(self, sku: str, item_id: int | None = None) -> InventoryItem:
+        """An item under ``item_id`` (checked free) or the next free id; its variant and product
+        ids follow from it, so they are as unique as it is."""
+        if item_id is None:
+            self._next_small_id += 1
+            while self._next_small_id in self.items:
+                self._next_small_id += 1
+            item_id = self._next_small_id
+        elif item_id in self.items:
+            taken = self.items[item_id].sku
+            raise ValueError(
+                f"inventory item {gid('InventoryItem', item_id)} is SKU {taken!r}'s already"
+            )
         item = InventoryItem(
             item_id, sku, item_id + 500_000_000, item_id + 900_000_000, sku.title()
         )
@@ -151,6 +181,16 @@ class ShopifyState:
         """Bump an order's ``updated_at`` and announce it with ``orders/updated``."""
         order["updated_at"] = now().isoformat()
         self.webhooks.publish("orders/updated", order)
+
+
+def _item_number(item_gid: str) -> int:
+    """N of ``gid://shopify/InventoryItem/N``; ValueError for anything else."""
+    number = gid_number(item_gid) if item_gid.startswith("gid://shopify/InventoryItem/") else None
+    if number is None or number <= 0 or "?" in item_gid:
+        raise ValueError(
+            f"{item_gid!r} is not an inventory item id: expected gid://shopify/InventoryItem/<n>"
+        )
+    return number
 
 
 def _level_payload(item: InventoryItem, location: str) -> Json:

@@ -3,6 +3,8 @@
 A SKU is stocked on a channel when its ``listing:<channel>`` cell is filled; it shows the SKU's
 ``on_hand`` summed over locations, and a bundle shows as many sets as its components make. This
 is a starting picture for an emulator, not the ledger's allocation (no buffers, no commitments).
+The cell itself is the listing id the emulator serves the SKU under, so the ledger that imports
+the same file pushes to the listings the emulators hold.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import csv
 import io
 from collections import defaultdict
 
-__all__ = ["LISTING_PREFIX", "KIND_HINTS", "channel_for_kind", "stock_by_channel"]
+__all__ = [
+    "KIND_HINTS",
+    "LISTING_PREFIX",
+    "channel_for_kind",
+    "listing_ids_by_channel",
+    "stock_by_channel",
+]
 
 LISTING_PREFIX = "listing:"
 KIND_HINTS = {
@@ -45,6 +53,27 @@ def stock_by_channel(text: str) -> dict[str, dict[str, int]]:
         channel: {sku: _shown(sku, on_hand, recipes) for sku in skus}
         for channel, skus in listed.items()
     }
+
+
+def listing_ids_by_channel(text: str) -> dict[str, dict[str, str]]:
+    """Channel name → SKU → the listing id its ``listing:<channel>`` cell names.
+
+    A SKU's id may stand on any of its rows (the others left empty); ValueError when two of its
+    rows name different ids for one channel.
+    """
+    ids: dict[str, dict[str, str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        sku = row["sku"].strip()
+        for column, cell in row.items():
+            if not (column or "").startswith(LISTING_PREFIX) or not (cell or "").strip():
+                continue
+            channel, listing_id = column[len(LISTING_PREFIX) :], cell.strip()
+            known = ids.setdefault(channel, {}).setdefault(sku, listing_id)
+            if known != listing_id:
+                raise ValueError(
+                    f"SKU {sku!r} has two listing ids on {channel}: {known!r} and {listing_id!r}"
+                )
+    return ids
 
 
 def channel_for_kind(kind: str, channels: list[str]) -> str | None:

@@ -1,12 +1,13 @@
 """A WooCommerce REST API v3 emulator (reference: channel-apis.md section C), as an ASGI app.
 
 Faithful where a sync can trip: Basic auth with consumer key/secret, ``per_page`` capped at 100 with
-``X-WP-Total``/``X-WP-TotalPages``, batch updates capped at 100 objects (413) with per-item errors
-inside a 200, ``stock_quantity`` as an absolute overwrite (last write wins), ``modified_after``
-strictly after, refunds that restock only with ``api_restock``, and webhooks delivered in the
-background without retries, signed over the exact body bytes, disabled after the 7th failure in a
-row, with a Delivery-ID that collides within one second. Host-level faults (latency, 429, 5xx) and
-webhook faults (drop, duplicate, reorder) are injected per ``WooFaults``.
+``X-WP-Total``/``X-WP-TotalPages``, ``include=`` id lists on products and variations, batch
+updates capped at 100 objects (413) with per-item errors inside a 200, ``stock_quantity`` as an
+absolute overwrite (last write wins), ``modified_after`` strictly after, refunds that restock only
+with ``api_restock``, and webhooks delivered in the background without retries, signed over the
+exact body bytes, disabled after the 7th failure in a row, with a Delivery-ID that collides within
+one second. Host-level faults (latency, 429, 5xx) and webhook faults (drop, duplicate, reorder)
+are injected per ``WooFaults``.
 
 Simplified: one webhook subscribed to every topic it fires (``order.created`` for shopper orders,
 ``order.updated`` for API updates and refunds; no ``product.*`` echoes), site time zone UTC, prices
@@ -188,23 +189,43 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _included(request: Request) -> set[int] | None:
+    """The ``include`` ids (``include=1,2`` or ``include[]=1&include[]=2``), None when absent."""
+    raw = request.query_params.getlist("include") + request.query_params.getlist("include[]")
+    if not raw:
+        return None
+    parts = [part.strip() for value in raw for part in value.split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise WooError(
+            400, "rest_invalid_param", "Invalid parameter(s): include",
+            params={"include": "include[0] is not of type integer."},
+        )  # fmt: skip
+    return {int(part) for part in parts}
+
+
 def _add_product_routes(app: FastAPI, state: WooState) -> None:
     @app.get(f"{API}/products")
     def list_products(request: Request) -> JSONResponse:
         skus = set(filter(None, (request.query_params.get("sku") or "").split(",")))
+        include = _included(request)
         with state.lock:
             found = [
                 product_json(p)
                 for p in sorted(state.products.values(), key=lambda p: -p.id)
-                if not skus or p.sku in skus
+                if (not skus or p.sku in skus) and (include is None or p.id in include)
             ]
         return _paged(request, found)
 
     @app.get(f"{API}/products/{{product_id}}/variations")
     def list_variations(product_id: int, request: Request) -> JSONResponse:
+        include = _included(request)
         with state.lock:
             product = _parent(state, product_id)
-            found = [variation_json(product, v) for v in product.variations.values()]
+            found = [
+                variation_json(product, v)
+                for v in product.variations.values()
+                if include is None or v.id in include
+            ]
         return _paged(request, found)
 
     @app.post(f"{API}/products/batch")

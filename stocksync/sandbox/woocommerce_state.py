@@ -104,12 +104,35 @@ class WooState:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _next_post_id: int = 100
+    _post_ids: set[int] = field(default_factory=set, repr=False)
+    """Every post id handed out, generated or given."""
     _next_item_id: int = 1000
 
     def next_post_id(self) -> int:
-        """Products, variations, orders and refunds share WordPress's post ids."""
+        """Products, variations, orders and refunds share WordPress's post ids; one given to a
+        product or variation (``product_id``, ``variation_id``) is skipped."""
         self._next_post_id += 1
+        while self._post_id_used(self._next_post_id):
+            self._next_post_id += 1
+        self._post_ids.add(self._next_post_id)
         return self._next_post_id
+
+    def _post_id_used(self, post_id: int) -> bool:
+        return post_id in self._post_ids or post_id in self.products or post_id in self.orders
+
+    def _take_post_id(self, post_id: int | None, what: str) -> int:
+        """``post_id`` for a new ``what`` (ValueError if it is not positive or is taken), else
+        the next free one."""
+        if post_id is None:
+            return self.next_post_id()
+        if isinstance(post_id, bool) or not isinstance(post_id, int) or post_id <= 0:
+            raise ValueError(
+                f"{post_id!r} cannot be the id of {what}: post ids are whole numbers > 0"
+            )
+        if self._post_id_used(post_id):
+            raise ValueError(f"post id {post_id} is taken already; it cannot be {what}")
+        self._post_ids.add(post_id)
+        return post_id
 
     def next_item_id(self) -> int:
         """Order items (lines, refund lines) have their own id sequence."""
@@ -117,15 +140,55 @@ class WooState:
         return self._next_item_id
 
     def add_product(
-        self, sku: str, stock: int | None, *, name: str = "", price: str = "10.00"
+        self,
+        sku: str,
+        stock: int | None,
+        *,
+        name: str = "",
+        price: str = "10.00",
+        product_id: int | None = None,
     ) -> WooProduct:
-        """Add a simple product that manages its stock (``stock=None``: stock not managed)."""
+        """Add a simple product that manages its stock (``stock=None``: stock not managed),
+        under ``product_id`` when given (ValueError if that post id is taken)."""
         product = WooProduct(
-            id=self.next_post_id(), sku=sku, name=name or sku, stock_quantity=stock,
-            manage_stock=stock is not None, price=price, date_modified_gmt=self.now(),
+            id=self._take_post_id(product_id, f"product {sku!r}"), sku=sku, name=name or sku,
+            stock_quantity=stock, manage_stock=stock is not None, price=price,
+            date_modified_gmt=self.now(),
         )  # fmt: skip
         self.products[product.id] = product
         return product
+
+    def add_variation(
+        self, product_id: int, sku: str, stock: int | None, *, variation_id: int | None = None
+    ) -> WooVariation:
+        """Add a variation (SKU, stock; ``None``: not managed) to variable product ``product_id``,
+        creating that product (without a SKU) if there is none; under ``variation_id`` when
+        given. ValueError when the product is not variable or an id is taken."""
+        if variation_id is not None and (
+            variation_id == product_id or self._post_id_used(variation_id)
+        ):
+            raise ValueError(
+                f"post id {variation_id} is taken already; it cannot be variation {sku!r}"
+            )
+        product = self.products.get(product_id)
+        if product is None:
+            product = WooProduct(
+                id=self._take_post_id(product_id, f"the parent of {sku!r}"), sku="",
+                name=f"Variable product {product_id}", stock_quantity=None, manage_stock=False,
+                type="variable", date_modified_gmt=self.now(),
+            )  # fmt: skip
+            self.products[product.id] = product
+        elif product.type != "variable":
+            raise ValueError(
+                f"product {product_id} is a {product.type} product ({product.sku!r}); "
+                f"it has no variations, so {sku!r} cannot be one"
+            )
+        variation = WooVariation(
+            self._take_post_id(variation_id, f"variation {sku!r}"), sku, stock,
+            stock is not None, date_modified_gmt=self.now(),
+        )  # fmt: skip
+        product.variations[variation.id] = variation
+        return variation
 
     def add_variable_product(self, sku: str, variations: Mapping[str, int | None]) -> WooProduct:
         """Add a variable product whose variations (SKU → stock) manage their own stock."""

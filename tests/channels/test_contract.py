@@ -42,6 +42,13 @@ UNKNOWN: dict[str, tuple[str, str]] = {
     "custom": ("L-404", "unknown listing L-404"),
 }
 """A listing id each channel does not know, and what its refusal message says."""
+NOT_HELD = {
+    "shopify": "no inventory item gid://shopify/InventoryItem/9999 on shopify-contract",
+    "woocommerce": "no product 999999 on woocommerce-contract",
+    "amazon": "no listing with seller SKU RETRO-CLOCK in marketplace ",
+    "custom": "no listing L-404 on custom-contract",
+}
+"""What ``identify`` says of that id."""
 ORDER_EVENT = {"amazon": EventKind.ORDER_UPDATED}
 """Amazon announces a new order as an ORDER_CHANGE; the others as order created."""
 
@@ -313,6 +320,36 @@ def test_server_errors_surface_as_transient_errors_or_retry_later_never_as_succe
     assert {r.status for r in results} <= {PushStatus.RETRY_LATER}
     channel.clear_faults()
     assert channel.shown(MUG) == 5
+
+
+def test_identify_tells_what_the_channel_holds_under_each_id_in_the_order_given(
+    channel: RunningEmulator,
+) -> None:
+    """Amazon's listing id is the seller SKU itself: found, with no SKU of its own to compare."""
+    connector = connect(channel)
+    unknown, _ = UNKNOWN[channel.kind]
+    listings = channel.listings()
+
+    mug, missing, coaster = connector.identify([listings[MUG], (unknown, {}), listings[COASTER]])
+
+    own_sku = channel.kind != "amazon"
+    assert (mug.listing_id, mug.found, mug.sku, mug.problem) == (
+        channel.listing_id(MUG), True, MUG if own_sku else None, "",
+    )  # fmt: skip
+    assert (coaster.listing_id, coaster.found, coaster.sku) == (
+        channel.listing_id(COASTER), True, COASTER if own_sku else None,
+    )  # fmt: skip
+    assert (missing.listing_id, missing.found, missing.sku) == (unknown, False, None)
+    assert missing.problem.startswith(NOT_HELD[channel.kind])
+    assert connector.identify([]) == []
+
+
+def test_identify_raises_a_transient_error_when_the_channel_fails(channel: RunningEmulator) -> None:
+    connector = connect(channel)
+    channel.set_faults(error_rate=1.0)
+
+    with pytest.raises(TransientChannelError):
+        connector.identify([channel.listings()[MUG]])
 
 
 def test_the_shopper_order_can_be_fulfilled(channel: RunningEmulator) -> None:
