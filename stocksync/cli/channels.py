@@ -1,6 +1,7 @@
-"""``stocksync channel read`` and ``channel push``: look at and set a channel's counts by hand.
+"""``stocksync channel read``, ``channel push`` and ``channel map``: look at and set a channel's
+counts by hand, and take its listing ids from the SKUs it shows.
 
-Both commands reach the channel with the configuration from the channels file and
+The commands reach the channel with the configuration from the channels file and
 ``STOCKSYNC_<NAME>_<FIELD>`` variables (see ``stocksync.channels.settings``), so they work without
 a Prefect server. SKUs map to listings through the ledger when it knows the channel, else through
 the SKU the channel itself shows.
@@ -22,11 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from stocksync.channels.base import ChannelConnector, ChannelQuantity, PushStatus, QuantityPush
 from stocksync.channels.errors import ChannelAuthError, TransientChannelError
+from stocksync.channels.settings import channels_file as find_channels_file
 from stocksync.channels.settings import load_channel
-from stocksync.cli.output import JsonOpt, console, err_console, open_ledger, print_json, table
+from stocksync.cli.output import JsonOpt, console, err_console, open_ledger, print_json, run, table
 from stocksync.cli.setup import channel_app
-from stocksync.domain.errors import StockSyncError
+from stocksync.domain.errors import NotFoundError, NotUtf8Error, StockSyncError
+from stocksync.domain.listing_identity import ListingState
+from stocksync.domain.mapping import MapStatus
 from stocksync.ledger.channel_listings import ChannelListings, channel_listings
+from stocksync.ledger.mapping import ChannelMapping, map_channel
 from stocksync.settings import get_settings
 
 __all__ = ["channel_app"]
@@ -50,6 +55,10 @@ class ListingRead:
     desired_qty: int | None = None
     expected_qty: int | None = None
     in_ledger: bool = False
+    state: str | None = None
+    """The ledger listing's state (``ListingRow.state``); None when the ledger has no listing."""
+    channel_sku: str | None = None
+    """What the channel held under the id when the ledger last checked (see ``state``)."""
 
     @property
     def drift(self) -> int | None:
@@ -62,8 +71,10 @@ class ListingRead:
 READ_HELP = (
     "Show what the channel lists right now, beside the ledger's desired and expected counts."
     "\n\ndrift is the channel's count minus the count the ledger expects it to show: units the "
-    "channel moved (or lost) that the ledger has not recorded. SKUs map to listings through the "
-    "ledger, else through the SKU the channel shows."
+    "channel moved (or lost) that the ledger has not recorded. state is whether the channel "
+    "holds the ledger's SKU under the listing's id: unverified (not checked yet), active, "
+    "mismatched (with the SKU the channel holds there) or refused; only the first two are "
+    "pushed. SKUs map to listings through the ledger, else through the SKU the channel shows."
 )
 
 
@@ -89,12 +100,13 @@ def channel_read(
         return
     table(
         f"{name} now",
-        ["sku", "listing", "channel_qty", "desired_qty", "expected_qty", "drift"],
+        ["sku", "listing", "channel_qty", "state", "desired_qty", "expected_qty", "drift"],
         [
             [
                 r.sku,
                 r.listing_id,
                 _shown(r.channel_qty),
+                _state(r),
                 r.desired_qty,
                 r.expected_qty,
                 _drift(r.drift),
@@ -150,6 +162,75 @@ def channel_push(
     raise _fail(f"{name} rejected the push{detail}", 1)
 
 
+MAP_HELP = (
+    "Propose each ledger SKU's listing id on the channel from the SKUs the channel shows; with "
+    "--apply, write it."
+    "\n\nFor every ledger SKU (bundles too) the channel shows under one listing id: new (the "
+    "ledger has no listing of it on the channel), change (the ledger's listing has another id) "
+    "or ok. A SKU the channel shows under two ids is ambiguous; an id another SKU's listing keeps "
+    "in the ledger is a conflict; a ledger listing whose SKU the channel does not show is 'not on "
+    "channel'. None of those three is ever applied. --apply writes the new listings and changed "
+    "ids in one transaction; each is checked on the channel before its next push."
+)
+
+
+@channel_app.command("map", help=MAP_HELP)
+def channel_map(
+    name: str = typer.Argument(..., help="The channel, e.g. woo-site."),
+    apply: bool = typer.Option(False, "--apply", help="Write the new listings and changed ids."),
+    as_json: bool = JsonOpt,
+    channels_file: Path | None = FileOpt,
+) -> None:
+    """Listing ids from the SKUs the channel shows (see ``MAP_HELP``)."""
+    view = run(lambda s: channel_listings(s, name, ()))
+    if view is None:
+        raise _fail(str(NotFoundError("channel", name)))
+    with _channel(name, channels_file, view) as connector, _failures(name):
+        shown = connector.read_quantities()
+    mapping: ChannelMapping = run(lambda s: map_channel(s, name, shown, apply=apply))
+    if as_json:
+        print_json(
+            {
+                "channel": name,
+                "applied": mapping.applied,
+                "proposals": [asdict(p) for p in mapping.proposals],
+            }
+        )
+        return
+    table(
+        f"{name}: listing ids by the SKUs it shows",
+        ["sku", "status", "ledger_id", "channel_id", "note"],
+        [
+            [p.sku, p.status, p.ledger_id, ", ".join(p.channel_ids), p.note]
+            for p in mapping.proposals
+        ],
+    )
+    for line in _map_summary(mapping):
+        console.print(escape(line))
+
+
+def _map_summary(mapping: ChannelMapping) -> list[str]:
+    new, change = len(mapping.of(MapStatus.NEW)), len(mapping.of(MapStatus.CHANGE))
+    if mapping.applied:
+        lines = [
+            f"applied: {new} new, {change} changed; each is checked on the channel before its "
+            "next push"
+        ]
+    elif new or change:
+        lines = [
+            f"nothing written: {new + change} to apply ({new} new, {change} change); "
+            "--apply writes them"
+        ]
+    else:
+        lines = ["nothing to apply"]
+    conflicts, ambiguous = len(mapping.of(MapStatus.CONFLICT)), len(mapping.of(MapStatus.AMBIGUOUS))
+    held = [f"{conflicts} conflict{'' if conflicts == 1 else 's'}"] if conflicts else []
+    held += [f"{ambiguous} ambiguous"] if ambiguous else []
+    if held:
+        lines.append(f"{', '.join(held)}: never applied")
+    return lines
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -183,7 +264,10 @@ def _row(
     listing = view.listings.get(sku) if view and sku else None
     if listing is None or listing.external_id != listing_id:
         return ListingRead(sku, listing_id, qty)
-    return ListingRead(sku, listing_id, qty, listing.desired, listing.expected, in_ledger=True)
+    return ListingRead(
+        sku, listing_id, qty, listing.desired, listing.expected, in_ledger=True,
+        state=listing.state, channel_sku=listing.channel_sku,
+    )  # fmt: skip
 
 
 def _by_channel_sku(connector: ChannelConnector, skus: Sequence[str]) -> dict[str, ChannelQuantity]:
@@ -236,10 +320,14 @@ def _channel(
 ) -> Iterator[ChannelConnector]:
     """The channel's connector, closed afterwards; configuration errors end the command."""
     try:
+        _check_utf8(find_channels_file(channels_file))
         settings = load_channel(name, path=channels_file, ledger_kind=view.kind if view else None)
         connector = settings.connector()
     except StockSyncError as exc:
         raise _fail(str(exc)) from None
+    except UnicodeDecodeError as exc:  # a file the channels file names (a custom spec_file)
+        where = "a file the channel's configuration names"
+        raise _fail(str(NotUtf8Error(where, exc.object, exc.start))) from None
     try:
         yield connector
     finally:
@@ -259,9 +347,26 @@ def _failures(name: str) -> Iterator[None]:
         raise _fail(str(exc)) from None
 
 
+def _check_utf8(path: Path | None) -> None:
+    """Refuse a channels file that is not UTF-8 in one line naming the byte (NotUtf8Error)."""
+    if path is None:
+        return
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # reading it again says what is wrong, in the channel settings' words
+    NotUtf8Error.decode(data, str(path))
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
+
+
+def _state(row: ListingRead) -> str:
+    if row.state == ListingState.MISMATCHED and row.channel_sku:
+        return f"mismatched: {row.channel_sku}"
+    return row.state or ""
 
 
 def _shown(qty: int | None) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from stocksync.cli.output import console, fail, table
+from stocksync.domain.errors import NotUtf8Error
 from stocksync.sandbox.harness import KINDS, RunningEmulator, SandboxClock, start_emulator
 from stocksync.sandbox.stocking import channel_for_kind, listing_ids_by_channel, stock_by_channel
 
@@ -109,8 +110,8 @@ def serve(
         raise fail(f"--kind takes each of {', '.join(KINDS)} at most once; got {kind}")
     try:
         emulators = start_sandbox(
-            kind, catalog.read_text(encoding="utf-8"), host=host, base_port=base_port,
-            latency_ms=latency_ms, webhook_url_base=webhook_url_base,
+            kind, NotUtf8Error.decode(catalog.read_bytes(), catalog.name), host=host,
+            base_port=base_port, latency_ms=latency_ms, webhook_url_base=webhook_url_base,
         )  # fmt: skip
     except (RuntimeError, OSError, ValueError) as exc:
         raise fail(f"could not start the emulators: {exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -15,9 +16,9 @@ from stocksync.cli.output import (
     run,
     table,
 )
-from stocksync.domain.errors import InvalidRequestError
+from stocksync.domain.errors import InvalidRequestError, NotUtf8Error
 from stocksync.domain.model import ChannelPolicy
-from stocksync.ledger.catalog import export_catalog, import_catalog
+from stocksync.ledger.catalog import CatalogSummary, export_catalog, import_catalog
 from stocksync.ledger.config import (
     ChannelInfo,
     LocationInfo,
@@ -132,22 +133,79 @@ def channel_list(as_json: bool = JsonOpt) -> None:
     )
 
 
-@catalog_app.command("import")
+IMPORT_HELP = (
+    "Import a catalog CSV; a bad row aborts the whole file."
+    "\n\nA file imported again adds what is new (SKUs, stock rows, listings, bundles) and keeps "
+    "the counts the ledger holds: rows whose count differs are shown, and set to the file's only "
+    "with --set-stock. A location the ledger does not know is an error unless --create-locations "
+    "is given. A listing given another id is checked on its channel before its next push."
+)
+
+
+@catalog_app.command("import", help=IMPORT_HELP)
 def catalog_import(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    set_stock: bool = typer.Option(
+        False, "--set-stock", help="Set the counts the ledger already holds to the file's."
+    ),
+    create_locations: bool = typer.Option(
+        False, "--create-locations", help="Create unknown locations as warehouses."
+    ),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """Import a catalog CSV; a bad row aborts the whole file."""
-    text = file.read_text(encoding="utf-8")
-    summary = run(lambda s: import_catalog(s, text))
-    console.print(
-        f"imported {summary.skus} SKUs ({summary.bundles} bundles), {summary.stock_rows} stock rows, "
-        f"{summary.listings} listings"
-        + (
-            f"; new locations: {', '.join(summary.locations_created)}"
-            if summary.locations_created
-            else ""
-        )
+    """Import a catalog CSV (see ``IMPORT_HELP``)."""
+    text = read_utf8(file)
+    summary: CatalogSummary = run(
+        lambda s: import_catalog(s, text, set_stock=set_stock, create_locations=create_locations)
     )
+    if as_json:
+        print_json(asdict(summary))
+        return
+    differ = summary.counts_set or summary.counts_kept
+    if differ:
+        table(
+            "Counts that differ from the ledger",
+            ["sku", "location", "ledger_on_hand", "file_on_hand"],
+            [[d.sku, d.location, d.ledger_on_hand, d.file_on_hand] for d in differ],
+        )
+    if summary.listing_ids_changed:
+        table(
+            "Listing ids changed",
+            ["channel", "sku", "old_id", "new_id"],
+            [[c.channel, c.sku, c.old_id, c.new_id] for c in summary.listing_ids_changed],
+        )
+    console.print(_imported(summary))
+    if summary.counts_kept:
+        n = len(summary.counts_kept)
+        console.print(
+            f"{_count(n, 'count')} {'differs' if n == 1 else 'differ'} from the ledger and "
+            f"{'was' if n == 1 else 'were'} kept; --set-stock sets {'it' if n == 1 else 'them'}"
+        )
+    if summary.counts_set:
+        console.print(f"set {_count(len(summary.counts_set), 'count')} to the file's")
+    if summary.listing_ids_changed:
+        console.print(
+            f"{_count(len(summary.listing_ids_changed), 'listing id')} changed: checked on the "
+            "channel before their next push"
+        )
+
+
+def _imported(summary: CatalogSummary) -> str:
+    line = (
+        f"imported {summary.skus} SKUs ({summary.bundles} bundles), {summary.stock_rows} stock "
+        f"rows, {summary.listings} listings; added {summary.skus_added} SKUs, "
+        f"{summary.stock_rows_added} stock rows, {summary.listings_added} listings"
+    )
+    if summary.locations_created:
+        line += f"; new locations: {', '.join(summary.locations_created)}"
+    return line
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a file the command reads; one line naming the first byte that is not UTF-8
+    (and exit code 2) if it is not."""
+    with errors_to_exit():
+        return NotUtf8Error.decode(path.read_bytes(), str(path))
 
 
 @catalog_app.command("export")
@@ -159,6 +217,10 @@ def catalog_export(file: Path) -> None:
 
 def vars_of(obj: object) -> dict[str, object]:
     return {name: getattr(obj, name) for name in obj.__slots__}  # type: ignore[attr-defined]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _join(value: object) -> str:

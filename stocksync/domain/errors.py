@@ -4,8 +4,10 @@ StockSyncError
 ├── LedgerError                 a ledger operation was refused; nothing was written
 │   ├── NotFoundError           an unknown SKU, location, channel or order
 │   ├── InvalidRequestError     a quantity or argument that cannot be applied
+│   │   └── QuantityError       a quantity outside what the operation takes or the ledger holds
 │   └── UnmappableLineError     an order line names neither a known SKU nor a known listing
-└── CatalogError                a catalog file row is wrong (names row and column)
+├── CatalogError                a catalog file row is wrong (names row and column)
+└── NotUtf8Error                a file the CLI reads is not UTF-8 (names the byte and where)
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ __all__ = [
     "InvalidRequestError",
     "LedgerError",
     "NotFoundError",
+    "NotUtf8Error",
+    "QuantityError",
     "StockSyncError",
     "UnmappableLineError",
 ]
@@ -41,6 +45,18 @@ class InvalidRequestError(LedgerError, ValueError):
     """A request the ledger cannot apply as asked (negative quantity, stock on a bundle, …)."""
 
 
+class QuantityError(InvalidRequestError):
+    """A quantity outside ``low`` to ``high``: fewer units than the operation takes, or more than
+    the ledger's 32-bit counters hold (``stocksync.domain.model.MAX_QUANTITY``)."""
+
+    def __init__(self, what: str, quantity: int, low: int, high: int) -> None:
+        super().__init__(f"{what} must be {low:,} to {high:,}, not {quantity:,}")
+        self.what = what
+        self.quantity = quantity
+        self.low = low
+        self.high = high
+
+
 class UnmappableLineError(LedgerError):
     """An order line whose SKU and external listing id are both unknown or empty."""
 
@@ -58,3 +74,25 @@ class CatalogError(StockSyncError, ValueError):
         super().__init__(f"row {row}, column {column!r}: {message}")
         self.row = row
         self.column = column
+
+
+class NotUtf8Error(StockSyncError, ValueError):
+    """A file that is not UTF-8; names its first bad byte, the byte's offset and its line."""
+
+    def __init__(self, name: str, data: bytes, offset: int) -> None:
+        line = data.count(b"\n", 0, offset) + 1
+        super().__init__(
+            f"{name} is not UTF-8: byte 0x{data[offset]:02x} at offset {offset} (line {line}); "
+            "save it as UTF-8"
+        )
+        self.name = name
+        self.offset = offset
+        self.line = line
+
+    @classmethod
+    def decode(cls, data: bytes, name: str) -> str:
+        """``data`` as text; this error, naming the file ``name``, if it is not UTF-8."""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise cls(name, data, exc.start) from None

@@ -4,6 +4,12 @@ Columns: ``sku,location,on_hand`` (required), ``title``, ``reorder_point``, ``le
 ``components`` (``SKU*QTY;SKU*QTY`` for a bundle) and ``listing:CHANNEL`` (that channel's id for
 the SKU). One row per SKU x location; a bundle has one row with no location. The whole file is
 checked before anything is written, and imported in one transaction.
+
+Importing into a ledger that already holds the catalog adds what is new (SKUs, stock rows,
+listings, bundle recipes) and changes no count the ledger holds unless told to (``set_stock``):
+the rows whose counts differ are reported instead (:mod:`stocksync.domain.catalog_diff`). A
+location the ledger does not know is an error unless the import may create it; a listing given
+another id is checked on the channel again before its next push.
 """
 
 from __future__ import annotations
@@ -17,11 +23,19 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from stocksync.domain.catalog_diff import (
+    CountDifference,
+    ListingIdChange,
+    StockPlan,
+    plan_listings,
+    plan_stock,
+)
 from stocksync.domain.errors import CatalogError
 from stocksync.ledger.config_cache import bump_epoch
 from stocksync.ledger.listings import listing_scope, refresh_listings
+from stocksync.ledger.mapping import change_listing_ids
 from stocksync.ledger.sql import lock_stock
-from stocksync.ledger.stock import set_stock
+from stocksync.ledger.stock import set_stock as set_count
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelRow,
@@ -54,34 +68,55 @@ class _Sku:
 
 @dataclass(frozen=True, slots=True)
 class CatalogSummary:
+    """What an import found in the file and what it changed in the ledger."""
+
     skus: int
     bundles: int
     locations_created: list[str]
     stock_rows: int
     listings: int
+    skus_added: int = 0
+    stock_rows_added: int = 0
+    """Stock rows the ledger did not have, set to the file's counts."""
+    listings_added: int = 0
+    counts_kept: list[CountDifference] = field(default_factory=list)
+    """Rows whose count differs from the ledger's, left as the ledger has them."""
+    counts_set: list[CountDifference] = field(default_factory=list)
+    """Rows whose count differed, set to the file's (``set_stock``)."""
+    listing_ids_changed: list[ListingIdChange] = field(default_factory=list)
+    """Listings given another id: each is checked on its channel before its next push."""
 
 
-def import_catalog(session: Session, text: str) -> CatalogSummary:
-    """Check and import a catalog file (see the module docstring); raise CatalogError on a bad row."""
+def import_catalog(
+    session: Session, text: str, *, set_stock: bool = False, create_locations: bool = True
+) -> CatalogSummary:
+    """Check and import a catalog file (see the module docstring); raise CatalogError on a bad row.
+
+    ``set_stock``: set the stock rows the ledger already has to the file's counts too (else
+    their differences are only reported). ``create_locations``: create the locations the ledger
+    does not know as warehouses (else each is an error naming its first row).
+    """
     skus, channels = _parse(text)
     _check_references(session, skus, channels)
     _check_listing_ids(session, skus)
-    created = _ensure_locations(session, {loc for s in skus.values() for loc in s.stock})
-    ids = _upsert_skus(session, skus)
+    created = _ensure_locations(session, skus, create=create_locations)
+    ids, skus_added = _upsert_skus(session, skus)
     # every stock row this import reads or writes, locked up front in the one global order
-    lock_stock(session, sku_ids=listing_scope(session, set(ids.values()))[1])
-    run = uuid.uuid4().hex
-    for item in skus.values():
-        for loc, qty in item.stock.items():
-            set_stock(
-                session,
-                sku=item.sku,
-                qty=qty,
-                location=loc,
-                key=f"import:{run}:row{item.stock_rows[loc]}",
-                note="catalog import",
-            )
-    listing_count = _upsert_listings(session, skus, ids, channels)
+    locked = lock_stock(session, sku_ids=listing_scope(session, set(ids.values()))[1])
+    plan = _plan_stock(session, skus, ids, locked)
+    counts, run = plan.to_set(set_stock=set_stock), uuid.uuid4().hex
+    for item in skus.values():  # in file order
+        for loc in item.stock:
+            if (item.sku, loc) in counts:
+                set_count(
+                    session,
+                    sku=item.sku,
+                    qty=counts[(item.sku, loc)],
+                    location=loc,
+                    key=f"import:{run}:row{item.stock_rows[loc]}",
+                    note="catalog import",
+                )
+    listing_count, listings_added, changed = _upsert_listings(session, skus, ids, channels)
     bump_epoch(session)
     refresh_listings(session, set(ids.values()))
     return CatalogSummary(
@@ -90,6 +125,12 @@ def import_catalog(session: Session, text: str) -> CatalogSummary:
         locations_created=created,
         stock_rows=sum(len(s.stock) for s in skus.values()),
         listings=listing_count,
+        skus_added=skus_added,
+        stock_rows_added=len(plan.new),
+        listings_added=listings_added,
+        counts_kept=[] if set_stock else plan.differ,
+        counts_set=plan.differ if set_stock else [],
+        listing_ids_changed=changed,
     )
 
 
@@ -316,26 +357,42 @@ def _check_listing_ids(session: Session, skus: dict[str, _Sku]) -> None:
     )
     for channel, ext, owner in taken:
         sku = seen.get((channel, ext))
-        if sku is not None and sku != owner:
+        # the file gives the owner another id there: the two swap ids
+        moves_away = owner in skus and channel in skus[owner].listings
+        if sku is not None and sku != owner and not moves_away:
             row = skus[sku].row
             raise CatalogError(
                 row, LISTING_PREFIX + channel, f"{ext!r} is already {owner!r}'s listing"
             )
 
 
-def _ensure_locations(session: Session, names: set[str]) -> list[str]:
+def _ensure_locations(session: Session, skus: dict[str, _Sku], *, create: bool) -> list[str]:
+    """Create the locations the file names and the ledger lacks, or refuse the first of them."""
+    first_row: dict[str, int] = {}
+    for item in skus.values():
+        for loc, row in item.stock_rows.items():
+            first_row[loc] = min(row, first_row.get(loc, row))
     known = set(session.execute(select(LocationRow.name)).scalars())
-    created = sorted(names - known)
-    for name in created:
+    unknown = sorted(first_row.keys() - known)
+    if unknown and not create:
+        name = min(unknown, key=first_row.__getitem__)
+        raise CatalogError(
+            first_row[name], "location",
+            f"no location named {name!r}; add it first (stocksync location add), or let the "
+            "import create it (--create-locations)",
+        )  # fmt: skip
+    for name in unknown:
         session.add(LocationRow(name=name, kind="warehouse"))
     session.flush()
-    return created
+    return unknown
 
 
-def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> dict[str, int]:
+def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> tuple[dict[str, int], int]:
+    """SKU name → id for every SKU of the file, created where new; and how many were."""
     rows = {
         r.sku: r for r in session.execute(select(SkuRow).where(SkuRow.sku.in_(set(skus)))).scalars()
     }
+    added = len(skus) - len(rows)
     for item in skus.values():
         row = rows.get(item.sku) or SkuRow(sku=item.sku)
         row.title = item.title if item.title is not None else row.title
@@ -369,31 +426,54 @@ def _upsert_skus(session: Session, skus: dict[str, _Sku]) -> dict[str, int]:
                     )
                 )
     session.flush()
-    return ids
+    return ids, added
+
+
+def _plan_stock(
+    session: Session,
+    skus: dict[str, _Sku],
+    ids: dict[str, int],
+    locked: dict[tuple[int, int], list[int]],
+) -> StockPlan:
+    """The file's stock rows against the ledger's counts, read under the import's locks."""
+    location_ids = dict(session.execute(select(LocationRow.name, LocationRow.id)).all())
+    file_counts = {(s.sku, loc): qty for s in skus.values() for loc, qty in s.stock.items()}
+    ledger_counts = {
+        (sku, loc): locked[key][0]
+        for sku, loc in file_counts
+        if (key := (ids[sku], location_ids[loc])) in locked
+    }
+    return plan_stock(file_counts, ledger_counts)
 
 
 def _upsert_listings(
     session: Session, skus: dict[str, _Sku], ids: dict[str, int], channels: dict[str, str]
-) -> int:
+) -> tuple[int, int, list[ListingIdChange]]:
+    """Add the file's new listings and give the changed ones their new ids; return the number
+    of listings in the file, of those added, and the changes."""
     channel_ids = dict(session.execute(select(ChannelRow.name, ChannelRow.id)).all())
-    existing = {
-        (r.channel_id, r.sku_id): r
-        for r in session.execute(
-            select(ListingRow).where(ListingRow.sku_id.in_(set(ids.values())))
-        ).scalars()
+    held = {
+        (channel, sku): (int(listing_id), ext)
+        for listing_id, channel, sku, ext in session.execute(
+            select(ListingRow.id, ChannelRow.name, SkuRow.sku, ListingRow.external_id)
+            .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
+            .join(SkuRow, SkuRow.id == ListingRow.sku_id)
+            .where(ListingRow.sku_id.in_(set(ids.values())))
+        )
     }
-    count = 0
-    for item in skus.values():
-        for channel, external_id in item.listings.items():
-            key = (channel_ids[channel], ids[item.sku])
-            row = existing.get(key) or ListingRow(
-                channel_id=key[0], sku_id=key[1], external_id=external_id
+    wanted = {(ch, s.sku): ext for s in skus.values() for ch, ext in s.listings.items()}
+    plan = plan_listings(wanted, {pair: ext for pair, (_, ext) in held.items()})
+    change_listing_ids(session, {held[(c.channel, c.sku)][0]: c.new_id for c in plan.changed})
+    for pair, external_id in wanted.items():  # in file order, as the rows' ids always were
+        if pair in plan.new:
+            channel, sku = pair
+            session.add(
+                ListingRow(
+                    channel_id=channel_ids[channel], sku_id=ids[sku], external_id=external_id
+                )
             )
-            row.external_id = external_id
-            session.add(row)
-            count += 1
     session.flush()
-    return count
+    return len(wanted), len(plan.new), plan.changed
 
 
 def export_catalog(session: Session) -> str:

@@ -23,6 +23,10 @@ class LedgerListing:
     expected: int | None
     """What the channel should show now; None until the first push."""
     pushed: int | None
+    state: str = "unverified"
+    """Whether the channel holds this SKU under ``external_id`` (``ListingRow.state``)."""
+    channel_sku: str | None = None
+    """The SKU the channel held under ``external_id`` when last checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ def channel_listings(
             row.desired_qty,
             row.expected_qty,
             row.pushed_qty,
+            row.state,
+            row.channel_sku,
         )  # fmt: skip
         for row, sku in session.execute(stmt)
     }

@@ -152,12 +152,14 @@ def test_read_shows_each_listing_beside_the_ledger_and_marks_the_drift(
     assert doc["in_ledger"] is True
     assert rows[MUG] == {
         "sku": MUG, "listing_id": stocked[MUG], "channel_qty": 3, "desired_qty": 5,
-        "expected_qty": 5, "in_ledger": True, "drift": -2,
+        "expected_qty": 5, "in_ledger": True, "state": "unverified", "channel_sku": None,
+        "drift": -2,
     }  # fmt: skip
     assert (rows[COASTER]["channel_qty"], rows[COASTER]["drift"]) == (12, 0)
     assert rows[CANDLE] == {
         "sku": CANDLE, "listing_id": stocked[CANDLE], "channel_qty": 7, "desired_qty": None,
-        "expected_qty": None, "in_ledger": False, "drift": None,
+        "expected_qty": None, "in_ledger": False, "state": None, "channel_sku": None,
+        "drift": None,
     }  # fmt: skip
 
 
@@ -309,7 +311,8 @@ def test_a_ledger_listing_the_channel_no_longer_shows_is_not_pushed(
 
     gone = [r for r in read["listings"] if r["sku"] == COASTER]
     assert gone == [{"sku": COASTER, "listing_id": stocked[COASTER], "channel_qty": None,
-                     "desired_qty": 12, "expected_qty": 12, "in_ledger": True, "drift": None}]  # fmt: skip
+                     "desired_qty": 12, "expected_qty": 12, "in_ledger": True,
+                     "state": "unverified", "channel_sku": None, "drift": None}]  # fmt: skip
     assert f"listing {stocked[COASTER]} ({COASTER}) is not on shopify-main" in out
 
 
