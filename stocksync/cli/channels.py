@@ -28,7 +28,7 @@ from stocksync.channels.settings import load_channel
 from stocksync.cli.output import JsonOpt, console, err_console, open_ledger, print_json, run, table
 from stocksync.cli.setup import channel_app
 from stocksync.domain.errors import NotFoundError, NotUtf8Error, StockSyncError
-from stocksync.domain.listing_identity import ListingState
+from stocksync.domain.listing_identity import ListingState, identity_problem
 from stocksync.domain.mapping import MapStatus
 from stocksync.ledger.channel_listings import ChannelListings, channel_listings
 from stocksync.ledger.mapping import ChannelMapping, map_channel
@@ -138,6 +138,14 @@ def channel_push(
     view = _ledger_view(name, [sku])
     with _channel(name, channels_file, view) as connector, _failures(name):
         listing_id, refs = _listing_for(connector, view, sku)
+        [held] = connector.identify([(listing_id, refs)])
+        problem = identity_problem(
+            sku, found=held.found, channel_sku=held.sku, problem=held.problem
+        )
+        if problem is not None:
+            raise _fail(
+                f"listing {listing_id} is not {sku} on {name}: {problem}; nothing was written"
+            )
         found = connector.read_quantities([listing_id])
         current = next((q.quantity for q in found if q.listing_id == listing_id), None)
         if current is None:

@@ -313,25 +313,24 @@ def test_a_ledger_listing_the_channel_no_longer_shows_is_not_pushed(
     assert gone == [{"sku": COASTER, "listing_id": stocked[COASTER], "channel_qty": None,
                      "desired_qty": 12, "expected_qty": 12, "in_ledger": True,
                      "state": "unverified", "channel_sku": None, "drift": None}]  # fmt: skip
-    assert f"listing {stocked[COASTER]} ({COASTER}) is not on shopify-main" in out
+    assert f"listing {stocked[COASTER]} is not {COASTER} on shopify-main: no inventory item" in out
+    assert "nothing was written" in out
 
 
-def test_a_ledger_that_cannot_be_reached_leaves_the_channel_alone_with_a_warning(
-    tmp_path: Path, shop: Shop, monkeypatch: pytest.MonkeyPatch
+def test_a_manual_push_to_an_id_holding_another_sku_is_refused(
+    cli: Invoke, channels_file: Path, shop: Shop, stocked: dict[str, str]
 ) -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    monkeypatch.setenv("STOCKSYNC_DATABASE_URL", f"postgresql+psycopg://127.0.0.1:{port}/nowhere")
-    get_settings.cache_clear()
-    shop.state.stock(MUG, 5)
-    monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_KIND", "shopify")
-    monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_SHOP_URL", shop.base_url)
-    monkeypatch.setenv("STOCKSYNC_SHOPIFY_MAIN_ACCESS_TOKEN", shop.state.access_token)
-    monkeypatch.chdir(tmp_path)
+    def shown() -> int | None:
+        read = json.loads(cli("channel", "read", "shopify-main", "--json"))
+        return next(
+            r["channel_qty"] for r in read["listings"] if r["listing_id"] == stocked[COASTER]
+        )
 
-    result = runner.invoke(app, ["channel", "read", "shopify-main", MUG, "--json"])
+    shop.state.items[int(stocked[COASTER].rsplit("/", 1)[1])].sku = "SLATE-TRAY-L"  # re-used
+    before = shown()
 
-    assert result.exit_code == 0, result.output
-    assert "warning: the ledger cannot be read (OperationalError)" in result.stderr
-    assert json.loads(result.stdout)["listings"][0]["channel_qty"] == 5
+    out = cli("channel", "push", "shopify-main", COASTER, "3", code=2)
+
+    assert "holds SKU 'SLATE-TRAY-L' under this id, not 'OAK-COASTER'" in out
+    assert "nothing was written" in out
+    assert shown() == before != 3
