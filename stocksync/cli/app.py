@@ -7,6 +7,9 @@ import typer
 from stocksync.cli.bench import bench_app
 from stocksync.cli.channels import channel_app
 from stocksync.cli.demo import demo
+from stocksync.cli.explain import stock_explain
+from stocksync.cli.listing import listing_app
+from stocksync.cli.orders import order_list
 from stocksync.cli.sandbox import sandbox_app
 from stocksync.cli.serve import serve
 from stocksync.cli.setup import catalog_app, db_app, location_app
@@ -24,9 +27,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(location_app, name="location")
 app.add_typer(channel_app, name="channel")
 app.add_typer(catalog_app, name="catalog")
+stock_app.command("explain")(stock_explain)
+order_app.command("list")(order_list)
 app.add_typer(stock_app, name="stock")
 app.add_typer(order_app, name="order")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(listing_app, name="listing")
 app.command("demo")(demo)
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 
 from stocksync.domain.model import ChannelPolicy
 
-__all__ = ["Claim", "bundle_pool", "pool", "sellable_quantities", "shape"]
+__all__ = [
+    "Claim",
+    "bundle_pool",
+    "capped",
+    "last_units_guard",
+    "less_buffer",
+    "pool",
+    "sellable_quantities",
+    "shape",
+    "share_of",
+    "zeroed",
+]
 
 
 def pool(available_by_location: Mapping[int, int], locations: Iterable[int]) -> int:
@@ -33,14 +44,34 @@ def bundle_pool(component_pools: Mapping[str, int], components: Mapping[str, int
 
 
 def shape(pool_qty: int, policy: ChannelPolicy) -> int:
-    """Apply one channel's policy to its pool, before the last-units guard."""
-    if pool_qty <= policy.zero_below:
+    """Apply one channel's policy to its pool, before the last-units guard.
+
+    The steps, in order (``stocksync.domain.explain`` walks the same ones): zero-out threshold,
+    buffer, share, maximum listed.
+    """
+    if zeroed(pool_qty, policy):
         return 0
-    qty = max(0, pool_qty - policy.buffer)
-    qty = qty * policy.share_pct // 100
-    if policy.max_listed is not None:
-        qty = min(qty, policy.max_listed)
-    return qty
+    return capped(share_of(less_buffer(pool_qty, policy), policy), policy)
+
+
+def zeroed(pool_qty: int, policy: ChannelPolicy) -> bool:
+    """Whether the pool is at or below the policy's zero-out threshold, so the channel lists 0."""
+    return pool_qty <= policy.zero_below
+
+
+def less_buffer(qty: int, policy: ChannelPolicy) -> int:
+    """``qty`` with the policy's safety buffer held back."""
+    return max(0, qty - policy.buffer)
+
+
+def share_of(qty: int, policy: ChannelPolicy) -> int:
+    """The policy's percentage share of ``qty``, rounded down."""
+    return qty * policy.share_pct // 100
+
+
+def capped(qty: int, policy: ChannelPolicy) -> int:
+    """``qty``, no more than the policy's maximum listed."""
+    return qty if policy.max_listed is None else min(qty, policy.max_listed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,27 +94,49 @@ class Claim:
     @property
     def last_units(self) -> int:
         """The guard's threshold: the policy's last units, or what sells in its last seconds."""
-        by_rate = math.ceil(self.rate * self.policy.last_seconds - 1e-9)
-        return max(self.policy.last_units, by_rate)
+        return max(self.policy.last_units, self.last_units_by_rate)
+
+    @property
+    def last_units_by_rate(self) -> int:
+        """What the SKU sells in the policy's ``last_seconds`` at :attr:`rate`, rounded up."""
+        return math.ceil(self.rate * self.policy.last_seconds - 1e-9)
+
+    @property
+    def guarded(self) -> bool:
+        """Whether the pool is down to the last units, where only the top channel lists it."""
+        return self.pool <= self.last_units
 
 
 def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
 
-    Channels are taken in rank order. A channel whose pool is at or below its ``last_units``
-    (grown to its sales rate × ``last_seconds``, :attr:`Claim.last_units`) lists 0 if a
-    higher-ranked channel that shares a location with it is itself still listing stock; a
-    channel the guard hides does not hide others, so no location's last units end up listed
-    nowhere.
+    A channel whose pool is at or below its ``last_units`` (grown to its sales rate ×
+    ``last_seconds``, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that shares a
+    location with it is itself still listing stock (see :func:`last_units_guard`).
     """
-    result = {c.channel: shape(c.pool, c.policy) for c in claims}
+    shaped = {c.channel: shape(c.pool, c.policy) for c in claims}
+    ahead = last_units_guard(claims, shaped)
+    for claim in claims:
+        if claim.guarded and ahead.get(claim.channel) is not None:
+            shaped[claim.channel] = 0
+    return shaped
+
+
+def last_units_guard(claims: Sequence[Claim], shaped: Mapping[str, int]) -> dict[str, str | None]:
+    """For each channel whose shaped quantity is above 0: the highest-ranked channel ahead of it
+    that shares a location with it and still lists stock, or None when there is none.
+
+    At or below its last units (:attr:`Claim.guarded`) a channel with one ahead of it lists 0:
+    that channel keeps the last units. Channels are taken in rank order; a channel the guard
+    hides does not hide others, so no location's last units end up listed nowhere.
+    """
+    ahead: dict[str, str | None] = {}
     listing: list[Claim] = []
     for claim in sorted(claims, key=lambda c: c.rank):
-        if result[claim.channel] <= 0:
+        if shaped[claim.channel] <= 0:
             continue
-        guarded = claim.pool <= claim.last_units
-        if guarded and any(other.locations & claim.locations for other in listing):
-            result[claim.channel] = 0
-        else:
+        first = next((o.channel for o in listing if o.locations & claim.locations), None)
+        ahead[claim.channel] = first
+        if first is None or not claim.guarded:
             listing.append(claim)
-    return result
+    return ahead

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlmodel import Session
@@ -30,8 +31,10 @@ from stocksync.ledger.tables import (
 from stocksync.ledger.velocity import sales_rates
 
 __all__ = [
+    "AllocationInputs",
     "ListingChange",
     "ListingState",
+    "allocation_inputs",
     "compute_desired",
     "desired_quantities",
     "listing_changes",
@@ -284,6 +287,39 @@ def listing_state(r: Iterable[object]) -> ListingState:
 
 def compute_desired(session: Session, listings: list[ListingState]) -> dict[int, int]:
     """Listing id → the quantity the rules give it from the stock as this session sees it."""
+    inputs = allocation_inputs(session, listings)
+    return desired_quantities(
+        listings, inputs.available, inputs.feeds, inputs.recipes, inputs.rates
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationInputs:
+    """What the rules read for a set of listings, besides the listings themselves."""
+
+    feeds: dict[int, frozenset[int]]
+    """Channel id → the locations feeding it (absent: every location)."""
+    recipes: dict[int, dict[int, int]]
+    """Listed bundle id → component id → units per bundle."""
+    stock: dict[int, dict[int, tuple[int, int]]]
+    """Stocked SKU id → location id → (on hand, committed)."""
+    rates: dict[int, float]
+    """Stocked SKU id → units sold per second lately (empty unless a guard grows with it)."""
+
+    @property
+    def available(self) -> dict[int, dict[int, int]]:
+        """Stocked SKU id → location id → available units."""
+        return {
+            sku: {loc: on_hand - committed for loc, (on_hand, committed) in by_loc.items()}
+            for sku, by_loc in self.stock.items()
+        }
+
+
+def allocation_inputs(
+    session: Session, listings: list[ListingState], *, now: datetime | None = None
+) -> AllocationInputs:
+    """The channels' feeds, the bundles' recipes, the stock and the sales rates (as of ``now``)
+    that :func:`desired_quantities` needs for ``listings``, as this session sees them."""
     c = conn(session)
     feeds: dict[int, set[int]] = defaultdict(set)
     for ch, loc in c.execute(
@@ -301,16 +337,16 @@ def compute_desired(session: Session, listings: list[ListingState]) -> dict[int,
     ):
         recipes[b][comp] = q
     stocked = {comp for r in recipes.values() for comp in r} | (listed - recipes.keys())
-    available: dict[int, dict[int, int]] = defaultdict(dict)
+    stock: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     for sku, loc, on_hand, committed in c.execute(
         select(StockRow.sku_id, StockRow.location_id, StockRow.on_hand, StockRow.committed).where(
             StockRow.sku_id.in_(stocked)
         )
     ):
-        available[sku][loc] = on_hand - committed
+        stock[sku][loc] = (on_hand, committed)
     frozen = {ch: frozenset(locs) for ch, locs in feeds.items()}
-    rates = sales_rates(session, stocked) if paced(listings) else {}
-    return desired_quantities(listings, available, frozen, recipes, rates)
+    rates = sales_rates(session, stocked, now=now) if paced(listings) else {}
+    return AllocationInputs(frozen, dict(recipes), dict(stock), rates)
 
 
 def paced(listings: Iterable[ListingState]) -> bool:

@@ -1,0 +1,298 @@
+"""Why a listing shows what it shows: the allocation rules as a chain of steps, with their numbers.
+
+:func:`explain_sku` walks the step functions :mod:`stocksync.domain.allocation` builds its rules
+from (pool, bundle, zero-out, buffer, share, maximum, last-units guard) and records each one, so
+the quantity it ends on is the quantity the rules give; ``tests/unit/test_explain.py`` checks that
+against the ledger's own computation over random inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from stocksync.domain.allocation import (
+    Claim,
+    bundle_pool,
+    capped,
+    last_units_guard,
+    less_buffer,
+    pool,
+    share_of,
+    zeroed,
+)
+from stocksync.domain.model import ChannelPolicy
+
+__all__ = [
+    "Available",
+    "Buffer",
+    "Bundle",
+    "BundlePart",
+    "Explanation",
+    "Guard",
+    "Listed",
+    "MaxListed",
+    "Pool",
+    "Share",
+    "Step",
+    "StockAt",
+    "ZeroOut",
+    "explain_sku",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StockAt:
+    """One stock row of a stocked SKU (the listed SKU, or a component of a bundle)."""
+
+    sku: str
+    location_id: int
+    location: str
+    on_hand: int
+    committed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One channel listing the SKU, with what the rules need of it."""
+
+    channel: str
+    priority: int
+    policy: ChannelPolicy
+    feeds: frozenset[int] = frozenset()
+    """Location ids that feed the channel; empty: every location holding the stocked SKU."""
+
+
+@dataclass(frozen=True, slots=True)
+class Available:
+    rule: ClassVar[str] = "available"
+    sku: str
+    location: str
+    on_hand: int
+    committed: int
+    qty: int
+
+    def describe(self) -> str:
+        return f"{self.sku} at {self.location}: {self.on_hand} on hand − {self.committed} committed"
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    rule: ClassVar[str] = "pool"
+    sku: str
+    locations: tuple[str, ...]
+    qty: int
+
+    def describe(self) -> str:
+        where = " + ".join(self.locations) or "no stock"
+        return f"{self.sku} at the channel's locations: {where} (never below 0)"
+
+
+@dataclass(frozen=True, slots=True)
+class BundlePart:
+    sku: str
+    per_bundle: int
+    pool: int
+
+    @property
+    def sets(self) -> int:
+        return max(0, self.pool) // self.per_bundle
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    rule: ClassVar[str] = "bundle"
+    parts: tuple[BundlePart, ...]
+    qty: int
+
+    def describe(self) -> str:
+        each = ", ".join(f"{p.sku} {p.pool} ÷ {p.per_bundle} = {p.sets}" for p in self.parts)
+        return f"whole sets the scarcest component allows: {each}"
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroOut:
+    rule: ClassVar[str] = "zero-out"
+    threshold: int
+    pool: int
+    applied: bool
+    qty: int
+
+    def describe(self) -> str:
+        if self.applied:
+            return f"pool {self.pool} is at or below {self.threshold}: list 0"
+        return f"pool {self.pool} is above {self.threshold}: not applied"
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    rule: ClassVar[str] = "buffer"
+    units: int
+    qty: int
+
+    def describe(self) -> str:
+        return f"−{self.units} held back (never below 0)"
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    rule: ClassVar[str] = "share"
+    pct: int
+    of: int
+    qty: int
+
+    def describe(self) -> str:
+        return f"{self.pct}% of {self.of}, rounded down"
+
+
+@dataclass(frozen=True, slots=True)
+class MaxListed:
+    rule: ClassVar[str] = "max listed"
+    limit: int
+    qty: int
+
+    def describe(self) -> str:
+        return f"at most {self.limit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    rule: ClassVar[str] = "last-units guard"
+    last_units: int
+    rate: float
+    """Units of the pool sold per second lately."""
+    last_seconds: float
+    threshold: int
+    """The policy's last units, or what sells in its last seconds at the rate if that is more."""
+    pool: int
+    shaped: int
+    """What the channel would list without the guard."""
+    ahead: str | None
+    """The top-ranked channel ahead of this one sharing its stock and listing it (None: none)."""
+    hidden: bool
+    qty: int
+
+    def describe(self) -> str:
+        size = f"last {self.threshold} units"
+        if self.last_seconds > 0:
+            rate = f"{self.rate:.2f}/s × {self.last_seconds:g} s"
+            grown = self.threshold > self.last_units
+            size += f" ({self.last_units} grown by {rate})" if grown else f" ({rate} adds none)"
+        if self.shaped <= 0:
+            return f"{size}: nothing listed to guard"
+        keeper = (
+            f"only {self.ahead}, ranked higher on this stock, lists them"
+            if self.ahead
+            else "this channel ranks first on this stock and keeps them"
+        )
+        if self.pool <= self.threshold:
+            return f"{size}: pool {self.pool} is down to them; {keeper}"
+        return f"{size}: pool {self.pool} is above them, not applied (at or below: {keeper})"
+
+
+Step = Available | Pool | Bundle | ZeroOut | Buffer | Share | MaxListed | Guard
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One channel's listing of a SKU: the steps of the rules, and the quantity they end on."""
+
+    sku: str
+    channel: str
+    steps: tuple[Step, ...]
+    qty: int
+
+
+def explain_sku(
+    sku: str,
+    listed: Sequence[Listed],
+    stock: Sequence[StockAt],
+    components: Mapping[str, int] | None = None,
+    rates: Mapping[str, float] | None = None,
+) -> dict[str, Explanation]:
+    """Channel → why it lists what it lists of ``sku``, for every channel listing it.
+
+    ``stock`` holds the rows of the stocked SKUs: ``sku`` itself, or the ``components`` of a
+    bundle (component → units per bundle); ``rates``: stocked SKU → units sold per second lately.
+    Every channel listing the SKU must be in ``listed``: the last-units guard looks across them.
+    """
+    rates = rates or {}
+    parts = dict(components) if components else {sku: 1}
+    rows: dict[str, list[StockAt]] = {c: [] for c in parts}
+    for row in stock:
+        if row.sku in rows:
+            rows[row.sku].append(row)
+    pooled = [_pool_steps(sku, ch, parts, rows, rates, bundle=bool(components)) for ch in listed]
+    claims = [claim for claim, _ in pooled]
+    shaped = {}
+    steps: dict[str, list[Step]] = {}
+    for claim, before in pooled:
+        shaped[claim.channel], steps[claim.channel] = _shape_steps(claim)
+        steps[claim.channel][:0] = before
+    ahead = last_units_guard(claims, shaped)
+    result = {}
+    for claim in claims:
+        hidden = claim.guarded and ahead.get(claim.channel) is not None
+        qty = 0 if hidden else shaped[claim.channel]
+        policy = claim.policy
+        if policy.last_units > 0 or policy.last_seconds > 0:
+            steps[claim.channel].append(
+                Guard(policy.last_units, claim.rate, policy.last_seconds, claim.last_units,
+                      claim.pool, shaped[claim.channel], ahead.get(claim.channel), hidden, qty)
+            )  # fmt: skip
+        result[claim.channel] = Explanation(sku, claim.channel, tuple(steps[claim.channel]), qty)
+    return result
+
+
+def _pool_steps(
+    sku: str,
+    ch: Listed,
+    parts: Mapping[str, int],
+    rows: Mapping[str, Sequence[StockAt]],
+    rates: Mapping[str, float],
+    *,
+    bundle: bool,
+) -> tuple[Claim, list[Step]]:
+    """The channel's claim on the stock, and the steps that make its pool."""
+    steps: list[Step] = []
+    pools: dict[str, int] = {}
+    locations: set[int] = set()
+    for component in parts:
+        locs = ch.feeds or frozenset(r.location_id for r in rows[component])
+        counted = [r for r in rows[component] if r.location_id in locs]
+        steps += [
+            Available(r.sku, r.location, r.on_hand, r.committed, r.on_hand - r.committed)
+            for r in counted
+        ]
+        available = {r.location_id: r.on_hand - r.committed for r in counted}
+        pools[component] = pool(available, locs)
+        steps.append(Pool(component, tuple(r.location for r in counted), pools[component]))
+        locations |= locs
+    qty = pools[sku] if not bundle else bundle_pool(pools, parts)
+    if bundle:
+        steps.append(Bundle(tuple(BundlePart(c, n, pools[c]) for c, n in parts.items()), qty))
+    rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
+    return Claim(ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate), steps
+
+
+def _shape_steps(claim: Claim) -> tuple[int, list[Step]]:
+    """What the channel's policy makes of its pool before the guard, step by step (the steps of
+    :func:`stocksync.domain.allocation.shape`; rules the policy leaves unset are not shown)."""
+    policy, qty = claim.policy, claim.pool
+    applied = zeroed(qty, policy)
+    steps: list[Step] = []
+    if policy.zero_below > 0 or applied:
+        steps.append(ZeroOut(policy.zero_below, qty, applied, 0 if applied else qty))
+    if applied:
+        return 0, steps
+    qty = less_buffer(qty, policy)
+    if policy.buffer:
+        steps.append(Buffer(policy.buffer, qty))
+    before, qty = qty, share_of(qty, policy)
+    if policy.share_pct != 100:
+        steps.append(Share(policy.share_pct, before, qty))
+    qty = capped(qty, policy)
+    if policy.max_listed is not None:
+        steps.append(MaxListed(policy.max_listed, qty))
+    return qty, steps
