@@ -50,8 +50,9 @@ def listing_retry(
     channel: str = typer.Argument(..., help="The channel's name."),
     sku: str = typer.Argument(..., help="The listing's SKU."),
 ) -> None:
-    """Send a held-back listing to the sync again, once it is fixed on the channel: its id is
-    checked there first, then its quantity is pushed."""
+    """Send a held-back listing to the sync again, once it is fixed on the channel.
+
+    Its id is checked on the channel first, then its quantity is pushed."""
     before = run(lambda s: retry_listing(s, channel, sku))
     console.print(
         f"{channel}/{sku} was {before.value}; its id is checked on the channel before the next push"
