@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import atexit
+import difflib
 import json
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from stocksync.domain.errors import StockSyncError
 from stocksync.ledger.service import Ledger
 from stocksync.settings import get_settings
 
-__all__ = ["JsonOpt", "console", "fail", "ledger", "print_json", "table", "errors_to_exit"]
+__all__ = [
+    "JsonOpt",
+    "SignedNumbers",
+    "console",
+    "errors_to_exit",
+    "fail",
+    "ledger",
+    "narrow_table",
+    "print_json",
+    "table",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,9 +57,63 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     console.print(t)
 
 
+def narrow_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, numbers: Collection[str] = ()
+) -> Table:
+    """A table that reads in a narrow terminal: no frame, text folds onto more lines instead of
+    being cut with "…", and the ``numbers`` columns are right-aligned and never broken."""
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for col in columns:
+        if col in numbers:
+            t.add_column(col, justify="right", no_wrap=True)
+        else:
+            t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*("-" if v is None else str(v) for v in row))
+    return t
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
+    """Print ``message`` as one ``error:`` line on stderr; the caller raises what this returns."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
+
+
+_NEGATIVE_NUMBER = re.compile(r"-\d+")
+
+
+class SignedNumbers(TyperCommand):
+    """A command whose arguments may be negative numbers, as typed: ``stock adjust SKU -3``.
+
+    Click reads ``-3`` as an unknown option. This command has click keep unknown options as
+    arguments (``ignore_unknown_options``), after refusing as click would every option-like word
+    that is neither one of the command's options nor a negative number.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        takes_value = {
+            name: not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+            for param in self.get_params(ctx)
+            if param.param_type_name == "option"
+            for name in (*param.opts, *param.secondary_opts)
+        }
+        value_next = False
+        for word in args:
+            if value_next:
+                value_next = False
+            elif word == "--":
+                break
+            elif word.startswith("-") and word != "-" and not _NEGATIVE_NUMBER.fullmatch(word):
+                name = word.partition("=")[0]
+                if name in takes_value:
+                    value_next = takes_value[name] and "=" not in word
+                elif word.startswith("--") or word[:2] not in takes_value:  # -lberlin-dc is -l
+                    close = difflib.get_close_matches(name, takes_value, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    ctx.fail(f"No such option: {name}{hint}")
+        ctx.ignore_unknown_options = True
+        rest: list[str] = super().parse_args(ctx, args)
+        return rest
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from stocksync.cli.output import (
     table,
 )
 from stocksync.domain.errors import InvalidRequestError, NotUtf8Error
-from stocksync.domain.model import ChannelPolicy
+from stocksync.domain.model import MAX_QUANTITY, ChannelPolicy
 from stocksync.ledger.catalog import CatalogSummary, export_catalog, import_catalog
 from stocksync.ledger.config import (
     ChannelInfo,
@@ -80,7 +80,12 @@ def location_list(as_json: bool = JsonOpt) -> None:
 def channel_add(
     name: str,
     kind: str = typer.Option(..., help="shopify, amazon, woocommerce or custom."),
-    priority: int = typer.Option(0, help="Higher numbers win the last units (see --last-units)."),
+    priority: int = typer.Option(
+        0,
+        min=-MAX_QUANTITY,
+        max=MAX_QUANTITY,
+        help="Higher numbers win the last units (see --last-units).",
+    ),  # fmt: skip
     buffer: int = typer.Option(0, help="Units held back from this channel."),
     max_listed: int | None = typer.Option(None, "--max", help="Never list more than this."),
     share: int = typer.Option(

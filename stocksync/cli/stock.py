@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from stocksync.cli.output import (
     JsonOpt,
+    SignedNumbers,
     console,
     errors_to_exit,
     fail,
     ledger,
+    narrow_table,
     print_json,
     run,
     table,
 )
-from stocksync.domain.model import MovementReason
-from stocksync.ledger.queries import stock_report
+from stocksync.domain.listing_identity import ListingState
+from stocksync.domain.model import MovementReason, OnHandReason, check_quantity
+from stocksync.ledger.queries import ListingStock, SkuStock, stock_report
 from stocksync.ledger.results import LineIn, OrderResult, StockResult
 
 stock_app = typer.Typer(help="Stock per SKU and location.", no_args_is_help=True)
@@ -23,97 +27,96 @@ order_app = typer.Typer(help="Channel orders.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The journal itself.", no_args_is_help=True)
 
 KeyOpt = typer.Option(None, "--key", help="Idempotency key; the same key twice has one effect.")
+LocationOpt = typer.Option(..., "--location", "-l")
 
 
 @stock_app.command("show")
 def stock_show(skus: list[str] = typer.Argument(None), as_json: bool = JsonOpt) -> None:
-    """Stock per location and what each channel listing should show."""
+    """Stock per location and, per channel listing, what it should show, what it was sent and
+    what the channel is expected to show, with the listing's state."""
     report = run(lambda s: stock_report(s, skus or []))
     if as_json:
         print_json([r.to_dict() for r in report])
         return
-    rows = []
-    for r in report:
-        for loc in r.locations:
-            rows.append(
-                [r.sku, loc.location, loc.on_hand, loc.committed, loc.available, "", "", ""]
-            )
-        if r.components:
-            recipe = " + ".join(f"{q}x {c}" for c, q in r.components.items())
-            rows.append([r.sku, f"bundle: {recipe}", "", "", "", "", "", ""])
-        for li in r.listings:
-            rows.append(
-                [
-                    r.sku,
-                    f"→ {li.channel} ({li.external_id})",
-                    "",
-                    "",
-                    "",
-                    li.desired,
-                    li.pushed,
-                    li.expected,
-                ]
-            )
-    table(
-        "Stock",
-        [
-            "sku",
-            "location / listing",
-            "on_hand",
-            "committed",
-            "available",
-            "desired",
-            "pushed",
-            "expected",
-        ],
-        rows,
-    )
+    if not report:
+        console.print("no SKUs in the ledger")
+    for n, r in enumerate(report):
+        if n:
+            console.print()
+        _print_sku(r)
 
 
-@stock_app.command("receive")
+def _print_sku(r: SkuStock) -> None:
+    """One SKU in two narrow tables (stock per location, listings), so 80 columns suffice."""
+    head = f"[bold]{escape(r.sku)}[/bold] {escape(r.title)}".rstrip()
+    console.print(f"{head} · {r.available} available")
+    if r.components:
+        recipe = " + ".join(f"{q} × {c}" for c, q in r.components.items())
+        console.print(f"bundle of {escape(recipe)}")
+    if r.locations:
+        rows = [[x.location, x.on_hand, x.committed, x.available] for x in r.locations]
+        numbers = ("on hand", "committed", "available")
+        console.print(narrow_table(("location", *numbers), rows, numbers=numbers))
+    if r.listings:
+        rows = [[li.channel, li.external_id, li.desired, li.pushed, li.expected, _state(li)]
+                for li in r.listings]  # fmt: skip
+        numbers = ("desired", "pushed", "expected")
+        console.print(
+            narrow_table(("channel", "listing id", *numbers, "state"), rows, numbers=numbers)
+        )
+
+
+def _state(listing: ListingStock) -> str:
+    if listing.state == ListingState.MISMATCHED and listing.channel_sku:
+        return f"{listing.state}: holds {listing.channel_sku}"
+    return listing.state
+
+
+@stock_app.command("receive", cls=SignedNumbers)
 def stock_receive(
     sku: str,
     qty: int,
-    location: str = typer.Option(..., "--location", "-l"),
+    location: str = LocationOpt,
     key: str | None = KeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Add received units at a location."""
+    """Add QTY received units at a location."""
     with errors_to_exit():
         _stock_out(ledger().receive(sku, qty, location, key=key), as_json)
 
 
-@stock_app.command("set")
+@stock_app.command("set", cls=SignedNumbers)
 def stock_set(
     sku: str,
     qty: int,
-    location: str = typer.Option(..., "--location", "-l"),
-    reason: MovementReason = typer.Option(
-        MovementReason.CYCLE_COUNT, help="cycle_count, adjustment or reconciliation."
-    ),
+    location: str = LocationOpt,
+    reason: OnHandReason = typer.Option(OnHandReason.CYCLE_COUNT, help="Why on hand changes."),
     key: str | None = KeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Set on hand at a location (a count); commitments above it are released and recorded short."""
+    """Set on hand at a location to QTY (a count); commitments above it are released and
+    recorded short."""
     with errors_to_exit():
-        _stock_out(ledger().set_stock(sku, qty, location, reason=reason, key=key), as_json)
+        result = ledger().set_stock(sku, qty, location, reason=MovementReason(reason), key=key)
+        _stock_out(result, as_json)
 
 
-@stock_app.command("adjust")
+@stock_app.command("adjust", cls=SignedNumbers)
 def stock_adjust(
     sku: str,
     delta: int,
-    location: str = typer.Option(..., "--location", "-l"),
-    reason: MovementReason = typer.Option(MovementReason.ADJUSTMENT),
+    location: str = LocationOpt,
+    reason: OnHandReason = typer.Option(OnHandReason.ADJUSTMENT, help="Why on hand changes."),
     note: str = "",
     key: str | None = KeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Change on hand by DELTA (negative for damage or loss)."""
+    """Change on hand at a location by DELTA (negative for damage or loss: -3)."""
     with errors_to_exit():
-        _stock_out(
-            ledger().adjust(sku, delta, location, reason=reason, key=key, note=note), as_json
+        result = ledger().adjust(
+            sku, delta, location, reason=MovementReason(reason), key=key, note=note
         )
+        _stock_out(result, as_json)
 
 
 def _stock_out(result: StockResult, as_json: bool) -> None:
@@ -135,14 +138,17 @@ def order_record(
     as_json: bool = JsonOpt,
 ) -> None:
     """Record a channel order: commit what is available, record the rest short."""
-    parsed = []
-    for text in lines:
-        sku, eq, qty = text.rpartition("=")
-        if not eq or not sku or not qty.strip().lstrip("-").isdigit():
-            raise fail(f"{text!r} is not SKU=QTY")
-        parsed.append(LineIn(sku, int(qty)))
     with errors_to_exit():
+        parsed = [_line(text) for text in lines]
         _order_out(ledger().record_order(channel, order_id, parsed), as_json)
+
+
+def _line(text: str) -> LineIn:
+    """``SKU=QTY`` as a line of 1 to MAX_QUANTITY units."""
+    sku, eq, qty = text.rpartition("=")
+    if not eq or not sku or not qty.strip().lstrip("-").isdigit():
+        raise fail(f"{text!r} is not SKU=QTY")
+    return LineIn(sku, check_quantity(f"{text!r}: the quantity", int(qty)))
 
 
 @order_app.command("cancel")

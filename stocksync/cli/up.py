@@ -21,7 +21,10 @@ def up(
     no_schedules: bool = typer.Option(False, help="Do not serve the scheduled flows."),
 ) -> None:
     """Start a local Prefect server (unless PREFECT_API_URL is set), the webhook receiver, the
-    sync worker and the scheduled flows; print their URLs; Ctrl-C stops them all."""
+    sync worker and the scheduled flows; print their URLs; Ctrl-C stops them all (exit 0).
+
+    Every port they will listen on is checked first: a taken one stops the command before
+    anything starts, naming the option that moves it."""
     argv = [sys.executable, "-m", "deployments.up", "--host", host, "--port", str(port),
             "--prefect-port", str(prefect_port)]  # fmt: skip
     if no_schedules:

@@ -6,14 +6,22 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from stocksync.domain.errors import QuantityError
+
 __all__ = [
+    "MAX_QUANTITY",
     "ChannelKind",
     "ChannelPolicy",
     "LineStatus",
     "LocationKind",
     "MovementReason",
+    "OnHandReason",
     "OrderStatus",
+    "check_quantity",
 ]
+
+MAX_QUANTITY = 2**31 - 1
+"""The most units any ledger counter holds: its columns are 32-bit ``INTEGER``."""
 
 
 class ChannelKind(StrEnum):
@@ -38,6 +46,15 @@ class MovementReason(StrEnum):
     SHIPMENT = "shipment"
     RETURN_RESTOCK = "return_restock"
     RECONCILIATION = "reconciliation"
+
+
+class OnHandReason(StrEnum):
+    """The reasons a count or an adjustment of on hand may give: the ones of MovementReason that
+    change on hand alone. The ledger accepts exactly these and the CLI offers exactly these."""
+
+    CYCLE_COUNT = MovementReason.CYCLE_COUNT.value
+    ADJUSTMENT = MovementReason.ADJUSTMENT.value
+    RECONCILIATION = MovementReason.RECONCILIATION.value
 
 
 class LineStatus(StrEnum):
@@ -79,11 +96,18 @@ class ChannelPolicy:
     a rate-limited channel's sync gap is worth more units during a rush."""
 
     def __post_init__(self) -> None:
-        if self.buffer < 0 or self.zero_below < 0 or self.last_units < 0:
-            raise ValueError("buffer, zero_below and last_units must be >= 0")
+        for name in ("buffer", "zero_below", "last_units", "max_listed"):
+            value = getattr(self, name)
+            if value is not None:  # the ledger stores each in a 32-bit column
+                check_quantity(name, value, low=0)
         if not (math.isfinite(self.last_seconds) and self.last_seconds >= 0):
             raise ValueError("last_seconds must be a finite number >= 0")
-        if self.max_listed is not None and self.max_listed < 0:
-            raise ValueError("max_listed must be >= 0")
         if not 0 <= self.share_pct <= 100:
             raise ValueError("share_pct must be between 0 and 100")
+
+
+def check_quantity(what: str, quantity: int, *, low: int = 1, high: int = MAX_QUANTITY) -> int:
+    """``quantity`` if it is ``low`` to ``high``; else a QuantityError naming ``what`` it is."""
+    if not low <= quantity <= high:
+        raise QuantityError(what, quantity, low, high)
+    return quantity

@@ -31,6 +31,7 @@ from stocksync.domain.catalog_diff import (
     plan_stock,
 )
 from stocksync.domain.errors import CatalogError
+from stocksync.domain.model import MAX_QUANTITY
 from stocksync.ledger.config_cache import bump_epoch
 from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.mapping import change_listing_ids
@@ -216,6 +217,8 @@ def _int(n: int, column: str, text: str, *, required: bool = False) -> int | Non
         raise CatalogError(n, column, f"{text!r} is not a whole number") from None
     if value < 0:
         raise CatalogError(n, column, f"{value} is negative")
+    if value > MAX_QUANTITY:
+        raise CatalogError(n, column, f"{value:,} is more than the ledger holds ({MAX_QUANTITY:,})")
     return value
 
 

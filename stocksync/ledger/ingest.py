@@ -57,6 +57,7 @@ __all__ = [
     "ingest_channel_order",
     "ingest_order",
     "line_change",
+    "recorded_lines",
 ]
 
 
@@ -128,8 +129,9 @@ def ingest_channel_order(
     session: Session, ch_id: int, channel_name: str, order: ChannelOrder, *, complete: bool = True
 ) -> OrderIngest:
     """:func:`ingest_order` for a caller that has looked the channel up already (the inbox)."""
-    skus = skus_for_lines(session, ch_id, order.lines)
-    for n, (line, sku) in enumerate(zip(order.lines, skus, strict=True), start=1):
+    kept = recorded_lines(order)
+    skus = skus_for_lines(session, ch_id, kept)
+    for n, (line, sku) in enumerate(zip(kept, skus, strict=True), start=1):
         if sku is None:
             what = f"{line.external_line_id or n} (sku {line.sku!r}, listing {line.listing_id!r})"
             raise UnmappableLineError(channel_name, order.external_id, what)
@@ -139,7 +141,7 @@ def ingest_channel_order(
             raise OrderNotRecordedError(channel_name, order.external_id)
         lines = [
             LineIn(sku, ln.quantity, ln.external_line_id, ln.listing_id)
-            for ln, sku in zip(order.lines, skus, strict=True)
+            for ln, sku in zip(kept, skus, strict=True)
         ]
         result = record_order(
             session,
@@ -149,9 +151,18 @@ def ingest_channel_order(
             placed_at=order.created_at,
         )
         recorded = not result.duplicate
-        if recorded and not any(ln.cancelled or ln.refunded or ln.restocked for ln in order.lines):
+        if recorded and not any(ln.cancelled or ln.refunded or ln.restocked for ln in kept):
             return OrderIngest(result, recorded=True)
     return _apply_changes(session, ch_id, channel_name, order, recorded, complete)
+
+
+def recorded_lines(order: ChannelOrder) -> list[ChannelOrderLine]:
+    """The lines the ledger records: all but those of no units, which a channel may keep (Shopify
+    keeps a line an order edit removed, with quantity 0). Such a line holds nothing, and the
+    ledger refuses to store one: it would read as committed in an order with nothing to commit.
+    An order of no units at all is recorded with no lines, cancelled. A negative quantity is
+    kept, for the ledger to refuse."""
+    return [ln for ln in order.lines if ln.quantity != 0]
 
 
 def _apply_changes(
@@ -212,11 +223,15 @@ def _pairs(
     order: ChannelOrder, lines: list[Line], complete: bool
 ) -> list[tuple[Line, ChannelOrderLine]]:
     """Each reported line with the ledger's line: by the channel's line id, else (for a whole
-    order recorded without line ids) by position."""
+    order recorded without line ids) by position among the lines it records."""
     by_external = {ln.external_line_id: ln for ln in lines if ln.external_line_id}
     pairs = []
-    for n, reported in enumerate(order.lines, start=1):
+    n = 0
+    for reported in order.lines:
         line = by_external.get(reported.external_line_id)
+        if line is None and reported.quantity == 0:
+            continue  # never recorded (see recorded_lines), and nothing to apply
+        n += 1
         if line is None and complete and not by_external and n <= len(lines):
             line = lines[n - 1]
         if line is None:

@@ -56,7 +56,8 @@ class Line:
 
 
 def line_status(line: Line) -> LineStatus:
-    if line.quantity and line.cancelled == line.quantity:
+    # a line of no units (the ledger no longer records one) holds nothing: cancelled, like its order
+    if line.cancelled == line.quantity:
         return LineStatus.CANCELLED
     if line.short:
         return LineStatus.OVERSOLD

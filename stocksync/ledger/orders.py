@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError, NotFoundError
-from stocksync.domain.model import MovementReason, OrderStatus
+from stocksync.domain.model import MovementReason, OrderStatus, check_quantity
 from stocksync.ledger.journal import Move, apply_moves
 from stocksync.ledger.lines import (
     Line,
@@ -183,8 +183,7 @@ def _units_by_line(
         return {ln.line_no: room(ln) for ln in lines if room(ln) > 0}
     todo: dict[int, int] = {}
     for sku, qty in quantities.items():
-        if qty <= 0:
-            raise InvalidRequestError(f"quantity for {sku!r} must be positive")
+        check_quantity(f"the units of {sku!r}", qty)
         for line in (ln for ln in lines if ln.sku == sku):
             units = min(qty, room(line))
             if units:
@@ -205,8 +204,7 @@ def _units_of_lines(
     """``line_units`` checked against the order: each named line exists and has that many units."""
     by_no = {ln.line_no: ln for ln in lines}
     for line_no, units in line_units.items():
-        if units <= 0:
-            raise InvalidRequestError(f"units for line {line_no} must be positive")
+        check_quantity(f"the units of line {line_no}", units)
         if line_no not in by_no or room(by_no[line_no]) < units:
             raise InvalidRequestError(f"line {line_no} of the order has fewer than {units} units")
     return dict(line_units)

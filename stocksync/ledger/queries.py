@@ -21,7 +21,7 @@ from stocksync.ledger.tables import (
     StockRow,
 )
 
-__all__ = ["SkuStock", "stock_report"]
+__all__ = ["ListingStock", "LocationStock", "SkuStock", "stock_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,10 @@ class ListingStock:
     pushed: int | None
     expected: int | None
     dirty: bool
+    state: str
+    """unverified, active, mismatched or refused (``stocksync.domain.listing_identity``)."""
+    channel_sku: str | None
+    """The SKU the channel holds under ``external_id``, as its last identity check found it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,14 @@ def stock_report(session: Session, skus: Sequence[str] = ()) -> list[SkuStock]:
     ):
         listings[r.sku_id].append(
             ListingStock(
-                channel, r.external_id, r.desired_qty, r.pushed_qty, r.expected_qty, r.dirty
+                channel,
+                r.external_id,
+                r.desired_qty,
+                r.pushed_qty,
+                r.expected_qty,
+                r.dirty,
+                r.state,
+                r.channel_sku,
             )
         )
     comps: dict[int, dict[str, int]] = defaultdict(dict)

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from stocksync.domain.commit import Take, fill_line
 from stocksync.domain.errors import InvalidRequestError, NotFoundError, UnmappableLineError
-from stocksync.domain.model import MovementReason, OrderStatus
+from stocksync.domain.model import MovementReason, OrderStatus, check_quantity
 from stocksync.ledger.config_cache import ChannelConf, ConfigCache, config_cache, read_epoch
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.journal import Move, apply_moves
@@ -125,12 +125,13 @@ def record_new_order(
 
 
 def _check_request(external_id: str, lines: Sequence[LineIn]) -> None:
-    """Refuse what the schema cannot hold with a clear error, the same on every database."""
+    """Refuse what the schema cannot hold with a clear error, the same on every database: a line
+    is 1 to MAX_QUANTITY units (a line of none would be stored committed in a cancelled order)."""
     if not 0 < len(external_id) <= MAX_ID:
         raise InvalidRequestError(f"an order id must be 1 to {MAX_ID} characters: {external_id!r}")
-    for line in lines:
-        if line.quantity < 0:
-            raise InvalidRequestError(f"order {external_id!r}: a line quantity cannot be negative")
+    for n, line in enumerate(lines, start=1):
+        name = line.sku or line.listing_id or "no SKU"
+        check_quantity(f"order {external_id!r}, line {n} ({name}): the quantity", line.quantity)
         if line.external_line_id is not None and len(line.external_line_id) > MAX_ID:
             raise InvalidRequestError(
                 f"order {external_id!r}: a line id is over {MAX_ID} characters"

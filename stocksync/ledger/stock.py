@@ -11,8 +11,8 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from stocksync.domain.errors import InvalidRequestError, NotFoundError
-from stocksync.domain.model import MovementReason
+from stocksync.domain.errors import InvalidRequestError, NotFoundError, QuantityError
+from stocksync.domain.model import MAX_QUANTITY, MovementReason, OnHandReason, check_quantity
 from stocksync.ledger.journal import Move, apply_moves
 from stocksync.ledger.lines import Line, load_lines, outstanding, save_lines, take_back, with_counts
 from stocksync.ledger.listings import listing_scope, refresh_listings
@@ -23,19 +23,15 @@ from stocksync.ledger.tables import MovementRow, OrderRow
 
 __all__ = ["adjust_stock", "receive_stock", "set_stock", "stock_at"]
 
-ON_HAND_REASONS = {
-    MovementReason.CYCLE_COUNT,
-    MovementReason.ADJUSTMENT,
-    MovementReason.RECONCILIATION,
-}
+ON_HAND_REASONS = tuple(MovementReason(r.value) for r in OnHandReason)
+"""The reasons a count or an adjustment may give (``OnHandReason``, which the CLI offers)."""
 
 
 def receive_stock(
     session: Session, *, sku: str, qty: int, location: str, key: str, note: str = ""
 ) -> StockResult:
     """Add ``qty`` units received at ``location``."""
-    if qty <= 0:
-        raise InvalidRequestError("a receipt must add at least one unit")
+    check_quantity("units received", qty)
     return _change(
         session, sku, location, key, MovementReason.RECEIPT, note, lambda on_hand: on_hand + qty
     )
@@ -52,8 +48,7 @@ def set_stock(
     note: str = "",
 ) -> StockResult:
     """Set on hand to ``qty`` (a count). Commitments above the new count are released and recorded short."""
-    if qty < 0:
-        raise InvalidRequestError("a count cannot be negative")
+    check_quantity("a count", qty, low=0)
     return _change(session, sku, location, key, _on_hand_reason(reason), note, lambda _: qty)
 
 
@@ -70,6 +65,7 @@ def adjust_stock(
     """Change on hand by ``delta`` (damage, loss, found stock)."""
     if delta == 0:
         raise InvalidRequestError("an adjustment must change something")
+    check_quantity("an adjustment", delta, low=-MAX_QUANTITY)
     return _change(
         session, sku, location, key, _on_hand_reason(reason), note, lambda on_hand: on_hand + delta
     )
@@ -78,7 +74,7 @@ def adjust_stock(
 def _on_hand_reason(reason: MovementReason | str) -> MovementReason:
     reason = MovementReason(reason)
     if reason not in ON_HAND_REASONS:
-        allowed = ", ".join(sorted(r.value for r in ON_HAND_REASONS))
+        allowed = ", ".join(r.value for r in ON_HAND_REASONS)
         raise InvalidRequestError(f"reason must be one of {allowed}, not {reason.value!r}")
     return reason
 
@@ -115,6 +111,8 @@ def _change(
     target = new_on_hand(on_hand)
     if target < 0:
         raise InvalidRequestError(f"{sku} at {location} has {on_hand} on hand; cannot go below 0")
+    if target > MAX_QUANTITY:
+        raise QuantityError(f"on hand of {sku} at {location} after this", target, 0, MAX_QUANTITY)
     moves = []
     if target < committed:
         # releases first: the database checks committed <= on_hand after every row update

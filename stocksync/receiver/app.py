@@ -2,7 +2,9 @@
 
 Per request, in this order:
 
-1. a body over the limit is refused with 413 before it is read further;
+1. a body over the limit is refused with 413 and not stored. The rest of it is read and dropped,
+   up to ``max_drain_bytes`` past the limit and :data:`DRAIN_TIMEOUT_S`, so a sender still writing
+   it reads the 413 instead of a reset; beyond those the 413 closes the connection at once;
 2. the signature (Amazon: the relay's shared secret) is checked on the raw body with the
    channel's secret: 401 if it fails, with nothing stored but a counter;
 3. one ledger transaction checks that the channel exists with that kind (404 otherwise), stores
@@ -59,11 +61,15 @@ from stocksync.receiver.parsers import (
 )
 from stocksync.receiver.secrets import SecretLookup, configured_secret
 
-__all__ = ["DEFAULT_MAX_BODY", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_MAX_DRAIN", "DRAIN_TIMEOUT_S", "create_app"]
 
 log = logging.getLogger("stocksync.receiver")
 
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_DRAIN = 8 * 1024 * 1024
+"""Bytes past the limit read and dropped so the sender can finish writing and read the 413."""
+DRAIN_TIMEOUT_S = 10.0
+"""The longest a body over the limit is read on for (a sender trickling it holds a connection)."""
 DEFAULT_MAX_CONCURRENT = 8
 _LEDGER_DOWN = (SQLAlchemyError, psycopg.Error, OSError)
 
@@ -111,6 +117,7 @@ def create_app(
     secrets: SecretLookup = configured_secret,
     custom_configs: CustomConfigLookup = custom_config_from_env,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    max_drain_bytes: int = DEFAULT_MAX_DRAIN,
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
 ) -> FastAPI:
     """The receiver over ``ledger`` (default: from the settings, opened at startup)."""
@@ -176,10 +183,13 @@ def create_app(
         started = time.perf_counter()
         if kind not in KINDS:
             return _answer(404, f"no webhooks of kind {kind!r}")
-        body = await _read_limited(request, max_body_bytes)
+        body, read_to_end = await _read_limited(request, max_body_bytes, max_drain_bytes)
         if body is None:
             counters.inc(kind, channel, "too_large")
-            return _answer(413, f"body over {max_body_bytes} bytes")
+            refused = _answer(413, f"body over {max_body_bytes} bytes")
+            if not read_to_end:  # the rest stays unread: the server must not wait for it
+                refused.headers["connection"] = "close"
+            return refused
         receiver = _Receipt(state["ledger"], parsers, counters, secrets, kind, channel)
         answer = await anyio.to_thread.run_sync(
             receiver.handle, dict(request.headers), body, limiter=limiter
@@ -318,15 +328,30 @@ def _unsigned_ping(kind: str, headers: Mapping[str, str]) -> bool:
     return kind == "woocommerce" and "x-wc-webhook-signature" not in headers
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None once it is known to be over ``limit`` bytes."""
+async def _read_limited(request: Request, limit: int, drain: int) -> tuple[bytes | None, bool]:
+    """(the raw body, or None when it is over ``limit`` bytes; whether it was read to its end).
+
+    A body over the limit is read on and dropped, up to ``drain`` bytes past the limit and for
+    :data:`DRAIN_TIMEOUT_S`: a server that closes a connection with unread data in it resets it,
+    and a sender still writing then never reads the answer. One declared larger than that is not
+    read at all.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+    if declared is not None and declared.isdigit() and int(declared) > limit + drain:
+        return None, False
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = aiter(request.stream())
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
-            return None
+            break
         chunks.append(chunk)
-    return b"".join(chunks)
+    else:
+        return b"".join(chunks), True
+    with anyio.move_on_after(DRAIN_TIMEOUT_S):
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit + drain:
+                return None, False
+        return None, True
+    return None, False
