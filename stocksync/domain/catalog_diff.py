@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = [
     "CountDifference",
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 Pair = tuple[str, str]
+_V = TypeVar("_V")
 """(SKU, location) for a stock row; (channel, SKU) for a listing."""
 
 
@@ -56,18 +58,32 @@ class StockPlan:
 def plan_stock(file_counts: Mapping[Pair, int], ledger_counts: Mapping[Pair, int]) -> StockPlan:
     """Sort the file's stock rows into new, differing and same (each in SKU, location order);
     ledger rows the file does not name are no concern of the import."""
-    new: dict[Pair, int] = {}
-    differ: list[CountDifference] = []
+    new, differ, same = _compare(file_counts, ledger_counts)
+    return StockPlan(
+        new,
+        [CountDifference(*pair, ledger_on_hand=held, file_on_hand=wanted)
+         for pair, held, wanted in differ],
+        same,
+    )  # fmt: skip
+
+
+def _compare(
+    file: Mapping[Pair, _V], ledger: Mapping[Pair, _V]
+) -> tuple[dict[Pair, _V], list[tuple[Pair, _V, _V]], list[Pair]]:
+    """The file's keys in order: (new with the file's value, (key, ledger's, file's) where they
+    differ, the same)."""
+    new: dict[Pair, _V] = {}
+    differ: list[tuple[Pair, _V, _V]] = []
     same: list[Pair] = []
-    for pair in sorted(file_counts):
-        wanted, held = file_counts[pair], ledger_counts.get(pair)
+    for pair in sorted(file):
+        wanted, held = file[pair], ledger.get(pair)
         if held is None:
             new[pair] = wanted
         elif held != wanted:
-            differ.append(CountDifference(*pair, ledger_on_hand=held, file_on_hand=wanted))
+            differ.append((pair, held, wanted))
         else:
             same.append(pair)
-    return StockPlan(new, differ, same)
+    return new, differ, same
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +106,6 @@ class ListingPlan:
 
 def plan_listings(file_ids: Mapping[Pair, str], ledger_ids: Mapping[Pair, str]) -> ListingPlan:
     """Sort the file's listings into new, changed and same (each in channel, SKU order)."""
-    new: dict[Pair, str] = {}
-    changed: list[ListingIdChange] = []
-    same: list[Pair] = []
-    for pair in sorted(file_ids):
-        wanted, held = file_ids[pair], ledger_ids.get(pair)
-        if held is None:
-            new[pair] = wanted
-        elif held != wanted:
-            changed.append(ListingIdChange(*pair, old_id=held, new_id=wanted))
-        else:
-            same.append(pair)
+    new, differ, same = _compare(file_ids, ledger_ids)
+    changed = [ListingIdChange(*pair, old_id=held, new_id=wanted) for pair, held, wanted in differ]
     return ListingPlan(new, changed, same)

@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -77,6 +78,7 @@ from stocksync.sync.report import ChannelReport, DrainReport, Outcome, PushRecor
 __all__ = ["ConflictHook", "ConflictedListing", "DrainReport", "drain", "read_back"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 KEEP_UP_POLL_S = 0.1
 """How often a channel done with its drain looks for new changes while others still push."""
@@ -280,19 +282,10 @@ class _ChannelDrain:
         self, batch: list[ClaimedListing], attempts: dict[int, int], max_conflicts: int
     ) -> bool:
         """Push one batch and record it; False when the channel should be left for this drain."""
-        try:
-            batch = self._identified(batch)
-        except TransientChannelError as exc:
-            self._fail_all(batch, attempts, exc, transient=True)
-            return False
-        except ChannelError as exc:
-            self._fail_all(batch, attempts, exc, transient=False)
-            self.refused = self.refused or isinstance(exc, ChannelAuthError)
-            return not self.refused
-        except BaseException:
-            self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
-            raise
-        if not batch:
+        checked, go_on = self._call(batch, attempts, lambda: self._identified(batch))
+        if checked is None:
+            return go_on
+        if not checked:
             return True
         cas = self.connector.compare_and_set
         # after a failed attempt the channel's count is in doubt (a timed-out call may have
@@ -300,22 +293,32 @@ class _ChannelDrain:
         pushes = [
             QuantityPush(li.external_id, li.push_qty, li.shown_qty if cas else None, li.refs,
                          li.sku, rebase=attempts[li.id] == 0)
-            for li in batch
+            for li in checked
         ]  # fmt: skip
+        results, go_on = self._call(checked, attempts, lambda: self._send(pushes))
+        if results is None:
+            return go_on
+        self._record(checked, attempts, results, max_conflicts)
+        return True
+
+    def _call(
+        self, batch: list[ClaimedListing], attempts: dict[int, int], call: Callable[[], _T]
+    ) -> tuple[_T | None, bool]:
+        """``call()`` to the channel for ``batch``: (its result, or None when it failed as a
+        whole, recorded on every listing of the batch; whether this drain goes on with the
+        channel). Only refused credentials end it; anything else raised gives the leases back."""
         try:
-            results = self._send(pushes)
+            return call(), True
         except TransientChannelError as exc:
             self._fail_all(batch, attempts, exc, transient=True)
-            return False
+            return None, False
         except ChannelError as exc:
             self._fail_all(batch, attempts, exc, transient=False)
             self.refused = self.refused or isinstance(exc, ChannelAuthError)
-            return not self.refused
+            return None, not self.refused
         except BaseException:
             self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
             raise
-        self._record(batch, attempts, results, max_conflicts)
-        return True
 
     def _identified(self, batch: list[ClaimedListing]) -> list[ClaimedListing]:
         """The batch less the listings whose id the channel does not hold for their SKU.
