@@ -13,14 +13,16 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from stocksync.channels.registry import KINDS
 from stocksync.cli.output import console, fail, table
 from stocksync.domain.errors import NotUtf8Error
-from stocksync.sandbox.harness import KINDS, RunningEmulator, SandboxClock, start_emulator
-from stocksync.sandbox.stocking import channel_for_kind, listing_ids_by_channel, stock_by_channel
+
+if TYPE_CHECKING:  # the emulators load only inside the commands that start them
+    from stocksync.sandbox.harness import RunningEmulator
 
 __all__ = ["sandbox_app", "serve", "start_sandbox", "write_channels_file"]
 
@@ -28,6 +30,7 @@ SAMPLE_CATALOG = Path(__file__).parents[1] / "samples" / "catalog.csv"
 DEFAULT_KINDS = ("shopify", "amazon", "woocommerce")
 CUSTOM_NAME = "b2b-portal"
 KIND_HELP = f"Emulator to start (repeatable): {', '.join(KINDS)}."
+"""An emulator per channel kind (``stocksync.sandbox.emulators.EMULATORS``)."""
 
 sandbox_app = typer.Typer(
     help="Channel emulators to try stocksync against, on this machine.", no_args_is_help=True
@@ -49,6 +52,13 @@ def start_sandbox(
     A kind whose channel is not in the catalog (custom, usually) gets every catalog SKU, under
     ids of its own. ValueError when an emulator cannot take a catalog's id.
     """
+    from stocksync.sandbox.harness import SandboxClock, start_emulator
+    from stocksync.sandbox.stocking import (
+        channel_for_kind,
+        listing_ids_by_channel,
+        stock_by_channel,
+    )
+
     stocks, ids = stock_by_channel(catalog_text), listing_ids_by_channel(catalog_text)
     everything = {sku: n for stock in stocks.values() for sku, n in stock.items()}
     clock, running = SandboxClock(), []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,19 @@ def test_the_domain_imports_only_the_standard_library_and_itself(path: Path) -> 
 )
 def test_tasks_and_blocks_never_import_flows(path: Path) -> None:
     assert not {name for name in imports_of(path) if name.split(".")[0] == "flows"}
+
+
+def test_the_stocksync_command_loads_no_emulator_or_benchmark_until_one_is_asked_for() -> None:
+    probe = (
+        "import sys, stocksync.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('stocksync.sandbox', 'stocksync.bench'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_there_is_an_emulator_for_every_channel_kind_the_sandbox_command_names() -> None:
+    from stocksync.channels.registry import KINDS as CHANNEL_KINDS
+    from stocksync.sandbox.emulators import KINDS as EMULATOR_KINDS
+
+    assert set(EMULATOR_KINDS) == set(CHANNEL_KINDS)
