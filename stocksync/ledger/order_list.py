@@ -11,31 +11,19 @@ from sqlalchemy import Table, exists, func, select
 from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError
-from stocksync.domain.model import OrderStatus
+from stocksync.domain.model import LineStatus, OrderStatus
 from stocksync.ledger.lookups import channel_ref
+from stocksync.ledger.results import LineResult
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ChannelRow, OrderLineRow, OrderRow, SkuRow, as_utc
 
-__all__ = ["ListedLine", "ListedOrder", "STORED_STATUSES", "list_orders", "order_status_named"]
+__all__ = ["ListedOrder", "STORED_STATUSES", "list_orders", "order_status_named"]
 
 order_table: Table = OrderRow.__table__  # type: ignore[attr-defined]
 line_table: Table = OrderLineRow.__table__  # type: ignore[attr-defined]
 
 STORED_STATUSES = tuple(s for s in OrderStatus if s is not OrderStatus.DUPLICATE)
 """The statuses an order can have in the ledger (``duplicate`` only describes a replayed call)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ListedLine:
-    line_no: int
-    sku: str
-    quantity: int
-    committed: int
-    short: int
-    cancelled: int
-    shipped: int
-    returned: int
-    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +35,7 @@ class ListedOrder:
     """When the channel says the order was placed, if it said."""
     created_at: datetime
     """When the ledger recorded the order."""
-    lines: tuple[ListedLine, ...]
+    lines: tuple[LineResult, ...]
 
     @property
     def at(self) -> datetime:
@@ -134,7 +122,7 @@ def list_orders(
     ]
 
 
-def _lines(session: Session, order_ids: list[int]) -> dict[int, list[ListedLine]]:
+def _lines(session: Session, order_ids: list[int]) -> dict[int, list[LineResult]]:
     if not order_ids:
         return {}
     ln = line_table.c
@@ -150,12 +138,13 @@ def _lines(session: Session, order_ids: list[int]) -> dict[int, list[ListedLine]
             ln.shipped,
             ln.returned,
             ln.status,
+            ln.external_line_id,
         )  # fmt: skip
         .join(SkuRow, SkuRow.id == ln.sku_id)
         .where(ln.order_id.in_(order_ids))
         .order_by(ln.order_id, ln.line_no)
     )
-    by_order: dict[int, list[ListedLine]] = defaultdict(list)
-    for order_id, *line in rows:
-        by_order[order_id].append(ListedLine(*line))
+    by_order: dict[int, list[LineResult]] = defaultdict(list)
+    for order_id, *line, status, external_line_id in rows:
+        by_order[order_id].append(LineResult(*line, LineStatus(status), external_line_id))
     return by_order
