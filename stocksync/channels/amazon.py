@@ -36,10 +36,7 @@ from stocksync.channels.amazon_parsing import (
     push_result,
 )
 from stocksync.channels.base import (
-    ChannelOrder,
-    ChannelQuantity,
     Fulfillment,
-    InboundEvent,
     ListingIdentity,
     OrderPage,
     PushResult,
@@ -54,6 +51,7 @@ from stocksync.channels.errors import (
     TransientChannelError,
 )
 from stocksync.channels.http import response_body
+from stocksync.domain.messages import ChannelOrder, ChannelQuantity, InboundEvent
 
 __all__ = ["RATE_PLANS", "SECRET_HEADER", "AmazonConfig", "AmazonConnector", "Pacer"]
 

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from stocksync.channels.base import ChannelQuantity, PushResult, PushStatus, QuantityPush
+from stocksync.channels.base import PushResult, PushStatus, QuantityPush
 from stocksync.channels.errors import ChannelRejectedError, TransientChannelError
+from stocksync.domain.messages import ChannelQuantity
 
 if TYPE_CHECKING:
     from stocksync.channels.amazon import AmazonConnector

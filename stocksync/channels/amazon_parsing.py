@@ -12,14 +12,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stocksync.channels.base import (
+from stocksync.channels.base import PushResult, PushStatus
+from stocksync.domain.messages import (
     ChannelOrder,
     ChannelOrderLine,
     ChannelQuantity,
     EventKind,
     InboundEvent,
-    PushResult,
-    PushStatus,
 )
 
 __all__ = ["build_event", "notification_of", "parse_order", "parse_time", "push_result"]

@@ -3,25 +3,22 @@
 A connector pushes quantities (with compare-and-set where the channel has it), reads them back,
 lists orders changed since a cursor, verifies and parses inbound webhooks, and creates
 fulfillments and refunds. Every value crossing this boundary is one of the frozen types below;
-every failure is one of the errors in ``stocksync.channels.errors``.
+every failure is one of the errors in ``stocksync.channels.errors``. What channels tell
+the ledger (orders, events, counts) is in ``stocksync.domain.messages``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from stocksync.domain.messages import ChannelOrder, ChannelQuantity, InboundEvent
 
 __all__ = [
     "ChannelConnector",
-    "ChannelOrder",
-    "ChannelOrderLine",
-    "ChannelQuantity",
-    "EventKind",
     "Fulfillment",
-    "InboundEvent",
     "ListingIdentity",
     "OrderPage",
     "PushResult",
@@ -92,15 +89,6 @@ class PushResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelQuantity:
-    """What the channel shows for one listing right now."""
-
-    listing_id: str
-    sku: str | None
-    quantity: int
-
-
-@dataclass(frozen=True, slots=True)
 class ListingIdentity:
     """What the channel holds under one listing id: checked before the first push to it, so a
     wrong id in a catalog never moves another product's stock."""
@@ -118,62 +106,11 @@ class ListingIdentity:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelOrderLine:
-    external_line_id: str
-    sku: str | None
-    """May be empty or unknown; ``listing_id`` maps the line then."""
-    listing_id: str | None
-    quantity: int
-    cancelled: int = 0
-    refunded: int = 0
-    restocked: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelOrder:
-    """An order normalised across channels; ids are strings (Shopify's are 64-bit)."""
-
-    channel: str
-    external_id: str
-    created_at: datetime
-    updated_at: datetime
-    status: str
-    """The channel's own status word, kept for people."""
-    cancelled: bool
-    lines: tuple[ChannelOrderLine, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class OrderPage:
     orders: tuple[ChannelOrder, ...]
     cursor: str | None
     """Where the next call should start (store it once these orders are in the ledger)."""
     more: bool = False
-
-
-class EventKind(StrEnum):
-    ORDER_CREATED = "order_created"
-    ORDER_UPDATED = "order_updated"
-    ORDER_CANCELLED = "order_cancelled"
-    REFUND = "refund"
-    INVENTORY = "inventory"
-    """The channel's count changed (often the echo of our own push)."""
-    PING = "ping"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class InboundEvent:
-    """One verified webhook or notification, parsed; ``payload`` keeps the channel's own JSON."""
-
-    event_id: str
-    """The channel's id for the event, unique per channel: the inbox deduplicates on it."""
-    topic: str
-    kind: EventKind
-    occurred_at: datetime | None = None
-    order: ChannelOrder | None = None
-    quantity: ChannelQuantity | None = None
-    payload: Any = None
 
 
 @dataclass(frozen=True, slots=True)

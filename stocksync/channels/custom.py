@@ -18,11 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 from stocksync.channels.base import (
-    ChannelOrder,
-    ChannelQuantity,
-    EventKind,
     Fulfillment,
-    InboundEvent,
     ListingIdentity,
     OrderPage,
     PushResult,
@@ -65,6 +61,7 @@ from stocksync.channels.errors import (
     TransientChannelError,
 )
 from stocksync.channels.http import response_body, retry_after_seconds
+from stocksync.domain.messages import ChannelOrder, ChannelQuantity, EventKind, InboundEvent
 
 __all__ = [
     "AuthConfig",

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from stocksync.channels.base import EventKind
 from stocksync.domain.errors import StockSyncError
+from stocksync.domain.messages import EventKind
 
 __all__ = [
     "AuthConfig",

@@ -13,19 +13,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from stocksync.channels.base import (
-    ChannelOrder,
-    ChannelOrderLine,
-    PushResult,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import PushResult, PushStatus, QuantityPush
 from stocksync.channels.custom_config import (
     OrderLineFields,
     OrdersConfig,
     PushResults,
     WebhookConfig,
 )
+from stocksync.domain.messages import ChannelOrder, ChannelOrderLine
 
 __all__ = [
     "build",

@@ -31,11 +31,7 @@ from typing import Any
 import httpx
 
 from stocksync.channels.base import (
-    ChannelOrder,
-    ChannelQuantity,
-    EventKind,
     Fulfillment,
-    InboundEvent,
     ListingIdentity,
     OrderPage,
     PushResult,
@@ -83,6 +79,7 @@ from stocksync.channels.shopify_queries import (
     items_cost,
     orders_cost,
 )
+from stocksync.domain.messages import ChannelOrder, ChannelQuantity, EventKind, InboundEvent
 
 __all__ = [
     "CostPacer",

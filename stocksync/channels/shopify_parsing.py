@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 
-from stocksync.channels.base import ChannelOrder, ChannelOrderLine, EventKind, ListingIdentity
+from stocksync.channels.base import ListingIdentity
 from stocksync.channels.errors import SignatureError
+from stocksync.domain.messages import ChannelOrder, ChannelOrderLine, EventKind
 
 __all__ = [
     "TOPIC_KINDS",

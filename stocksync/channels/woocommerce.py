@@ -19,10 +19,7 @@ from typing import Any
 import httpx
 
 from stocksync.channels.base import (
-    ChannelQuantity,
-    EventKind,
     Fulfillment,
-    InboundEvent,
     ListingIdentity,
     OrderPage,
     PushResult,
@@ -50,6 +47,7 @@ from stocksync.channels.woocommerce_parsing import (
     variation_identity,
     webhook_signature,
 )
+from stocksync.domain.messages import ChannelQuantity, EventKind, InboundEvent
 
 __all__ = [
     "WooCommerceConfig",

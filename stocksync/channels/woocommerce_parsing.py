@@ -16,15 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from stocksync.channels.base import (
-    ChannelOrder,
-    ChannelOrderLine,
-    ChannelQuantity,
-    ListingIdentity,
-    PushResult,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import ListingIdentity, PushResult, PushStatus, QuantityPush
+from stocksync.domain.messages import ChannelOrder, ChannelOrderLine, ChannelQuantity
 
 __all__ = [
     "listing_id_for",

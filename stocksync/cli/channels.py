@@ -21,7 +21,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from stocksync.channels.base import ChannelConnector, ChannelQuantity, PushStatus, QuantityPush
+from stocksync.channels.base import ChannelConnector, PushStatus, QuantityPush
 from stocksync.channels.errors import ChannelAuthError, TransientChannelError
 from stocksync.channels.settings import channels_file as find_channels_file
 from stocksync.channels.settings import load_channel
@@ -30,6 +30,7 @@ from stocksync.cli.setup import channel_app
 from stocksync.domain.errors import NotFoundError, NotUtf8Error, StockSyncError
 from stocksync.domain.listing_identity import ListingState, identity_problem
 from stocksync.domain.mapping import MapStatus
+from stocksync.domain.messages import ChannelQuantity
 from stocksync.ledger.channel_listings import ChannelListings, channel_listings
 from stocksync.ledger.mapping import ChannelMapping, map_channel
 from stocksync.settings import get_settings

@@ -52,7 +52,12 @@ def held_listings(session: Session) -> list[HeldListing]:
     )
     return [
         HeldListing(
-            int(li.id), channel, sku, li.external_id, ListingState(li.state), li.channel_sku,
+            int(li.id),
+            channel,
+            sku,
+            li.external_id,
+            ListingState(li.state),
+            li.channel_sku,
             li.last_error or "",
         )  # fmt: skip
         for li, channel, sku in rows
@@ -77,8 +82,14 @@ def retry_listing(session: Session, channel: str, sku: str) -> ListingState:
         update(ListingRow)
         .where(ListingRow.id == row.id)  # type: ignore[arg-type]
         .values(
-            state=ListingState.UNVERIFIED, channel_sku=null(), refusals=0, attempts=0,
-            next_attempt_at=null(), last_error=null(), dirty=True, updated_at=utcnow(),
+            state=ListingState.UNVERIFIED,
+            channel_sku=null(),
+            refusals=0,
+            attempts=0,
+            next_attempt_at=null(),
+            last_error=null(),
+            dirty=True,
+            updated_at=utcnow(),
         )  # fmt: skip
     )
     notify_dirty(session)

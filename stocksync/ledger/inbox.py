@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import Table, update
 from sqlmodel import Session
 
-from stocksync.channels.base import ChannelQuantity, EventKind, InboundEvent
 from stocksync.domain.errors import StockSyncError
+from stocksync.domain.messages import ChannelQuantity, EventKind, InboundEvent
 from stocksync.ledger.ingest import channel_id, ingest_channel_order
 from stocksync.ledger.listing_match import find_listing
 from stocksync.ledger.results import OrderResult

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session
 
-from stocksync.channels.base import ChannelOrder, ChannelOrderLine
 from stocksync.domain.errors import (
     InvalidRequestError,
     LedgerError,
     NotFoundError,
     UnmappableLineError,
 )
+from stocksync.domain.messages import ChannelOrder, ChannelOrderLine
 from stocksync.ledger.lines import Line
 from stocksync.ledger.listing_match import skus_for_lines
 from stocksync.ledger.listings import listing_scope

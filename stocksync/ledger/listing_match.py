@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlmodel import Session
 
-from stocksync.channels.base import ChannelOrderLine
+from stocksync.domain.messages import ChannelOrderLine
 from stocksync.ledger.config_cache import config_cache
 from stocksync.ledger.lookups import skus_by_listing
 from stocksync.ledger.sql import conn

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import Table, bindparam, null, select, update
 from sqlmodel import Session
 
-from stocksync.channels.base import ChannelQuantity
 from stocksync.domain.errors import NotFoundError
 from stocksync.domain.listing_identity import ListingState
 from stocksync.domain.mapping import MapStatus, Proposal, propose_mapping
+from stocksync.domain.messages import ChannelQuantity
 from stocksync.ledger.config_cache import bump_epoch
 from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.notify import notify_dirty

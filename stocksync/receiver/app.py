@@ -38,10 +38,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from stocksync.channels.base import ChannelConnector, InboundEvent
+from stocksync.channels.base import ChannelConnector
 from stocksync.channels.custom import CustomChannelConfigError
 from stocksync.channels.errors import SignatureError
 from stocksync.domain.errors import NotFoundError
+from stocksync.domain.messages import InboundEvent
 from stocksync.ledger.inbox import (
     EventOutcome,
     IsolationNeededError,

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from stocksync.channels.base import EventKind
 from stocksync.channels.custom import CustomChannelConfig, RefundConfig, build, get_field
+from stocksync.domain.messages import EventKind
 from stocksync.sandbox.custom_orders import (
     apply_refund,
     cancel_and_restock,

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from fastapi import BackgroundTasks
 
-from stocksync.channels.base import EventKind
 from stocksync.channels.custom import CustomChannelConfig, build, webhook_signature
+from stocksync.domain.messages import EventKind
 from stocksync.sandbox.custom_orders import order_json
 from stocksync.sandbox.custom_state import CustomState
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from stocksync.channels.base import ChannelConnector, ChannelOrder, EventKind, InboundEvent
+from stocksync.channels.base import ChannelConnector
+from stocksync.domain.messages import ChannelOrder, EventKind, InboundEvent
 from stocksync.ledger.cursors import cursor_age_s, read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
 from stocksync.ledger.service import Ledger

@@ -13,14 +13,9 @@ import httpx
 import pytest
 
 from stocksync.channels.amazon import SECRET_HEADER, AmazonConfig, AmazonConnector
-from stocksync.channels.base import (
-    ChannelConnector,
-    EventKind,
-    Fulfillment,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import ChannelConnector, Fulfillment, PushStatus, QuantityPush
 from stocksync.channels.errors import ChannelAuthError
+from stocksync.domain.messages import EventKind
 from stocksync.sandbox.amazon import AmazonState, create_app
 from stocksync.sandbox.server import serve_in_thread
 from tests.channels.receiver import Received, webhook_receiver

@@ -13,8 +13,9 @@ import pytest
 
 from stocksync.channels.amazon import SECRET_HEADER, AmazonConfig, AmazonConnector, Pacer
 from stocksync.channels.amazon_parsing import parse_order, push_result
-from stocksync.channels.base import EventKind, PushStatus, Refund
+from stocksync.channels.base import PushStatus, Refund
 from stocksync.channels.errors import ChannelRejectedError, SignatureError
+from stocksync.domain.messages import EventKind
 
 SAMPLES = Path("/work/shared/samples")
 SECRET = "relay-secret-teal-mugs"

@@ -14,16 +14,9 @@ from typing import Any
 
 import pytest
 
-from stocksync.channels.base import (
-    ChannelConnector,
-    ChannelOrder,
-    EventKind,
-    Fulfillment,
-    InboundEvent,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import ChannelConnector, Fulfillment, PushStatus, QuantityPush
 from stocksync.channels.errors import SignatureError, TransientChannelError
+from stocksync.domain.messages import ChannelOrder, EventKind, InboundEvent
 from stocksync.sandbox.emulators import EMULATORS
 from stocksync.sandbox.harness import KINDS, RunningEmulator, start_emulator
 from tests.channels.receiver import Received, webhook_receiver

@@ -19,14 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stocksync.channels.base import (
-    ChannelConnector,
-    EventKind,
-    Fulfillment,
-    PushStatus,
-    QuantityPush,
-    Refund,
-)
+from stocksync.channels.base import ChannelConnector, Fulfillment, PushStatus, QuantityPush, Refund
 from stocksync.channels.custom import (
     AuthConfig,
     CustomChannelConfig,
@@ -40,6 +33,7 @@ from stocksync.channels.errors import (
     SignatureError,
     TransientChannelError,
 )
+from stocksync.domain.messages import EventKind
 from stocksync.sandbox.custom import CustomState, create_app, retarget
 from stocksync.sandbox.server import serve_in_thread
 from tests.channels.receiver import Received, webhook_receiver

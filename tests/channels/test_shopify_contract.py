@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stocksync.channels.base import EventKind, Fulfillment, PushStatus, QuantityPush, Refund
+from stocksync.channels.base import Fulfillment, PushStatus, QuantityPush, Refund
 from stocksync.channels.errors import ChannelAuthError, TransientChannelError
 from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
+from stocksync.domain.messages import EventKind
 from stocksync.sandbox.server import serve_in_thread
 from stocksync.sandbox.shopify import (
     DEFAULT_LOCATION,

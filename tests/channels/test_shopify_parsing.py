@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from stocksync.channels.base import EventKind
 from stocksync.channels.errors import SignatureError
 from stocksync.channels.shopify import ShopifyConfig, ShopifyConnector
+from stocksync.domain.messages import EventKind
 
 SAMPLES = Path("/work/shared/samples")
 SECRET = "hush-app-secret"

@@ -12,16 +12,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from stocksync.channels.base import (
-    ChannelConnector,
-    EventKind,
-    Fulfillment,
-    PushStatus,
-    QuantityPush,
-    Refund,
-)
+from stocksync.channels.base import ChannelConnector, Fulfillment, PushStatus, QuantityPush, Refund
 from stocksync.channels.errors import ChannelAuthError, TransientChannelError
 from stocksync.channels.woocommerce import WooCommerceConfig, WooCommerceConnector
+from stocksync.domain.messages import EventKind
 from stocksync.sandbox.server import serve_in_thread
 from stocksync.sandbox.woocommerce import WooState, create_app
 from tests.channels.receiver import Received, webhook_receiver

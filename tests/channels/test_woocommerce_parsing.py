@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from stocksync.channels.base import EventKind
 from stocksync.channels.errors import SignatureError
 from stocksync.channels.woocommerce import (
     WooCommerceConfig,
@@ -20,6 +19,7 @@ from stocksync.channels.woocommerce import (
     parse_order,
     webhook_signature,
 )
+from stocksync.domain.messages import EventKind
 
 SAMPLE = Path("/work/shared/samples/woocommerce-order-created.json")
 SECRET = "wh-secret-teal-mugs"

@@ -10,15 +10,10 @@ from sqlalchemy import select
 
 from stocksync.alerts.service import alert_held
 from stocksync.alerts.slack_messages import SlackMessage
-from stocksync.channels.base import (
-    ChannelQuantity,
-    ListingIdentity,
-    PushResult,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import ListingIdentity, PushResult, PushStatus, QuantityPush
 from stocksync.channels.errors import TransientChannelError
 from stocksync.domain.listing_identity import MAX_REFUSALS
+from stocksync.domain.messages import ChannelQuantity
 from stocksync.ledger.held_listings import held_listings, retry_listing
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.tables import ListingRow, utcnow

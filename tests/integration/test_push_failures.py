@@ -7,18 +7,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-from stocksync.channels.base import (
-    ChannelQuantity,
-    ListingIdentity,
-    PushResult,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import ListingIdentity, PushResult, PushStatus, QuantityPush
 from stocksync.channels.errors import (
     ChannelAuthError,
     ChannelRejectedError,
     TransientChannelError,
 )
+from stocksync.domain.messages import ChannelQuantity
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.sync.backoff import RetryPolicy

@@ -19,14 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
-from stocksync.channels.base import (
-    ChannelQuantity,
-    ListingIdentity,
-    PushResult,
-    PushStatus,
-    QuantityPush,
-)
+from stocksync.channels.base import ListingIdentity, PushResult, PushStatus, QuantityPush
 from stocksync.channels.shopify import ShopifyConnector
+from stocksync.domain.messages import ChannelQuantity
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import drain

@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stocksync.channels.base import ChannelOrderLine
+from stocksync.domain.messages import ChannelOrderLine
 from stocksync.ledger.ingest import line_change
 from stocksync.ledger.lines import Line
 
