@@ -45,13 +45,13 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 
 from deployments.sync_worker import WorkerOptions, run_worker
 from flows.sync_inventory import sync_inventory
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.catalog import import_catalog
 from stocksync.ledger.config import ChannelInfo, add_channel, list_channels
 from stocksync.ledger.db import make_engine
 from stocksync.ledger.migrate import upgrade
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 from stocksync.sandbox.server import serve_in_thread
 from stocksync.sandbox.shopify import ShopifyState
 from stocksync.sandbox.shopify import create_app as shopify_app

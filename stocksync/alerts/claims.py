@@ -13,7 +13,8 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from stocksync.ledger.tables import AlertSentRow, utcnow
+from stocksync.domain.clock import utcnow
+from stocksync.ledger.tables import AlertSentRow
 
 __all__ = ["claim_alerts", "release_alerts"]
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from stocksync.alerts.reorder import ReorderAdvice, advise
+from stocksync.domain.clock import utcnow
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.tables import (
     BundleComponentRow,
@@ -25,7 +26,6 @@ from stocksync.ledger.tables import (
     OrderRow,
     SkuRow,
     StockRow,
-    utcnow,
 )
 
 __all__ = ["DEMAND_WINDOW_DAYS", "LowStock", "low_stock", "stock_position"]

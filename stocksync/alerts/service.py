@@ -20,9 +20,9 @@ from stocksync.alerts.slack_messages import (
     low_stock_messages,
     oversold_message,
 )
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.held_listings import held_listings
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 
 __all__ = [
     "AlertReport",

@@ -6,8 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from stocksync.domain.clock import as_utc, utcnow
 from stocksync.ledger.lookups import channel_ref
-from stocksync.ledger.tables import ChannelCursorRow, as_utc, utcnow
+from stocksync.ledger.tables import ChannelCursorRow
 
 __all__ = ["cursor_age_s", "read_cursor", "save_cursor"]
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import null, select, update
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.errors import NotFoundError
 from stocksync.domain.listing_identity import PUSHABLE, ListingState
 from stocksync.ledger.notify import notify_dirty
-from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow, utcnow
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 
 __all__ = ["HeldListing", "held_listings", "retry_listing"]
 

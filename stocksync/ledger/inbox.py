@@ -26,13 +26,14 @@ from typing import Any
 from sqlalchemy import Table, update
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.errors import StockSyncError
 from stocksync.domain.messages import ChannelQuantity, EventKind, InboundEvent
 from stocksync.ledger.ingest import channel_id, ingest_channel_order
 from stocksync.ledger.listing_match import find_listing
 from stocksync.ledger.results import OrderResult
 from stocksync.ledger.sql import conn, insert_ignore
-from stocksync.ledger.tables import InboxEventRow, ListingRow, utcnow
+from stocksync.ledger.tables import InboxEventRow, ListingRow
 
 __all__ = [
     "EventOutcome",

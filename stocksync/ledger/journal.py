@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.sql import conn, stock_table
-from stocksync.ledger.tables import MovementRow, utcnow
+from stocksync.ledger.tables import MovementRow
 
 __all__ = ["Move", "apply_moves"]
 

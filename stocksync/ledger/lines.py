@@ -9,17 +9,11 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.model import LineStatus, MovementReason, OrderStatus
 from stocksync.ledger.journal import Move
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import (
-    BundleComponentRow,
-    MovementRow,
-    OrderLineRow,
-    OrderRow,
-    SkuRow,
-    utcnow,
-)
+from stocksync.ledger.tables import BundleComponentRow, MovementRow, OrderLineRow, OrderRow, SkuRow
 
 __all__ = [
     "Line",

@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
+from stocksync.domain.clock import utcnow
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.config_cache import last_write_wins
 from stocksync.ledger.notify import notify_dirty
@@ -26,7 +27,6 @@ from stocksync.ledger.tables import (
     ChannelRow,
     ListingRow,
     StockRow,
-    utcnow,
 )
 from stocksync.ledger.velocity import sales_rates
 

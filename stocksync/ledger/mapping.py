@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, bindparam, null, select, update
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.errors import NotFoundError
 from stocksync.domain.listing_identity import ListingState
 from stocksync.domain.mapping import MapStatus, Proposal, propose_mapping
@@ -24,7 +25,7 @@ from stocksync.ledger.config_cache import bump_epoch
 from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn, lock_stock
-from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow, utcnow
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 
 __all__ = ["ChannelMapping", "change_listing_ids", "map_channel"]
 

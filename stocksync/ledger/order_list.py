@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import Table, exists, func, select
 from sqlmodel import Session
 
+from stocksync.domain.clock import as_utc
 from stocksync.domain.errors import InvalidRequestError
 from stocksync.domain.model import LineStatus, OrderStatus
 from stocksync.ledger.lookups import channel_ref
 from stocksync.ledger.results import LineResult
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import ChannelRow, OrderLineRow, OrderRow, SkuRow, as_utc
+from stocksync.ledger.tables import ChannelRow, OrderLineRow, OrderRow, SkuRow
 
 __all__ = ["ListedOrder", "STORED_STATUSES", "list_orders", "order_status_named"]
 

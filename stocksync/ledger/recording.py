@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import Table, insert
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.commit import Take, fill_line
 from stocksync.domain.errors import InvalidRequestError, NotFoundError, UnmappableLineError
 from stocksync.domain.model import MovementReason, OrderStatus, check_quantity
@@ -39,7 +40,7 @@ from stocksync.ledger.listings import (
 from stocksync.ledger.lookups import skus_by_listing
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.sql import claim_operation, conn, lock_stock
-from stocksync.ledger.tables import OrderLineRow, OrderRow, utcnow
+from stocksync.ledger.tables import OrderLineRow, OrderRow
 from stocksync.ledger.velocity import rates_from_sums, sales_rates
 
 __all__ = ["MappedLine", "OrderPlan", "order_key", "record_new_order"]

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, Table, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from stocksync.ledger.tables import OperationRow, StockRow, utcnow
+from stocksync.domain.clock import utcnow
+from stocksync.ledger.tables import OperationRow, StockRow
 
 __all__ = ["claim_operation", "conn", "insert_ignore", "lock_stock", "stock_table"]
 

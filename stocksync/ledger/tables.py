@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from stocksync.domain.clock import utcnow
+
 __all__ = [
     "AlertSentRow",
     "BundleComponentRow",
@@ -38,22 +40,10 @@ __all__ = [
     "OrderRow",
     "SkuRow",
     "StockRow",
-    "as_utc",
     "metadata",
-    "utcnow",
 ]
 
 metadata = SQLModel.metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(at: datetime) -> datetime:
-    """A timestamp read back from the ledger, with its zone: SQLite returns them without one, and
-    the ledger writes them in UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _ts(**kw: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlmodel import Session
 
+from stocksync.domain.clock import as_utc, utcnow
 from stocksync.domain.model import MovementReason
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import (
@@ -24,8 +25,6 @@ from stocksync.ledger.tables import (
     ListingRow,
     MovementRow,
     StockRow,
-    as_utc,
-    utcnow,
 )
 
 __all__ = [

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.held_listings import held_listings
 from stocksync.ledger.listings import ListingState, compute_desired, load_listings
 from stocksync.ledger.tables import (
@@ -21,7 +22,6 @@ from stocksync.ledger.tables import (
     OrderRow,
     SkuRow,
     StockRow,
-    utcnow,
 )
 from stocksync.ledger.velocity import GUARD_GRACE_S, last_sold
 

@@ -55,9 +55,9 @@ from stocksync.channels.errors import (
     ChannelRejectedError,
     TransientChannelError,
 )
+from stocksync.domain.clock import utcnow
 from stocksync.domain.listing_identity import ListingState, identity_problem, refused_for_good
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 from stocksync.sync.backoff import RetryPolicy
 from stocksync.sync.leases import (
     Applied,

@@ -33,10 +33,11 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.listing_identity import PUSHABLE, ListingState
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow, utcnow
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 
 __all__ = [
     "DIRTY",

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, distinct, func, or_, select
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import ChannelRow, OrderLineRow, OrderRow, utcnow
+from stocksync.ledger.tables import ChannelRow, OrderLineRow, OrderRow
 from stocksync.sync.leases import DIRTY, PUSHABLE_STATE, listings
 
 __all__ = ["OrdersBehind", "orders_behind"]

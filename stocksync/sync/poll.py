@@ -21,11 +21,11 @@ from typing import Any
 from sqlmodel import Session
 
 from stocksync.channels.base import ChannelConnector
+from stocksync.domain.clock import utcnow
 from stocksync.domain.messages import ChannelOrder, EventKind, InboundEvent
 from stocksync.ledger.cursors import cursor_age_s, read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 from stocksync.sync.drain import ConflictedListing, ConflictHook, read_back
 from stocksync.sync.leases import channel_ids, forget_unheard
 

@@ -19,9 +19,9 @@ from datetime import datetime
 import psycopg
 from sqlalchemy import Connection, Engine, func, select
 
+from stocksync.domain.clock import as_utc, utcnow
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.notify import DIRTY_CHANNEL
-from stocksync.ledger.tables import as_utc, utcnow
 from stocksync.sync.leases import DIRTY, PUSHABLE_STATE, channels_table, listings
 
 __all__ = ["seconds_until_due", "wait_for_dirty"]

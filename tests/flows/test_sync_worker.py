@@ -22,9 +22,9 @@ from prefect.client.schemas.filters import (
 from prefect.settings import PREFECT_API_URL
 
 from stocksync.cli.worker import worker_argv
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 from tasks.sync import close_all
 from tests.flows.test_sync_inventory import COASTER, MUG, write_channels_file
 from tests.integration.push_support import (

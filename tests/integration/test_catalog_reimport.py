@@ -15,12 +15,13 @@ from typer.testing import CliRunner
 
 from stocksync.cli import app
 from stocksync.domain.catalog_diff import CountDifference, ListingIdChange
+from stocksync.domain.clock import utcnow
 from stocksync.domain.errors import CatalogError
 from stocksync.ledger.catalog import import_catalog
 from stocksync.ledger.config import list_locations
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.stock import stock_at
-from stocksync.ledger.tables import ListingRow, MovementRow, SkuRow, utcnow
+from stocksync.ledger.tables import ListingRow, MovementRow, SkuRow
 from stocksync.settings import get_settings
 from tests.factories import add_channels, add_locations
 

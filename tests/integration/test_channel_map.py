@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from stocksync.cli import app
 from stocksync.cli.output import console
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import ListingRow, SkuRow, utcnow
+from stocksync.ledger.tables import ListingRow, SkuRow
 from stocksync.sandbox.harness import RunningEmulator, start_emulator
 from stocksync.settings import get_settings
 from tests.factories import add_channels, add_locations, load_catalog

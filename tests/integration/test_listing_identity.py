@@ -12,11 +12,12 @@ from stocksync.alerts.service import alert_held
 from stocksync.alerts.slack_messages import SlackMessage
 from stocksync.channels.base import ListingIdentity, PushResult, PushStatus, QuantityPush
 from stocksync.channels.errors import TransientChannelError
+from stocksync.domain.clock import utcnow
 from stocksync.domain.listing_identity import MAX_REFUSALS
 from stocksync.domain.messages import ChannelQuantity
 from stocksync.ledger.held_listings import held_listings, retry_listing
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import ListingRow, utcnow
+from stocksync.ledger.tables import ListingRow
 from stocksync.sync.drain import drain
 from stocksync.sync.report import Outcome
 from stocksync.sync.wakeup import seconds_until_due

@@ -11,9 +11,9 @@ import pytest
 
 from stocksync.channels.base import PushResult, QuantityPush
 from stocksync.channels.errors import ChannelRejectedError
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 from stocksync.sync.drain import drain
 from stocksync.sync.poll import poll_channel
 from stocksync.sync.report import Outcome

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import utcnow
 from stocksync.sync.wakeup import seconds_until_due, wait_for_dirty
 from tests.factories import shop_with
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.queries import stock_report
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import ListingRow, MovementRow, utcnow
+from stocksync.ledger.tables import ListingRow, MovementRow
 from tests.factories import channel, load_catalog, shop_with
 
 SKU = "TEAL-MUG-350ML"

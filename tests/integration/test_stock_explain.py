@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 import stocksync.cli.explain as explain_cli
 import stocksync.cli.output as output
 from stocksync.cli import app
+from stocksync.domain.clock import utcnow
 from stocksync.domain.explain import Bundle, Guard, Pool, Share
 from stocksync.ledger.explain import ListingExplanation, explain_stock
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import ListingRow, SkuRow, utcnow
+from stocksync.ledger.tables import ListingRow, SkuRow
 from stocksync.settings import get_settings
 from tests.factories import add_channels, add_locations, channel, load_catalog
 
