@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from stocksync.alerts.low_stock import LowStock
-from stocksync.alerts.oversold import OrderRef, OversoldLine
+from stocksync.alerts.oversold import OversoldLine
 from stocksync.ledger.held_listings import HeldListing
+from stocksync.ledger.oversold_orders import OrderRef
 
 __all__ = [
     "SlackMessage",

@@ -17,7 +17,6 @@ from pathlib import Path
 import psycopg
 import typer
 from rich.markup import escape
-from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,7 +24,7 @@ from stocksync.channels.base import ChannelConnector, PushStatus, QuantityPush
 from stocksync.channels.errors import ChannelAuthError, TransientChannelError
 from stocksync.channels.settings import channels_file as find_channels_file
 from stocksync.channels.settings import load_channel
-from stocksync.cli.output import JsonOpt, console, err_console, open_ledger, print_json, run, table
+from stocksync.cli.output import JsonOpt, call, console, err_console, open_ledger, print_json, table
 from stocksync.cli.setup import channel_app
 from stocksync.domain.errors import NotFoundError, NotUtf8Error, StockSyncError
 from stocksync.domain.listing_identity import ListingState, identity_problem
@@ -191,12 +190,12 @@ def channel_map(
     channels_file: Path | None = FileOpt,
 ) -> None:
     """Listing ids from the SKUs the channel shows (see ``MAP_HELP``)."""
-    view = run(lambda s: channel_listings(s, name, ()))
+    view = call(channel_listings, name, ())
     if view is None:
         raise _fail(str(NotFoundError("channel", name)))
     with _channel(name, channels_file, view) as connector, _failures(name):
         shown = connector.read_quantities()
-    mapping: ChannelMapping = run(lambda s: map_channel(s, name, shown, apply=apply))
+    mapping: ChannelMapping = call(map_channel, name, shown, apply=apply)
     if as_json:
         print_json(
             {
@@ -312,9 +311,9 @@ def _ledger_view(name: str, skus: Sequence[str] | None) -> ChannelListings | Non
         return None
     try:
         ledger = open_ledger()
-        if not inspect(ledger.engine).has_table("alembic_version"):
+        if not ledger.has_schema():
             return None
-        return ledger.run(lambda s: channel_listings(s, name, skus))
+        return ledger.call(channel_listings, name, skus)
     except (SQLAlchemyError, psycopg.Error) as exc:
         err_console.print(
             f"warning: the ledger cannot be read ({exc.__class__.__name__}); "

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from stocksync.cli.output import JsonOpt, console, print_json, run
+from stocksync.cli.output import JsonOpt, call, console, print_json
 from stocksync.ledger.explain import ListingExplanation, explain_stock
 
 __all__ = ["explanation_table", "stock_explain"]
@@ -21,7 +21,7 @@ def stock_explain(
     as_json: bool = JsonOpt,
 ) -> None:
     """Why each listing of SKU wants the quantity it does: the rules step by step, with numbers."""
-    explained = run(lambda s: explain_stock(s, sku, channel))
+    explained = call(explain_stock, sku, channel)
     if as_json:
         print_json([e.to_dict() for e in explained])
         return

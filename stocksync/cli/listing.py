@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stocksync.cli.output import JsonOpt, console, print_json, run, table
+from stocksync.cli.output import JsonOpt, call, console, print_json, table
 from stocksync.ledger.held_listings import held_listings, retry_listing
 
 __all__ = ["listing_app"]
@@ -18,7 +18,7 @@ listing_app = typer.Typer(
 @listing_app.command("held")
 def listing_held(as_json: bool = JsonOpt) -> None:
     """Every listing the sync will not push until a person acts, and why; exit 1 if any."""
-    held = run(held_listings)
+    held = call(held_listings)
     if as_json:
         print_json(
             [
@@ -53,7 +53,7 @@ def listing_retry(
     """Send a held-back listing to the sync again, once it is fixed on the channel.
 
     Its id is checked on the channel first, then its quantity is pushed."""
-    before = run(lambda s: retry_listing(s, channel, sku))
+    before = call(retry_listing, channel, sku)
     console.print(
         f"{channel}/{sku} was {before.value}; its id is checked on the channel before the next push"
     )

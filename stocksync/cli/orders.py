@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from stocksync.cli.output import JsonOpt, console, errors_to_exit, fail, print_json, run
+from stocksync.cli.output import JsonOpt, call, console, errors_to_exit, fail, print_json
 from stocksync.ledger.order_list import ListedOrder, list_orders, order_status_named
 
 __all__ = ["order_list", "orders_table"]
@@ -33,10 +33,8 @@ def order_list(
     after = _since(since) if since is not None else None
     with errors_to_exit():
         wanted = order_status_named(status) if status is not None else None
-    orders = run(
-        lambda s: list_orders(
-            s, channel=channel, status=wanted, since=after, oversold=oversold, limit=limit
-        )
+    orders = call(
+        list_orders, channel=channel, status=wanted, since=after, oversold=oversold, limit=limit
     )
     if as_json:
         print_json([o.to_dict() for o in orders])

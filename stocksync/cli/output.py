@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import typer
 from rich import box
@@ -21,9 +21,13 @@ from stocksync.domain.errors import StockSyncError
 from stocksync.ledger.service import Ledger
 from stocksync.settings import get_settings
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
 __all__ = [
     "JsonOpt",
     "SignedNumbers",
+    "call",
     "console",
     "errors_to_exit",
     "fail",
@@ -32,6 +36,9 @@ __all__ = [
     "print_json",
     "table",
 ]
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -146,10 +153,8 @@ def open_ledger() -> Ledger:
 
 def ledger() -> Ledger:
     """The ledger named by the settings; refuses politely when its schema is missing."""
-    from sqlalchemy import inspect
-
     instance = open_ledger()
-    if not inspect(instance.engine).has_table("alembic_version"):
+    if not instance.has_schema():
         raise fail(
             f"the ledger at {instance.engine.url.render_as_string(hide_password=True)} has no schema; "
             "run `stocksync db upgrade` first"
@@ -157,7 +162,9 @@ def ledger() -> Ledger:
     return instance
 
 
-def run(work: Callable[[Any], Any]) -> Any:
-    """Run ``work`` in one ledger transaction, errors turned into a message."""
+def call(
+    operation: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """One ledger operation (see :meth:`Ledger.call`), its errors turned into a message."""
     with errors_to_exit():
-        return ledger().run(work)
+        return ledger().call(operation, *args, **kwargs)

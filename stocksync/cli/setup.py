@@ -9,11 +9,11 @@ import typer
 
 from stocksync.cli.output import (
     JsonOpt,
+    call,
     console,
     errors_to_exit,
     open_ledger,
     print_json,
-    run,
     table,
 )
 from stocksync.domain.errors import InvalidRequestError, NotUtf8Error
@@ -58,14 +58,19 @@ def location_add(
     lon: float | None = typer.Option(None, help="Longitude, with --lat."),
 ) -> None:
     """Add a location."""
-    run(lambda s: add_location(s, LocationInfo(name, kind, country, region, lat, lon)))
+    call(
+        add_location,
+        LocationInfo(
+            name=name, kind=kind, country=country, region=region, latitude=lat, longitude=lon
+        ),
+    )
     console.print(f"added location {name}")
 
 
 @location_app.command("list")
 def location_list(as_json: bool = JsonOpt) -> None:
     """List locations."""
-    rows = run(list_locations)
+    rows = call(list_locations)
     if as_json:
         print_json([vars_of(r) for r in rows])
         return
@@ -106,18 +111,24 @@ def channel_add(
     """Add a sales channel and its listing rules."""
     with errors_to_exit():
         try:
-            policy = ChannelPolicy(buffer, max_listed, share, zero_below, last_units, last_seconds)
+            policy = ChannelPolicy(
+                buffer=buffer, max_listed=max_listed, share_pct=share, zero_below=zero_below,
+                last_units=last_units, last_seconds=last_seconds,
+            )  # fmt: skip
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from None
     feeds = tuple(n.strip() for n in locations.split(",") if n.strip())
-    run(lambda s: add_channel(s, ChannelInfo(name, kind, priority, policy, feeds)))
+    call(
+        add_channel,
+        ChannelInfo(name=name, kind=kind, priority=priority, policy=policy, locations=feeds),
+    )
     console.print(f"added channel {name}")
 
 
 @channel_app.command("list")
 def channel_list(as_json: bool = JsonOpt) -> None:
     """List channels with their rules."""
-    rows = [c.to_dict() for c in run(list_channels)]
+    rows = [c.to_dict() for c in call(list_channels)]
     if as_json:
         print_json(rows)
         return
@@ -160,8 +171,8 @@ def catalog_import(
 ) -> None:
     """Import a catalog CSV (see ``IMPORT_HELP``)."""
     text = read_utf8(file)
-    summary: CatalogSummary = run(
-        lambda s: import_catalog(s, text, set_stock=set_stock, create_locations=create_locations)
+    summary: CatalogSummary = call(
+        import_catalog, text, set_stock=set_stock, create_locations=create_locations
     )
     if as_json:
         print_json(asdict(summary))
@@ -216,7 +227,7 @@ def read_utf8(path: Path) -> str:
 @catalog_app.command("export")
 def catalog_export(file: Path) -> None:
     """Write the catalog in the import format."""
-    file.write_text(run(export_catalog), encoding="utf-8")
+    file.write_text(call(export_catalog), encoding="utf-8")
     console.print(f"wrote {file}")
 
 

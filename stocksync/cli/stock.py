@@ -8,13 +8,13 @@ from rich.markup import escape
 from stocksync.cli.output import (
     JsonOpt,
     SignedNumbers,
+    call,
     console,
     errors_to_exit,
     fail,
     ledger,
     narrow_table,
     print_json,
-    run,
     table,
 )
 from stocksync.domain.listing_identity import ListingState
@@ -34,7 +34,7 @@ LocationOpt = typer.Option(..., "--location", "-l")
 def stock_show(skus: list[str] = typer.Argument(None), as_json: bool = JsonOpt) -> None:
     """Stock per location and, per channel listing, what it should show, what it was sent and
     what the channel is expected to show, with the listing's state."""
-    report = run(lambda s: stock_report(s, skus or []))
+    report = call(stock_report, skus or [])
     if as_json:
         print_json([r.to_dict() for r in report])
         return

@@ -1,8 +1,9 @@
 """The ledger's front door: one transaction per call, retried when the database asks for it.
 
-Callers that need several steps in one transaction (the webhook receiver storing an event and
-applying it) open :func:`stocksync.ledger.db.transaction` themselves and call the functions in
-``orders``, ``stock`` and ``returns`` directly.
+Stock and order operations have a method each. Any other ledger function (``f(session, ...)``
+in a ``stocksync.ledger`` module, named for what it does) runs through :meth:`Ledger.call`, so
+callers outside the ledger name an operation instead of building a transaction around the
+schema.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -31,6 +32,7 @@ from stocksync.settings import Settings, get_settings
 __all__ = ["Ledger", "new_key"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # PostgreSQL asks a transaction to run again on a deadlock or a serialization failure; a unique
 # violation means a concurrent transaction created the same row first (a SKU, a location), and a
@@ -70,6 +72,20 @@ class Ledger:
                     raise
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: the rivals part ways
         raise AssertionError("unreachable")
+
+    def call(
+        self, operation: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``operation(session, *args, **kwargs)`` in one transaction, rerun as :meth:`run` does."""
+        return self.run(lambda session: operation(session, *args, **kwargs))
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it does not answer."""
+        self.run(lambda session: session.execute(text("SELECT 1")))
+
+    def has_schema(self) -> bool:
+        """Whether the migrations have run on this database (``stocksync db upgrade``)."""
+        return inspect(self.engine).has_table("alembic_version")
 
     def receive(
         self, sku: str, qty: int, location: str, *, key: str | None = None, note: str = ""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import stocksync.ledger.tables  # noqa: F401  (registers every table on the metadata)
 from stocksync.ledger.db import make_engine
-from stocksync.ledger.tables import metadata
+from stocksync.ledger.schema import metadata
 from stocksync.settings import get_settings
 
 config = context.config

@@ -33,9 +33,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from stocksync.channels.base import ChannelConnector
@@ -43,15 +41,9 @@ from stocksync.channels.custom import CustomChannelConfigError
 from stocksync.channels.errors import SignatureError
 from stocksync.domain.errors import NotFoundError
 from stocksync.domain.messages import InboundEvent
-from stocksync.ledger.inbox import (
-    EventOutcome,
-    IsolationNeededError,
-    ingest_event,
-    store_unparsed,
-)
+from stocksync.ledger.inbox import EventOutcome, IsolationNeededError
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import ChannelRow
+from stocksync.ledger.webhooks import receive_events, receive_unreadable
 from stocksync.receiver.counters import Counters
 from stocksync.receiver.parsers import (
     KINDS,
@@ -152,7 +144,7 @@ def create_app(
     async def healthz() -> JSONResponse:
         """200 when the ledger answers, 503 when it does not."""
         try:
-            await run_in_threadpool(state["ledger"].run, lambda s: s.execute(text("SELECT 1")))
+            await run_in_threadpool(state["ledger"].ping)
         except _LEDGER_DOWN:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
@@ -253,47 +245,25 @@ class _Receipt:
         """One transaction; without savepoints first, since almost every event applies cleanly.
         A refused order rolls it all back and the event is stored again, flagged, in a second
         one with a savepoint around the order (the ledger ends as if that ran first)."""
-        try:
-            return self.ledger.run(lambda s: self._ingest(s, headers, body, events, False))
-        except IsolationNeededError:
-            return self.ledger.run(lambda s: self._ingest(s, headers, body, events, True))
 
-    def _ingest(
-        self,
-        session: Session,
-        headers: Mapping[str, str],
-        body: bytes,
-        events: list[InboundEvent],
-        isolate: bool,
-    ) -> list[EventOutcome]:
-        found = self._check_channel(session)
-        return ingest_event(
-            session, self.channel, headers, body, events, known_channel_id=found, isolate=isolate
-        )
-
-    def _check_channel(self, session: Session) -> int:
-        """The channel's id; NotFoundError unless it exists with this receipt's kind."""
-        row = (
-            conn(session)
-            .execute(select(ChannelRow.id, ChannelRow.kind).where(ChannelRow.name == self.channel))
-            .first()
-        )
-        if row is None or row[1] != self.kind:
-            raise NotFoundError(f"{self.kind} channel", self.channel)
-        return int(row[0])
-
-    def _store_unreadable(self, headers: dict[str, str], body: bytes, error: str) -> JSONResponse:
-        topic = next((v for k, v in headers.items() if k.endswith("-topic")), "")
-
-        def work(session: Session) -> EventOutcome:
-            found = self._check_channel(session)
-            return store_unparsed(
-                session, self.channel, headers, body, topic=topic, error=error,
-                known_channel_id=found,
+        def store(isolate: bool) -> list[EventOutcome]:
+            return self.ledger.call(
+                receive_events, kind=self.kind, channel=self.channel, headers=headers, body=body,
+                events=events, isolate=isolate,
             )  # fmt: skip
 
         try:
-            outcome = self.ledger.run(work)
+            return store(isolate=False)
+        except IsolationNeededError:
+            return store(isolate=True)
+
+    def _store_unreadable(self, headers: dict[str, str], body: bytes, error: str) -> JSONResponse:
+        topic = next((v for k, v in headers.items() if k.endswith("-topic")), "")
+        try:
+            outcome = self.ledger.call(
+                receive_unreadable, kind=self.kind, channel=self.channel, headers=headers,
+                body=body, topic=topic, error=error,
+            )  # fmt: skip
         except NotFoundError as exc:
             return self._refused(404, str(exc))
         except _LEDGER_DOWN:

@@ -15,19 +15,18 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from sqlmodel import Session
 
 from stocksync.channels.base import ChannelConnector
 from stocksync.domain.clock import utcnow
 from stocksync.domain.messages import ChannelOrder, EventKind, InboundEvent
 from stocksync.ledger.cursors import cursor_age_s, read_cursor, save_cursor
 from stocksync.ledger.inbox import InboxStatus, ingest_event
+from stocksync.ledger.push_leases import channel_ids
+from stocksync.ledger.push_outcomes import forget_unheard
 from stocksync.ledger.service import Ledger
 from stocksync.sync.drain import ConflictedListing, ConflictHook, read_back
-from stocksync.sync.leases import channel_ids, forget_unheard
 
 __all__ = ["PollReport", "catch_up_on_conflict", "poll_channel", "poll_channels"]
 
@@ -39,10 +38,10 @@ MAX_PAGES = 20
 CATCH_UP_EVERY_S = 30.0
 """How often a conflict may read a channel's orders ahead of the poll-orders flow."""
 UNHEARD_TTL_S = 30.0
-"""Unheard units (see :func:`stocksync.sync.leases.forget_unheard`) that a complete poll started
-this long after they appeared has not explained are given up on: a channel lists an order as
-soon as the shopper has it, so such a poll would have read it. (Amazon's orders show up two
-minutes late, but Amazon has no compare-and-set and so never has unheard units.)"""
+"""Unheard units (see :func:`stocksync.ledger.push_outcomes.forget_unheard`) that a complete
+poll started this long after they appeared has not explained are given up on: a channel lists an
+order as soon as the shopper has it, so such a poll would have read it. (Amazon's orders show up
+two minutes late, but Amazon has no compare-and-set and so never has unheard units.)"""
 
 
 @dataclass
@@ -89,12 +88,12 @@ def poll_channel(
     """Read ``channel``'s orders updated since its cursor and apply them, page by page.
 
     A poll that read to the end gives up on unheard units older than ``unheard_ttl_s`` that no
-    order explained (:func:`stocksync.sync.leases.forget_unheard`).
+    order explained (:func:`stocksync.ledger.push_outcomes.forget_unheard`).
 
     Channel errors propagate after the pages already read are stored and their cursor saved, so a
     retry resumes where this call stopped.
     """
-    report = PollReport(channel, cursor_before=ledger.run(lambda s: read_cursor(s, channel)))
+    report = PollReport(channel, cursor_before=ledger.call(read_cursor, channel))
     cursor = report.cursor_before
     started = utcnow()
     caught_up = False
@@ -106,22 +105,19 @@ def poll_channel(
             _ingest(ledger, channel, order, report)
         if page.cursor is not None and page.cursor != cursor:
             cursor = page.cursor
-            ledger.run(lambda s, c=cursor: save_cursor(s, channel, c))
+            ledger.call(save_cursor, channel, cursor)
         if not page.more:
             caught_up = True
             break
     # Saved even when unchanged: its time says order polling is keeping up with this channel.
-    ledger.run(lambda s: save_cursor(s, channel, cursor))
+    ledger.call(save_cursor, channel, cursor)
     report.cursor_after = cursor
     if caught_up:
         before = started - timedelta(seconds=unheard_ttl_s)
-        report.unheard_forgotten = ledger.run(lambda s: _forget_unheard(s, channel, before))
+        ids = ledger.call(channel_ids, [channel])
+        if channel in ids:
+            report.unheard_forgotten = ledger.call(forget_unheard, ids[channel], before)
     return report
-
-
-def _forget_unheard(session: Session, channel: str, before: datetime) -> int:
-    ids = channel_ids(session, [channel])
-    return forget_unheard(session, ids[channel], before) if channel in ids else 0
 
 
 def _ingest(ledger: Ledger, channel: str, order: ChannelOrder, report: PollReport) -> None:
@@ -133,7 +129,7 @@ def _ingest(ledger: Ledger, channel: str, order: ChannelOrder, report: PollRepor
         order=order,
     )
     body = json.dumps(asdict(order), default=str, sort_keys=True).encode()
-    [outcome] = ledger.run(lambda s: ingest_event(s, channel, {}, body, [event]))
+    [outcome] = ledger.call(ingest_event, channel, {}, body, [event])
     if outcome.status is InboxStatus.APPLIED:
         report.applied.append(order.external_id)
     elif outcome.status is InboxStatus.FLAGGED:
@@ -151,7 +147,7 @@ def catch_up_on_conflict(
     """The drain's conflict hook: the channel sold something we have not heard of yet.
 
     The push path does not wait for those orders. A conflict's own count is taken in as unheard
-    units (:mod:`stocksync.sync.leases`), which the next push holds back, so the listing goes
+    units (:mod:`stocksync.ledger.push_outcomes`), which the next push holds back, so the listing goes
     out again at once with the right quantity; only a conflict that came without a count has the
     channel's count read here. Then, so that the ledger hears of the orders behind a conflict
     without waiting for their webhooks, one page of the channel's orders since its cursor is read
@@ -165,7 +161,7 @@ def catch_up_on_conflict(
     read_counts = read_back(ledger, connectors)
 
     def catch_up(channel: str) -> None:
-        age = ledger.run(lambda s: cursor_age_s(s, channel))
+        age = ledger.call(cursor_age_s, channel)
         if age is None or age > recent_s:
             return
         try:

@@ -98,13 +98,13 @@ def test_two_checkers_at_once_claim_an_alert_once(shop: Ledger) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from stocksync.alerts.claims import claim_alerts
+    from stocksync.ledger.alert_claims import claim_alerts
 
     start = Barrier(4)
 
     def claim(_: int) -> list[str]:
         start.wait()
-        return shop.run(lambda s: claim_alerts(s, ["low:TEAL-MUG-350ML"], cooldown=COOLDOWN))
+        return shop.call(claim_alerts, ["low:TEAL-MUG-350ML"], cooldown=COOLDOWN)
 
     with ThreadPoolExecutor(4) as pool:
         claimed = list(pool.map(claim, range(4)))

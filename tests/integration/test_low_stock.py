@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from stocksync.alerts.low_stock import low_stock, stock_position
 from stocksync.alerts.oversold import CancelPolicy, oversold_lines
+from stocksync.alerts.service import low_stock, stock_position
+from stocksync.ledger.oversold_orders import lines_recorded_short
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from tests.factories import add_channels, load_catalog
@@ -28,7 +29,7 @@ def test_a_sku_at_its_reorder_point_is_low_with_availability_per_location(ledger
     ledger.record_order("shopify-main", "1001", [LineIn("TEAL-MUG-350ML", 3)])
     ledger.record_order("woo-site", "2001", [LineIn("MUG-GIFT-SET", 1)])
 
-    low = ledger.run(lambda s: low_stock(s))
+    low = low_stock(ledger)
 
     assert [p.sku for p in low] == ["TEAL-MUG-350ML"]
     mug = low[0]
@@ -45,7 +46,7 @@ def test_cancelled_units_are_not_demand_and_short_units_are(ledger: Ledger) -> N
     ledger.cancel_order("shopify-main", "1001")
     ledger.record_order("woo-site", "2001", [LineIn("TEAL-MUG-350ML", 10)])
 
-    mug = ledger.run(lambda s: stock_position(s, ["TEAL-MUG-350ML"]))[0]
+    mug = stock_position(ledger, ["TEAL-MUG-350ML"])[0]
 
     assert mug.available == 0
     assert mug.demand == 10  # eight committed, two short; the cancelled two are gone
@@ -56,7 +57,7 @@ def test_demand_outside_the_window_is_ignored(ledger: Ledger) -> None:
     ledger.record_order("shopify-main", "1001", [LineIn("OAK-COASTER", 5)])
     later = datetime.now(UTC) + timedelta(days=40)
 
-    coaster = ledger.run(lambda s: stock_position(s, ["OAK-COASTER"], now=later))[0]
+    coaster = stock_position(ledger, ["OAK-COASTER"], now=later)[0]
 
     assert coaster.demand == 0 and coaster.advice.days_of_cover is None
 
@@ -70,7 +71,7 @@ def test_an_oversold_line_names_the_orders_and_cancels_the_one_placed_later(ledg
         "woo-site", "2001", [LineIn("TEAL-MUG-350ML", 1)], placed_at=t0 - timedelta(seconds=5)
     )
 
-    lines = ledger.run(lambda s: oversold_lines(s))
+    lines = oversold_lines(ledger.call(lines_recorded_short))
 
     assert len(lines) == 1
     line = lines[0]
@@ -78,7 +79,7 @@ def test_an_oversold_line_names_the_orders_and_cancels_the_one_placed_later(ledg
     assert [r.external_id for r in line.competitors] == ["1001"]
     assert (line.cancel.channel, line.cancel.external_id) == ("shopify-main", "1001")
 
-    by_short = ledger.run(lambda s: oversold_lines(s, policy=CancelPolicy.SHORT))
+    by_short = oversold_lines(ledger.call(lines_recorded_short), policy=CancelPolicy.SHORT)
     assert by_short[0].cancel.external_id == "2001"
 
 
@@ -91,10 +92,8 @@ def test_the_order_recorded_short_is_cancelled_when_it_was_placed_later(ledger: 
         "woo-site", "2001", [LineIn("MUG-GIFT-SET", 1)], placed_at=t0 + timedelta(seconds=5)
     )
 
-    lines = ledger.run(lambda s: oversold_lines(s, since=recorded_from))
-    assert (
-        ledger.run(lambda s: oversold_lines(s, since=datetime.now(UTC) + timedelta(hours=1))) == []
-    )
+    lines = oversold_lines(ledger.call(lines_recorded_short, since=recorded_from))
+    assert ledger.call(lines_recorded_short, since=datetime.now(UTC) + timedelta(hours=1)) == []
 
     assert [(ln.sku, ln.cancel.external_id) for ln in lines] == [("MUG-GIFT-SET", "2001")]
     assert [r.external_id for r in lines[0].competitors] == ["1001"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from stocksync.alerts.low_stock import LowStock
-from stocksync.alerts.oversold import OrderRef, OversoldLine
+from stocksync.alerts.oversold import OversoldLine
 from stocksync.alerts.reorder import advise
 from stocksync.alerts.slack import AlertDeliveryError, SlackNotifier
 from stocksync.alerts.slack_messages import (
@@ -17,6 +17,7 @@ from stocksync.alerts.slack_messages import (
     low_stock_messages,
     oversold_message,
 )
+from stocksync.ledger.oversold_orders import OrderRef
 from tests.fake_slack import TOKEN, FakeSlack, fake_slack
 
 
@@ -28,9 +29,17 @@ def slack() -> Iterator[FakeSlack]:
 
 def _mug(available: int = 3) -> LowStock:
     return LowStock(
-        "TEAL-MUG-350ML", "Teal mug 350 ml", 4, 14, available, {"berlin": available - 1, "leeds": 1}, 56,
-        advise(available=available, demand=56, window_days=28, lead_time_days=14, reorder_point=4),
-    )  # fmt: skip
+        sku="TEAL-MUG-350ML",
+        title="Teal mug 350 ml",
+        reorder_point=4,
+        lead_time_days=14,
+        available=available,
+        by_location={"berlin": available - 1, "leeds": 1},
+        demand=56,
+        advice=advise(
+            available=available, demand=56, window_days=28, lead_time_days=14, reorder_point=4
+        ),
+    )
 
 
 def _texts(post: dict) -> str:
@@ -58,9 +67,16 @@ def test_a_low_stock_alert_names_the_sku_its_locations_cover_and_reorder(slack: 
 
 def test_an_oversold_alert_names_the_orders_and_the_one_to_cancel(slack: FakeSlack) -> None:
     placed = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    short = OrderRef("woo-site", "2001", placed, 1)
-    rival = OrderRef("shopify-main", "5012345678901234567", placed.replace(second=5), 8)
-    line = OversoldLine("TEAL-MUG-350ML", 1, short, (rival,), rival)
+    short = OrderRef(channel="woo-site", external_id="2001", placed_at=placed, quantity=1)
+    rival = OrderRef(
+        channel="shopify-main",
+        external_id="5012345678901234567",
+        placed_at=placed.replace(second=5),
+        quantity=8,
+    )
+    line = OversoldLine(
+        sku="TEAL-MUG-350ML", short=1, order=short, competitors=(rival,), cancel=rival
+    )
 
     SlackNotifier(TOKEN, "#stock", base_url=slack.api_url).post(oversold_message([line]))
 

@@ -1,4 +1,5 @@
-"""Claiming the right to send an alert, so cooldowns hold across processes and retries.
+"""Claiming the right to send an alert (``alerts_sent``), so cooldowns hold across processes and
+retries.
 
 A claim is taken before the message goes out and given back if Slack does not take it: two
 workers looking at the same SKU send one alert, and an alert lost to an outage is sent next time.
