@@ -182,7 +182,7 @@ def orders_behind_now(database_url: str, channels: list[str]) -> OrdersBehind:
     A plain call, not a task: one read for a label is not worth a task run (~0.1 s each when
     measured, see docs/architecture.md).
     """
-    return ledger_for(database_url).run(lambda s: orders_behind(s, channels))
+    return ledger_for(database_url).call(orders_behind, channels)
 
 
 @task(name="drain", task_run_name="drain-{worker_id}", cache_policy=NO_CACHE)

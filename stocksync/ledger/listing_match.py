@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlmodel import Session
 
+from stocksync.domain.listing_state import shown_quantity
 from stocksync.domain.messages import ChannelOrderLine
 from stocksync.ledger.config_cache import config_cache
 from stocksync.ledger.lookups import skus_by_listing
@@ -55,7 +56,7 @@ class ListedItem:
     @property
     def shown_qty(self) -> int | None:
         """What the channel should show now (``expected_qty`` less its unheard sales)."""
-        return None if self.expected_qty is None else self.expected_qty - self.unheard_qty
+        return shown_quantity(self.expected_qty, self.unheard_qty)
 
 
 def skus_for_lines(

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
 from stocksync.domain.clock import utcnow
+from stocksync.domain.listing_state import after_stock_change
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.config_cache import last_write_wins
 from stocksync.ledger.notify import notify_dirty
@@ -33,7 +34,7 @@ from stocksync.ledger.velocity import sales_rates
 __all__ = [
     "AllocationInputs",
     "ListingChange",
-    "ListingState",
+    "ListingWithRules",
     "allocation_inputs",
     "compute_desired",
     "desired_quantities",
@@ -52,7 +53,10 @@ Available = Mapping[int, Mapping[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
-class ListingState:
+class ListingWithRules:
+    """A listing's quantities with its channel's rules: what allocation and a stock change read
+    (:func:`desired_quantities`, :func:`listing_changes`)."""
+
     id: int
     channel_id: int
     sku_id: int
@@ -80,7 +84,7 @@ class ListingChange:
 
 
 def desired_quantities(
-    listings: Iterable[ListingState],
+    listings: Iterable[ListingWithRules],
     available: Available,
     feeds: Mapping[int, frozenset[int]],
     recipes: Mapping[int, Mapping[int, int]],
@@ -93,7 +97,7 @@ def desired_quantities(
     def locations(sku: int, channel_id: int) -> frozenset[int]:
         return feeds.get(channel_id) or frozenset(available.get(sku, {}))
 
-    by_sku: dict[int, list[ListingState]] = defaultdict(list)
+    by_sku: dict[int, list[ListingWithRules]] = defaultdict(list)
     for row in listings:
         by_sku[row.sku_id].append(row)
     result: dict[int, int] = {}
@@ -112,36 +116,31 @@ def desired_quantities(
 
 
 def listing_changes(
-    listings: Iterable[ListingState],
+    listings: Iterable[ListingWithRules],
     desired: Mapping[int, int],
     sold: Mapping[tuple[int, int], int],
 ) -> list[ListingChange]:
-    """The listings whose desired or expected quantity or dirty flag must change.
+    """The listings whose desired or expected quantity or dirty flag must change, each by
+    :func:`~stocksync.domain.listing_state.after_stock_change`.
 
     ``sold`` maps (channel id, listed SKU id) to units that channel just sold itself and so has
-    already taken off its own count; units of it that a conflict had already shown us
-    (``unheard_qty``) are heard of now. A listing is dirty while the channel may show something
-    other than its desired quantity, and after each of its own sales if its writes overwrite
-    (see below); the version moves with every change of desired quantity.
+    already taken off its own count.
     """
     changes = []
     for row in listings:
-        expected, unheard = row.expected_qty, row.unheard_qty
         units = sold.get((row.channel_id, row.sku_id), 0)
-        if expected is not None and units:
-            expected -= units
-            unheard -= min(max(units, 0), unheard)
-        new = desired[row.id]
-        # A channel's own sale may have landed just before a push of ours that overwrote its
-        # decrement (last write wins: WooCommerce, Amazon); pushing again settles it.
-        resync = units > 0 and row.last_write_wins
-        dirty = expected is None or expected != max(new, unheard) or resync
-        now = (new, expected, dirty, unheard)
-        if now != (row.desired_qty, row.expected_qty, row.dirty, row.unheard_qty):
-            version = row.version + (new != row.desired_qty)
+        after = after_stock_change(row, desired[row.id], units, last_write_wins=row.last_write_wins)
+        if after is not None:
             changes.append(
                 ListingChange(
-                    row.id, row.channel_id, row.sku_id, new, expected, dirty, version, unheard
+                    row.id,
+                    row.channel_id,
+                    row.sku_id,
+                    after.desired_qty,
+                    after.expected_qty,
+                    after.dirty,
+                    after.version,
+                    after.unheard_qty,
                 )
             )
     return changes
@@ -232,7 +231,9 @@ def refresh_listings(
     return changes
 
 
-def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> list[ListingState]:
+def load_listings(
+    session: Session, sku_ids: set[int] | None, *, lock: bool
+) -> list[ListingWithRules]:
     """Listings of ``sku_ids`` (all when None) with their channel's rules, in id order."""
     stmt = (
         select(
@@ -261,15 +262,15 @@ def load_listings(session: Session, sku_ids: set[int] | None, *, lock: bool) -> 
         stmt = stmt.where(ListingRow.sku_id.in_(sku_ids))
     if lock:
         stmt = stmt.with_for_update(of=ListingRow)
-    return [listing_state(r) for r in conn(session).execute(stmt)]
+    return [_listing_with_rules(r) for r in conn(session).execute(stmt)]
 
 
-def listing_state(r: Iterable[object]) -> ListingState:
-    """A ListingState from a row of (listing columns…, channel name, priority, policy columns…,
+def _listing_with_rules(r: Iterable[object]) -> ListingWithRules:
+    """A ListingWithRules from a row of (listing columns…, channel name, priority, policy columns…,
     unheard units, channel kind)."""
     (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
      buffer, max_listed, share_pct, zero_below, last_units, last_seconds, unheard, kind) = r  # fmt: skip
-    return ListingState(
+    return ListingWithRules(
         id_,
         channel_id,
         sku_id,
@@ -285,7 +286,7 @@ def listing_state(r: Iterable[object]) -> ListingState:
     )
 
 
-def compute_desired(session: Session, listings: list[ListingState]) -> dict[int, int]:
+def compute_desired(session: Session, listings: list[ListingWithRules]) -> dict[int, int]:
     """Listing id → the quantity the rules give it from the stock as this session sees it."""
     inputs = allocation_inputs(session, listings)
     return desired_quantities(
@@ -316,7 +317,7 @@ class AllocationInputs:
 
 
 def allocation_inputs(
-    session: Session, listings: list[ListingState], *, now: datetime | None = None
+    session: Session, listings: list[ListingWithRules], *, now: datetime | None = None
 ) -> AllocationInputs:
     """The channels' feeds, the bundles' recipes, the stock and the sales rates (as of ``now``)
     that :func:`desired_quantities` needs for ``listings``, as this session sees them."""
@@ -349,6 +350,6 @@ def allocation_inputs(
     return AllocationInputs(frozen, dict(recipes), dict(stock), rates)
 
 
-def paced(listings: Iterable[ListingState]) -> bool:
+def paced(listings: Iterable[ListingWithRules]) -> bool:
     """Whether any of these listings' guards grows with the sales rate."""
     return any(row.policy.last_seconds > 0 for row in listings)

@@ -57,22 +57,11 @@ from stocksync.channels.errors import (
 )
 from stocksync.domain.clock import utcnow
 from stocksync.domain.listing_identity import ListingState, identity_problem, refused_for_good
+from stocksync.domain.listing_state import Applied, ClaimedListing, Failed, Identified, Rebased
+from stocksync.ledger.push_leases import channel_ids, claim_dirty, count_due, release
+from stocksync.ledger.push_outcomes import record_identities, record_seen, write_back
 from stocksync.ledger.service import Ledger
 from stocksync.sync.backoff import RetryPolicy
-from stocksync.sync.leases import (
-    Applied,
-    ClaimedListing,
-    Failed,
-    Identified,
-    Rebased,
-    channel_ids,
-    claim_dirty,
-    count_due,
-    record_identities,
-    record_seen,
-    release,
-    write_back,
-)
 from stocksync.sync.report import ChannelReport, DrainReport, Outcome, PushRecord
 
 __all__ = ["ConflictHook", "ConflictedListing", "DrainReport", "drain", "read_back"]
@@ -116,7 +105,7 @@ def read_back(ledger: Ledger, connectors: Mapping[str, ChannelConnector]) -> Con
             return
         shown = connectors[channel].read_quantities([c.external_id for c in unknown])
         seen = {q.listing_id: q.quantity for q in shown}
-        ledger.run(lambda s: record_seen(s, unknown[0].channel_id, seen))
+        ledger.call(record_seen, unknown[0].channel_id, seen)
 
     return hook
 
@@ -141,7 +130,7 @@ def drain(
     included).
     """
     report = DrainReport(worker_id)
-    ids = ledger.run(lambda s: channel_ids(s, list(connectors)))
+    ids = ledger.call(channel_ids, list(connectors))
     hook = on_conflict or read_back(ledger, connectors)
     runs = []
     for name, connector in connectors.items():
@@ -317,7 +306,7 @@ class _ChannelDrain:
             self.refused = self.refused or isinstance(exc, ChannelAuthError)
             return None, not self.refused
         except BaseException:
-            self.ledger.run(lambda s: release(s, self.owner, [li.id for li in batch]))
+            self.ledger.call(release, self.owner, [li.id for li in batch])
             raise
 
     def _identified(self, batch: list[ClaimedListing]) -> list[ClaimedListing]:
@@ -331,11 +320,11 @@ class _ChannelDrain:
             return batch
         found = self.connector.identify([(li.external_id, li.refs) for li in unverified])
         checks = [
-            Identified(li, ident.sku, identity_problem(
+            Identified(listing=li, channel_sku=ident.sku, problem=identity_problem(
                 li.sku, found=ident.found, channel_sku=ident.sku, problem=ident.problem))
             for li, ident in zip(unverified, found, strict=True)
         ]  # fmt: skip
-        ours = self.ledger.run(lambda s: record_identities(s, self.owner, checks))
+        ours = self.ledger.call(record_identities, self.owner, checks)
         for check in checks:
             if check.problem is not None:
                 self._note(check.listing, ours, Outcome.MISMATCHED, check.problem)
@@ -382,9 +371,11 @@ class _ChannelDrain:
         for li, r in zip(batch, results, strict=True):
             if r.status is PushStatus.APPLIED:
                 if r.applied_quantity is not None and r.quantity_seen is not None:
-                    rebased.append(Rebased(li, r.quantity_seen, r.applied_quantity))
+                    rebased.append(
+                        Rebased(listing=li, seen=r.quantity_seen, quantity=r.applied_quantity)
+                    )
                 else:
-                    applied.append(Applied(li, li.push_qty))
+                    applied.append(Applied(listing=li, quantity=li.push_qty))
                 self.conflicts.pop(li.id, None)
                 continue
             if r.status is PushStatus.CONFLICT and r.written:
@@ -436,15 +427,16 @@ class _ChannelDrain:
         n = attempts + 1
         if r.status is PushStatus.REJECTED:
             held = refused_for_good(li.refusals + 1)
-            return Failed(li, r.message or "rejected", self.retry.rejected(n), attempts, True,
+            return Failed(listing=li, error=r.message or "rejected",
+                          delay_s=self.retry.rejected(n), attempts=attempts, rejected=True,
                           refusal=True, refused=held)  # fmt: skip
         if r.status is PushStatus.CONFLICT:
             self.conflicts.pop(li.id, None)
             reason = f"kept conflicting: {r.message}" if r.message else "kept conflicting"
-            return Failed(li, reason, self.retry.contended(), attempts, counted=False)
-        return Failed(
-            li, r.message or "retry later", self.retry.transient(n, r.retry_after), attempts
-        )
+            return Failed(listing=li, error=reason, delay_s=self.retry.contended(),
+                          attempts=attempts, counted=False)  # fmt: skip
+        return Failed(listing=li, error=r.message or "retry later",
+                      delay_s=self.retry.transient(n, r.retry_after), attempts=attempts)  # fmt: skip
 
     def _fail_all(
         self, batch: list[ClaimedListing], attempts: dict[int, int], exc: ChannelError,
@@ -459,7 +451,8 @@ class _ChannelDrain:
                 delay = self.retry.transient(n, retry_after)
             else:
                 delay = self.retry.rejected(n)
-            failed.append(Failed(li, str(exc), delay, attempts[li.id], not transient))
+            failed.append(Failed(listing=li, error=str(exc), delay_s=delay,
+                                 attempts=attempts[li.id], rejected=not transient))  # fmt: skip
         self.failed.update((li.id, li.version) for li in batch)
         ours = self.ledger.run(lambda s: write_back(s, self.owner, failed=failed, now=self.clock()))
         for f in failed:

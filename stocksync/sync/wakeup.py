@@ -17,12 +17,12 @@ from collections.abc import Collection
 from datetime import datetime
 
 import psycopg
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
-from stocksync.domain.clock import as_utc, utcnow
+from stocksync.domain.clock import utcnow
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.notify import DIRTY_CHANNEL
-from stocksync.sync.leases import DIRTY, PUSHABLE_STATE, channels_table, listings
+from stocksync.ledger.push_leases import earliest_due
 
 __all__ = ["seconds_until_due", "wait_for_dirty"]
 
@@ -36,19 +36,8 @@ def seconds_until_due(
     would otherwise keep it awake).
     """
     now = now or utcnow()
-    li, ch = listings.c, channels_table.c
-    lease_free = li.lease_until.is_(None) | (li.lease_until < now)
-    stmt = select(func.min(func.coalesce(li.next_attempt_at, now))).where(
-        DIRTY, PUSHABLE_STATE, lease_free
-    )
-    if channels is not None:
-        stmt = stmt.where(li.channel_id.in_(select(ch.id).where(ch.name.in_(list(channels)))))
-    earliest = conn.execute(stmt).scalar()
-    if earliest is None:
-        return None
-    if isinstance(earliest, str):  # SQLite hands aggregates back untyped
-        earliest = datetime.fromisoformat(earliest)
-    return max((as_utc(earliest) - now).total_seconds(), 0.0)
+    earliest = earliest_due(conn, now, channels)
+    return None if earliest is None else max((earliest - now).total_seconds(), 0.0)
 
 
 def wait_for_dirty(
