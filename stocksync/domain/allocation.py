@@ -1,4 +1,9 @@
-"""Turn available stock into the quantity each channel lists. Pure functions, no I/O.
+"""Turn available stock into what an order line takes and into the quantity each channel lists.
+Pure functions, no I/O.
+
+An order line takes its units through :func:`allocate`, which asks a policy
+(:data:`stocksync.domain.commit.Policy`, by default the locations with the most available first)
+and holds it to whole units of stock that exists.
 
 A channel's *pool* of a SKU is the available stock (on hand minus committed) summed over the
 locations that feed the channel. The channel's :class:`ChannelPolicy` shapes the pool into a
@@ -13,10 +18,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from stocksync.domain.commit import Policy, Take, most_available
 from stocksync.domain.model import ChannelPolicy
 
 __all__ = [
     "Claim",
+    "allocate",
     "bundle_pool",
     "capped",
     "last_units_guard",
@@ -27,6 +34,63 @@ __all__ = [
     "share_of",
     "zeroed",
 ]
+
+
+def allocate(
+    quantity: int,
+    recipe: Mapping[int, int],
+    available: dict[int, dict[int, int]],
+    policy: Policy = most_available,
+) -> tuple[int, list[Take]]:
+    """Commit what ``policy`` takes of ``quantity`` units; return (units filled, takes).
+
+    ``recipe`` maps each stocked SKU to the units one sold unit consumes (``{sku: 1}`` for a plain
+    SKU, the components for a bundle). ``available`` maps SKU → location → available units and is
+    decremented in place, so consecutive lines of one order see what earlier lines took. The
+    policy's takes are merged per (SKU, location) and refused (ValueError) unless they are whole
+    units, no more than ``quantity``, each within what its location has available.
+    """
+    if not recipe or any(per_unit <= 0 for per_unit in recipe.values()):
+        raise ValueError("a recipe needs at least one SKU, each with a positive quantity")
+    if quantity <= 0:
+        return 0, []
+    takes = _merged(policy(quantity, recipe, available))
+    units = _whole_units(takes, recipe, quantity)
+    for take in takes:
+        if take.qty > available.get(take.sku_id, {}).get(take.location_id, 0):
+            raise ValueError(f"the policy took more than is available: {take}")
+    for take in takes:
+        available[take.sku_id][take.location_id] -= take.qty
+    return units, takes
+
+
+def _merged(takes: Sequence[Take]) -> list[Take]:
+    totals: dict[tuple[int, int], int] = {}
+    for take in takes:
+        if take.qty <= 0:
+            raise ValueError(f"the policy took no units: {take}")
+        key = (take.sku_id, take.location_id)
+        totals[key] = totals.get(key, 0) + take.qty
+    if len(totals) == len(takes):
+        return list(takes)
+    return [Take(sku, loc, qty) for (sku, loc), qty in totals.items()]
+
+
+def _whole_units(takes: Sequence[Take], recipe: Mapping[int, int], quantity: int) -> int:
+    """How many sold units ``takes`` make: the same whole number for every component."""
+    by_sku: dict[int, int] = {}
+    for take in takes:
+        by_sku[take.sku_id] = by_sku.get(take.sku_id, 0) + take.qty
+    if not by_sku:
+        return 0
+    units = by_sku.get(min(recipe), 0) // recipe[min(recipe)]
+    if (
+        set(by_sku) != set(recipe)
+        or units > quantity
+        or any(by_sku[sku] != units * per_unit for sku, per_unit in recipe.items())
+    ):
+        raise ValueError(f"the policy took no whole number of up to {quantity} units: {takes}")
+    return units
 
 
 def pool(available_by_location: Mapping[int, int], locations: Iterable[int]) -> int:

@@ -1,14 +1,15 @@
 """How an order line takes stock: whole units only, across the locations that feed the channel.
 
-Pure: the caller passes the available counts it has locked and applies the takes it gets back.
+Pure: a policy reads the available counts the caller has locked and says which units to take;
+:func:`stocksync.domain.allocation.allocate` checks its answer and applies it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Take", "fill_line"]
+__all__ = ["Policy", "Take", "most_available"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,29 +19,28 @@ class Take:
     qty: int
 
 
-def fill_line(
-    quantity: int,
-    recipe: Mapping[int, int],
-    available: dict[int, dict[int, int]],
-) -> tuple[int, list[Take]]:
-    """Commit as many of ``quantity`` units as the stock allows; return (units filled, takes).
+Policy = Callable[[int, Mapping[int, int], Mapping[int, Mapping[int, int]]], Sequence[Take]]
+"""Which units a line of ``quantity`` units takes: ``policy(quantity, recipe, available)`` gives
+the takes, from ``available`` (SKU → location → available units, only the locations that feed
+the channel), whole units of ``recipe`` (stocked SKU → units per sold unit), as many as it
+chooses up to ``quantity``. It must not change ``available``. A routing policy (nearest
+location, cheapest to ship) replaces :func:`most_available` here."""
 
-    ``recipe`` maps each stocked SKU to the units one sold unit consumes (``{sku: 1}`` for a plain
-    SKU, the components for a bundle). ``available`` maps SKU → location → available units and is
-    decremented in place, so consecutive lines of one order see what earlier lines took. Each
-    component is taken from the locations with the most available first, to keep splits few.
-    """
-    if not recipe or any(per_unit <= 0 for per_unit in recipe.values()):
-        raise ValueError("a recipe needs at least one SKU, each with a positive quantity")
-    if quantity <= 0:
-        return 0, []
+
+def most_available(
+    quantity: int, recipe: Mapping[int, int], available: Mapping[int, Mapping[int, int]]
+) -> list[Take]:
+    """The default policy: as many units as the stock allows, each component taken from the
+    locations with the most available first (ties by location id), to keep splits few.
+
+    A location short of its commitments (negative available) counts against the line."""
     units = min(
         [quantity]
         + [sum(available.get(sku, {}).values()) // per_unit for sku, per_unit in recipe.items()]
     )
     takes: list[Take] = []
     if units <= 0:
-        return 0, takes
+        return takes
     for sku, per_unit in sorted(recipe.items()):
         need = units * per_unit
         by_location = available[sku]
@@ -48,9 +48,8 @@ def fill_line(
             take = min(need, by_location[loc])
             if take <= 0:
                 break
-            by_location[loc] -= take
             takes.append(Take(sku, loc, take))
             need -= take
             if need == 0:
                 break
-    return units, takes
+    return takes

@@ -4,7 +4,12 @@ StockSyncError
 ├── LedgerError                 a ledger operation was refused; nothing was written
 │   ├── NotFoundError           an unknown SKU, location, channel or order
 │   ├── InvalidRequestError     a quantity or argument that cannot be applied
-│   │   └── QuantityError       a quantity outside what the operation takes or the ledger holds
+│   │   ├── QuantityError       a quantity outside what the operation takes or the ledger holds
+│   │   └── OrderUnitsError     an order action asks for units its lines do not hold (names them)
+│   │       ├── MissingUnitsError     too few units of a SKU across the order
+│   │       ├── LineUnitsError        too few units on one line
+│   │       ├── UnreturnedUnitsError  too few shipped, unreturned units of a SKU to restock
+│   │       └── ShippedFromError      a component shipped too few units to say where a return goes
 │   └── UnmappableLineError     an order line names neither a known SKU nor a known listing
 ├── CatalogError                a catalog file row is wrong (names row and column)
 └── NotUtf8Error                a file the CLI reads is not UTF-8 (names the byte and where)
@@ -16,11 +21,16 @@ __all__ = [
     "CatalogError",
     "InvalidRequestError",
     "LedgerError",
+    "LineUnitsError",
+    "MissingUnitsError",
     "NotFoundError",
     "NotUtf8Error",
+    "OrderUnitsError",
     "QuantityError",
+    "ShippedFromError",
     "StockSyncError",
     "UnmappableLineError",
+    "UnreturnedUnitsError",
 ]
 
 
@@ -55,6 +65,54 @@ class QuantityError(InvalidRequestError):
         self.quantity = quantity
         self.low = low
         self.high = high
+
+
+class OrderUnitsError(InvalidRequestError):
+    """An action on an order (cancel, ship, restock) asks for more units than its lines hold in
+    the state it takes them from; the subclass names the lines or SKU and the numbers."""
+
+
+class MissingUnitsError(OrderUnitsError):
+    """The order's lines of ``sku`` lack ``missing`` of the units asked for."""
+
+    def __init__(self, sku: str, missing: int) -> None:
+        super().__init__(f"the order has {missing} fewer units of {sku!r} to act on")
+        self.sku = sku
+        self.missing = missing
+
+
+class LineUnitsError(OrderUnitsError):
+    """Line ``line_no`` was asked for ``units`` and holds ``held`` in the state they come from
+    (releasable for a cancel, committed for a shipment, shipped and unreturned for a restock)."""
+
+    def __init__(self, line_no: int, units: int, held: int) -> None:
+        super().__init__(f"line {line_no} of the order has fewer than {units} units")
+        self.line_no = line_no
+        self.units = units
+        self.held = held
+
+
+class UnreturnedUnitsError(OrderUnitsError):
+    """Order ``order`` has fewer than ``units`` shipped, unreturned units of ``sku``."""
+
+    def __init__(self, order: str, sku: str, units: int) -> None:
+        super().__init__(
+            f"order {order!r} has fewer than {units} shipped, unreturned units of {sku!r}"
+        )
+        self.order = order
+        self.sku = sku
+        self.units = units
+
+
+class ShippedFromError(OrderUnitsError):
+    """Returning ``units`` of line ``line_no`` needs more of component ``sku_id`` than the line
+    shipped (its bundle's recipe changed since), so nothing says where they go back on hand."""
+
+    def __init__(self, line_no: int, units: int, sku_id: int) -> None:
+        super().__init__(f"line {line_no} shipped too few units to return {units}")
+        self.line_no = line_no
+        self.units = units
+        self.sku_id = sku_id
 
 
 class UnmappableLineError(LedgerError):

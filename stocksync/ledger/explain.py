@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError, NotFoundError
 from stocksync.domain.explain import Explanation, Listed, StockAt, explain_sku
-from stocksync.ledger.listings import ListingState, allocation_inputs, load_listings
+from stocksync.ledger.listings import ListingWithRules, allocation_inputs, load_listings
 from stocksync.ledger.lookups import channel_ref, sku_refs
 from stocksync.ledger.sql import conn
 from stocksync.ledger.tables import ListingRow, LocationRow, SkuRow
@@ -115,7 +115,7 @@ def explain_stock(
 
 
 def _explain(
-    session: Session, sku: str, sku_id: int, listings: list[ListingState], now: datetime | None
+    session: Session, sku: str, sku_id: int, listings: list[ListingWithRules], now: datetime | None
 ) -> dict[str, Explanation]:
     """Channel → the domain's explanation, from the inputs the listing refresh reads."""
     inputs = allocation_inputs(session, listings, now=now)

@@ -35,7 +35,7 @@ from stocksync.domain.errors import (
     UnmappableLineError,
 )
 from stocksync.domain.messages import ChannelOrder, ChannelOrderLine
-from stocksync.ledger.lines import Line
+from stocksync.domain.orders import Line
 from stocksync.ledger.listing_match import skus_for_lines
 from stocksync.ledger.listings import listing_scope
 from stocksync.ledger.orders import (

@@ -1,75 +1,50 @@
-"""Order-line bookkeeping shared by recording, cancelling, shipping and stock counts."""
+"""Order lines and their allocations as the ledger stores them: load, write, and turn a domain
+:class:`~stocksync.domain.orders.Change` into journal entries.
+
+Shared by recording, cancelling, shipping, returns and stock counts; the rules themselves are in
+:mod:`stocksync.domain.orders`.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlmodel import Session
 
 from stocksync.domain.clock import utcnow
-from stocksync.domain.model import LineStatus, MovementReason, OrderStatus
+from stocksync.domain.model import MovementReason, OrderStatus
+from stocksync.domain.orders import Allocation, Change, Line, order_status
 from stocksync.ledger.journal import Move
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import BundleComponentRow, MovementRow, OrderLineRow, OrderRow, SkuRow
+from stocksync.ledger.tables import (
+    BundleComponentRow,
+    LineAllocationRow,
+    OrderLineRow,
+    OrderRow,
+    SkuRow,
+)
 
 __all__ = [
-    "Line",
-    "line_status",
+    "allocation_table",
+    "change_moves",
+    "load_allocations",
     "load_lines",
-    "order_status",
-    "outstanding",
+    "save_change",
     "save_lines",
-    "take_back",
 ]
 
 line_table: Table = OrderLineRow.__table__  # type: ignore[attr-defined]
 order_table: Table = OrderRow.__table__  # type: ignore[attr-defined]
+allocation_table: Table = LineAllocationRow.__table__  # type: ignore[attr-defined]
 
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    order_id: int
-    line_no: int
-    sku_id: int
-    sku: str
-    quantity: int
-    committed: int
-    short: int
-    cancelled: int
-    shipped: int
-    returned: int
-    external_line_id: str | None
-    recipe: dict[int, int]
-
-    @property
-    def status(self) -> LineStatus:
-        return line_status(self)
-
-
-def line_status(line: Line) -> LineStatus:
-    # a line of no units (the ledger no longer records one) holds nothing: cancelled, like its order
-    if line.cancelled == line.quantity:
-        return LineStatus.CANCELLED
-    if line.short:
-        return LineStatus.OVERSOLD
-    if line.shipped and line.committed == 0:
-        return LineStatus.SHIPPED
-    return LineStatus.COMMITTED
-
-
-def order_status(lines: Iterable[Line]) -> OrderStatus:
-    active = [ln for ln in lines if ln.quantity > ln.cancelled]
-    if not active:
-        return OrderStatus.CANCELLED
-    if any(ln.short for ln in active):
-        filled = sum(ln.committed + ln.shipped for ln in active)
-        return OrderStatus.OVERSOLD if filled == 0 else OrderStatus.PARTIALLY_OVERSOLD
-    if all(ln.committed == 0 for ln in active):
-        return OrderStatus.SHIPPED
-    return OrderStatus.COMMITTED
+_DELTAS = {
+    MovementReason.CANCEL_RELEASE: (0, -1),
+    MovementReason.SHIPMENT: (-1, -1),
+    MovementReason.RETURN_RESTOCK: (1, 0),
+}
+"""(on hand, committed) per unit a change's takes move, by the reason they move for."""
 
 
 def load_lines(session: Session, order_id: int, *, lock: bool = False) -> list[Line]:
@@ -98,25 +73,79 @@ def load_lines(session: Session, order_id: int, *, lock: bool = False) -> list[L
         recipes[b][c] = q
     return [
         Line(
-            r.order_id,
-            r.line_no,
-            r.sku_id,
-            r.sku,
-            r.quantity,
-            r.committed,
-            r.short,
-            r.cancelled,
-            r.shipped,
-            r.returned,
-            r.external_line_id,
-            recipes.get(r.sku_id) or {r.sku_id: 1},
+            order_id=r.order_id,
+            line_no=r.line_no,
+            sku_id=r.sku_id,
+            sku=r.sku,
+            quantity=r.quantity,
+            committed=r.committed,
+            short=r.short,
+            cancelled=r.cancelled,
+            shipped=r.shipped,
+            returned=r.returned,
+            external_line_id=r.external_line_id,
+            recipe=recipes.get(r.sku_id) or {r.sku_id: 1},
         )
         for r in rows
     ]
 
 
+def load_allocations(session: Session, order_id: int) -> list[Allocation]:
+    """Where the order's line units are, by line, SKU and location (read under the order's lock)."""
+    a = allocation_table.c
+    rows = conn(session).execute(
+        select(a.line_no, a.sku_id, a.location_id, a.committed, a.shipped, a.returned)
+        .where(a.order_id == order_id)
+        .order_by(a.line_no, a.sku_id, a.location_id)
+    )
+    return [
+        Allocation(
+            line_no=r.line_no,
+            sku_id=r.sku_id,
+            location_id=r.location_id,
+            committed=r.committed,
+            shipped=r.shipped,
+            returned=r.returned,
+        )
+        for r in rows
+    ]
+
+
+def save_change(session: Session, order_id: int, change: Change) -> OrderStatus:
+    """Write a change's lines, allocations and the order's status; return the status."""
+    if change.allocations:
+        a = allocation_table.c
+        conn(session).execute(
+            update(allocation_table)
+            .where(
+                a.order_id == bindparam("b_order"),
+                a.line_no == bindparam("b_line"),
+                a.sku_id == bindparam("b_sku"),
+                a.location_id == bindparam("b_loc"),
+            )
+            .values(
+                committed=bindparam("b_committed"),
+                shipped=bindparam("b_shipped"),
+                returned=bindparam("b_returned"),
+            ),
+            [
+                {
+                    "b_order": order_id,
+                    "b_line": al.line_no,
+                    "b_sku": al.sku_id,
+                    "b_loc": al.location_id,
+                    "b_committed": al.committed,
+                    "b_shipped": al.shipped,
+                    "b_returned": al.returned,
+                }
+                for al in change.allocations
+            ],
+        )
+    return save_lines(session, order_id, change.lines, all_lines=change.after)
+
+
 def save_lines(
-    session: Session, order_id: int, lines: Iterable[Line], *, all_lines: list[Line]
+    session: Session, order_id: int, lines: Iterable[Line], *, all_lines: Iterable[Line]
 ) -> OrderStatus:
     """Write changed line counters and the order status derived from ``all_lines``."""
     changed = list(lines)
@@ -137,7 +166,7 @@ def save_lines(
             ),
             [
                 {
-                    "b_order": ln.order_id,
+                    "b_order": order_id,
                     "b_line": ln.line_no,
                     "b_committed": ln.committed,
                     "b_short": ln.short,
@@ -158,76 +187,32 @@ def save_lines(
     return status
 
 
-def outstanding(
-    session: Session, order_id: int, line_nos: Iterable[int] | None = None
-) -> dict[int, dict[tuple[int, int], int]]:
-    """line_no → (sku, location) → units still committed there, summed from the journal."""
-    m = MovementRow
-    stmt = (
-        select(m.line_no, m.sku_id, m.location_id, func.sum(m.delta_committed))
-        .where(m.order_id == order_id)
-        .group_by(m.line_no, m.sku_id, m.location_id)
-    )
-    if line_nos is not None:
-        stmt = stmt.where(m.line_no.in_(list(line_nos)))
-    held: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)
-    for line_no, sku, loc, total in conn(session).execute(stmt):
-        if total:
-            held[line_no][(sku, loc)] = int(total)
-    return held
-
-
-def take_back(
-    line: Line,
-    units: int,
-    held: dict[tuple[int, int], int],
+def change_moves(
+    change: Change,
     *,
     reason: MovementReason,
+    order_id: int,
     channel_id: int | None,
-    prefer_location: int | None = None,
     note: str = "",
 ) -> list[Move]:
-    """Moves that release (or, for a shipment, consume) ``units`` committed units of ``line``.
-
-    ``held`` is the line's outstanding commitment per (sku, location) and is decremented in
-    place. A shipment lowers on hand with committed; a release lowers committed only.
-    """
-    ship = reason is MovementReason.SHIPMENT
-    moves: list[Move] = []
-    for sku, per_unit in sorted(line.recipe.items()):
-        need = units * per_unit
-        places = sorted(
-            (key for key in held if key[0] == sku),
-            key=lambda key: (key[1] != prefer_location, key[1]),
+    """The journal entries of a change's takes: a release lowers committed, a shipment on hand
+    and committed, a restock raises on hand."""
+    on_hand, committed = _DELTAS[reason]
+    # a restock's keys have always been shorter; the others name the order (a count releases
+    # lines of several orders under one key)
+    prefix = "" if reason is MovementReason.RETURN_RESTOCK else f"{reason.value}/O{order_id}/"
+    return [
+        Move(
+            suffix=f"{prefix}L{t.line_no}/{t.sku_id}@{t.location_id}",
+            sku_id=t.sku_id,
+            location_id=t.location_id,
+            delta_on_hand=on_hand * t.qty,
+            delta_committed=committed * t.qty,
+            reason=reason,
+            channel_id=channel_id,
+            order_id=order_id,
+            line_no=t.line_no,
+            note=note,
         )
-        for key in places:
-            qty = min(need, held[key])
-            if qty <= 0:
-                continue
-            held[key] -= qty
-            need -= qty
-            moves.append(
-                Move(
-                    f"{reason.value}/O{line.order_id}/L{line.line_no}/{sku}@{key[1]}",
-                    sku,
-                    key[1],
-                    -qty if ship else 0,
-                    -qty,
-                    reason,
-                    channel_id,
-                    line.order_id,
-                    line.line_no,
-                    note,
-                )
-            )
-            if need == 0:
-                break
-        if need:
-            raise AssertionError(
-                f"journal holds too little for line {line.line_no} of order {line.order_id}"
-            )
-    return moves
-
-
-def with_counts(line: Line, **counts: int) -> Line:
-    return replace(line, **counts)
+        for t in change.takes
+    ]

@@ -13,26 +13,31 @@ from sqlalchemy import Table, select
 from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError, NotFoundError
-from stocksync.domain.model import MovementReason, OrderStatus, check_quantity
-from stocksync.ledger.journal import Move, apply_moves
-from stocksync.ledger.lines import (
+from stocksync.domain.model import MovementReason, OrderStatus
+from stocksync.domain.orders import (
+    Change,
     Line,
+    Order,
+    cancel_lines,
     line_status,
-    load_lines,
-    outstanding,
-    save_lines,
-    take_back,
-    with_counts,
+    releasable,
+    ship_lines,
+    shippable,
+    units_by_sku,
+    units_of_lines,
 )
+from stocksync.ledger.journal import apply_moves
+from stocksync.ledger.lines import change_moves, load_allocations, load_lines, save_change
 from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.lookups import ChannelRef, channel_ref
 from stocksync.ledger.recording import order_key, record_new_order
 from stocksync.ledger.results import LineIn, LineResult, OrderResult
-from stocksync.ledger.sql import claim_operation, conn, lock_stock
+from stocksync.ledger.sql import claim_operation, conn, insert_ignore, lock_stock, stock_table
 from stocksync.ledger.tables import OrderLineRow, OrderRow
 
 __all__ = [
     "cancel_order",
+    "change_order",
     "existing_order",
     "open_order",
     "order_key",
@@ -85,39 +90,22 @@ def cancel_order(
     """
     if (quantities is not None or line_units is not None) and key is None:
         raise InvalidRequestError("a partial cancel needs an idempotency key")
-    ch, order_id, lines = open_order(session, channel, external_id)
-    key = key or f"cancel:{ch.id}:{external_id}"
-    op = claim_operation(session, key, "cancel")
-    if op is None:
-        return existing_order(session, ch, external_id, duplicate=True)
-    if line_units is not None:
-        todo = _units_of_lines(lines, line_units, _releasable)
-    else:
-        todo = _units_by_line(lines, quantities, _releasable)
-    held = outstanding(session, order_id, todo)
-    lock_stock(session, sku_ids=listing_scope(session, {k[0] for h in held.values() for k in h})[1])
-    moves: list[Move] = []
-    changed = {}
-    for line in lines:
-        units = todo.get(line.line_no, 0)
-        if not units:
-            continue
-        from_short = min(units, line.short)
-        from_committed = units - from_short
-        moves += take_back(
-            line,
-            from_committed,
-            held.get(line.line_no, {}),
-            reason=MovementReason.CANCEL_RELEASE,
-            channel_id=ch.id,
-        )
-        changed[line.line_no] = with_counts(
-            line,
-            short=line.short - from_short,
-            committed=line.committed - from_committed,
-            cancelled=line.cancelled + units,
-        )
-    return _finish(session, op, key, ch, external_id, order_id, lines, changed, moves)
+
+    def decide(order: Order) -> Change:
+        if line_units is not None:
+            units = units_of_lines(order.lines, line_units, releasable)
+        else:
+            units = units_by_sku(order.lines, quantities, releasable)
+        return cancel_lines(order, units)
+
+    return change_order(
+        session,
+        channel=channel,
+        external_id=external_id,
+        key=key,
+        reason=MovementReason.CANCEL_RELEASE,
+        decide=decide,
+    )
 
 
 def ship_order(
@@ -131,30 +119,65 @@ def ship_order(
     """Ship what the order holds (or ``quantities`` of it): on hand and committed both go down."""
     if quantities is not None and key is None:
         raise InvalidRequestError("a partial shipment needs an idempotency key")
+    return change_order(
+        session,
+        channel=channel,
+        external_id=external_id,
+        key=key,
+        reason=MovementReason.SHIPMENT,
+        decide=lambda order: ship_lines(order, units_by_sku(order.lines, quantities, shippable)),
+    )
+
+
+_KINDS = {
+    MovementReason.CANCEL_RELEASE: "cancel",
+    MovementReason.SHIPMENT: "ship",
+    MovementReason.RETURN_RESTOCK: "return_restock",
+}
+"""The operation kind each action claims its key as (and names its default key after)."""
+
+
+def change_order(
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    key: str | None,
+    reason: MovementReason,
+    decide: Callable[[Order], Change],
+) -> OrderResult:
+    """Cancel, ship or restock: the one body those share. Lock and load the order, claim ``key``
+    (by default ``<kind>:<channel id>:<order id>``, which makes the whole-order action
+    idempotent), ask ``decide`` for the change, then write its journal entries, lines,
+    allocations and the listings of the SKUs it moved. A replayed key changes nothing and
+    returns the order with ``duplicate=True``."""
+    kind = _KINDS[reason]
     ch, order_id, lines = open_order(session, channel, external_id)
-    key = key or f"ship:{ch.id}:{external_id}"
-    op = claim_operation(session, key, "ship")
+    key = key or f"{kind}:{ch.id}:{external_id}"
+    op = claim_operation(session, key, kind)
     if op is None:
         return existing_order(session, ch, external_id, duplicate=True)
-    todo = _units_by_line(lines, quantities, lambda ln: ln.committed)
-    held = outstanding(session, order_id, todo)
-    lock_stock(session, sku_ids=listing_scope(session, {k[0] for h in held.values() for k in h})[1])
-    moves: list[Move] = []
-    changed = {}
-    for line in lines:
-        units = todo.get(line.line_no, 0)
-        if units:
-            moves += take_back(
-                line,
-                units,
-                held.get(line.line_no, {}),
-                reason=MovementReason.SHIPMENT,
-                channel_id=ch.id,
+    order = Order(
+        external_id=external_id,
+        lines=tuple(lines),
+        allocations=tuple(load_allocations(session, order_id)),
+    )
+    change = decide(order)
+    skus = {t.sku_id for t in change.takes}
+    if reason is MovementReason.RETURN_RESTOCK:  # a restock may go where the SKU never was
+        for sku_id, location_id in sorted({(t.sku_id, t.location_id) for t in change.takes}):
+            insert_ignore(
+                session,
+                stock_table,
+                {"sku_id": sku_id, "location_id": location_id},
+                ["sku_id", "location_id"],
             )
-            changed[line.line_no] = with_counts(
-                line, committed=line.committed - units, shipped=line.shipped + units
-            )
-    return _finish(session, op, key, ch, external_id, order_id, lines, changed, moves)
+    lock_stock(session, sku_ids=listing_scope(session, skus)[1])
+    moves = change_moves(change, reason=reason, order_id=order_id, channel_id=ch.id)
+    apply_moves(session, op, key, moves)
+    status = save_change(session, order_id, change)
+    refresh_listings(session, skus)
+    return order_outcome(ch.name, external_id, status, list(change.after))
 
 
 def open_order(
@@ -173,59 +196,6 @@ def open_order(
     if order_id is None:
         raise NotFoundError("order", f"{channel}/{external_id}")
     return ch, order_id, load_lines(session, order_id, lock=True)
-
-
-def _units_by_line(
-    lines: list[Line], quantities: Mapping[str, int] | None, room: Callable[[Line], int]
-) -> dict[int, int]:
-    """line_no → units to act on: everything there is room for, or ``quantities`` by SKU."""
-    if quantities is None:
-        return {ln.line_no: room(ln) for ln in lines if room(ln) > 0}
-    todo: dict[int, int] = {}
-    for sku, qty in quantities.items():
-        check_quantity(f"the units of {sku!r}", qty)
-        for line in (ln for ln in lines if ln.sku == sku):
-            units = min(qty, room(line))
-            if units:
-                todo[line.line_no] = units
-                qty -= units
-        if qty:
-            raise InvalidRequestError(f"the order has {qty} fewer units of {sku!r} to act on")
-    return todo
-
-
-def _releasable(line: Line) -> int:
-    return line.committed + line.short
-
-
-def _units_of_lines(
-    lines: list[Line], line_units: Mapping[int, int], room: Callable[[Line], int]
-) -> dict[int, int]:
-    """``line_units`` checked against the order: each named line exists and has that many units."""
-    by_no = {ln.line_no: ln for ln in lines}
-    for line_no, units in line_units.items():
-        check_quantity(f"the units of line {line_no}", units)
-        if line_no not in by_no or room(by_no[line_no]) < units:
-            raise InvalidRequestError(f"line {line_no} of the order has fewer than {units} units")
-    return dict(line_units)
-
-
-def _finish(
-    session: Session,
-    op: int,
-    key: str,
-    ch: ChannelRef,
-    external_id: str,
-    order_id: int,
-    lines: list[Line],
-    changed: dict[int, Line],
-    moves: list[Move],
-) -> OrderResult:
-    apply_moves(session, op, key, moves)
-    after = [changed.get(ln.line_no, ln) for ln in lines]
-    status = save_lines(session, order_id, changed.values(), all_lines=after)
-    refresh_listings(session, {m.sku_id for m in moves})
-    return order_outcome(ch.name, external_id, status, after)
 
 
 def order_result(session: Session, *, channel: str, external_id: str) -> OrderResult:
@@ -262,16 +232,16 @@ def order_outcome(
         duplicate,
         tuple(
             LineResult(
-                ln.line_no,
-                ln.sku,
-                ln.quantity,
-                ln.committed,
-                ln.short,
-                ln.cancelled,
-                ln.shipped,
-                ln.returned,
-                line_status(ln),
-                ln.external_line_id,
+                line_no=ln.line_no,
+                sku=ln.sku,
+                quantity=ln.quantity,
+                committed=ln.committed,
+                short=ln.short,
+                cancelled=ln.cancelled,
+                shipped=ln.shipped,
+                returned=ln.returned,
+                status=line_status(ln),
+                external_line_id=ln.external_line_id,
             )
             for ln in lines
         ),

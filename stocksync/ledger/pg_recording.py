@@ -7,7 +7,8 @@
    for committed (a stock row at a new location, a bundle added by a catalog import). If the
    configuration changed or new stock rows appeared, lock what is now needed and read again.
 3. Python plans the commitments and listing quantities (the same plan as on SQLite), and one
-   statement writes the order, its lines, the journal entries, the stock counters and the listings.
+   statement writes the order, its lines, their allocations, the journal entries, the stock
+   counters and the listings.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from sqlmodel import Session
 
 from stocksync.ledger.config_cache import ConfigCache, config_cache, read_epoch
-from stocksync.ledger.listings import ListingState
+from stocksync.ledger.listings import ListingWithRules
 from stocksync.ledger.notify import NOTIFY_SQL
 from stocksync.ledger.recording import (
     OrderPlan,
@@ -107,6 +108,13 @@ mv AS (
     FROM ord, json_to_recordset(%(moves)s::json)
          AS m(suffix text, sku_id int, location_id int, qty int, line_no int)
 ),
+al AS (
+    INSERT INTO line_allocations (order_id, line_no, sku_id, location_id, committed, shipped,
+                                  returned)
+    SELECT ord.id, a.line_no, a.sku_id, a.location_id, a.qty, 0, 0
+    FROM ord, json_to_recordset(%(moves)s::json)
+         AS a(line_no int, sku_id int, location_id int, qty int)
+),
 -- arrays, not json: unnest's small row estimate keeps these two on their primary-key indexes
 st AS (
     UPDATE stock s SET committed = s.committed + d.qty, updated_at = now()
@@ -190,10 +198,10 @@ def record_on_postgres(
     return plan
 
 
-def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingState:
+def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingWithRules:
     id_, channel_id, sku_id, desired, expected, version, dirty, unheard = row
     ch = cfg.by_id[channel_id]
-    return ListingState(
+    return ListingWithRules(
         id_,
         channel_id,
         sku_id,

@@ -20,17 +20,19 @@ from datetime import datetime
 from sqlalchemy import Table, insert
 from sqlmodel import Session
 
+from stocksync.domain.allocation import allocate
 from stocksync.domain.clock import utcnow
-from stocksync.domain.commit import Take, fill_line
+from stocksync.domain.commit import Policy, Take, most_available
 from stocksync.domain.errors import InvalidRequestError, NotFoundError, UnmappableLineError
 from stocksync.domain.model import MovementReason, OrderStatus, check_quantity
+from stocksync.domain.orders import Line, commit, order_status, placed
 from stocksync.ledger.config_cache import ChannelConf, ConfigCache, config_cache, read_epoch
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.journal import Move, apply_moves
-from stocksync.ledger.lines import Line, order_status
+from stocksync.ledger.lines import allocation_table
 from stocksync.ledger.listings import (
     ListingChange,
-    ListingState,
+    ListingWithRules,
     desired_quantities,
     listing_changes,
     load_listings,
@@ -175,21 +177,25 @@ def lock_sets(cfg: ConfigCache, mapped: Sequence[MappedLine]) -> tuple[set[int],
 
 
 def plan_order(
-    ch: ChannelConf, mapped: Sequence[MappedLine], held: Mapping[tuple[int, int], Sequence[int]]
+    ch: ChannelConf,
+    mapped: Sequence[MappedLine],
+    held: Mapping[tuple[int, int], Sequence[int]],
+    policy: Policy = most_available,
 ) -> OrderPlan:
-    """Commit whole units line by line from the locations that feed the channel."""
+    """Commit whole units line by line from the locations that feed the channel, as ``policy``
+    chooses (:func:`stocksync.domain.allocation.allocate`): the one place both ways of recording
+    decide where an order's units come from."""
     available: dict[int, dict[int, int]] = defaultdict(dict)
     for (sku, loc), (on_hand, committed) in held.items():
         if not ch.locations or loc in ch.locations:
             available[sku][loc] = on_hand - committed
     plan = OrderPlan(ch, [], [], defaultdict(int))
     for line_no, m in enumerate(mapped, start=1):
-        units, takes = fill_line(m.line.quantity, m.recipe, available)
+        units, takes = allocate(m.line.quantity, m.recipe, available, policy)
         plan.takes += [(line_no, t) for t in takes]
-        plan.lines.append(
-            Line(0, line_no, m.sku_id, m.sku, m.line.quantity, units, m.line.quantity - units,
-                 0, 0, 0, m.line.external_line_id, m.recipe)
-        )  # fmt: skip
+        line = placed(line_no=line_no, sku_id=m.sku_id, sku=m.sku, quantity=m.line.quantity,
+                      recipe=m.recipe, external_line_id=m.line.external_line_id)  # fmt: skip
+        plan.lines.append(commit(line, units))
         plan.sold[(ch.id, m.sku_id)] += m.line.quantity
     return plan
 
@@ -199,7 +205,7 @@ def plan_listings(
     cfg: ConfigCache,
     plan: OrderPlan,
     held: Mapping[tuple[int, int], Sequence[int]],
-    listings: Sequence[ListingState],
+    listings: Sequence[ListingWithRules],
     rate_sums: Mapping[int, Sequence[int | None]] | None = None,
 ) -> list[ListingChange]:
     """The listing changes once the plan's commitments are applied to the locked stock.
@@ -238,6 +244,15 @@ def _insert_order(
     )  # fmt: skip
     if plan.lines:
         c.execute(insert(line_table), [line_row(order_id, ln) for ln in plan.lines])
+    if plan.takes:
+        c.execute(
+            insert(allocation_table),
+            [
+                {"order_id": order_id, "line_no": line_no, "sku_id": t.sku_id,
+                 "location_id": t.location_id, "committed": t.qty, "shipped": 0, "returned": 0}
+                for line_no, t in plan.takes
+            ],
+        )  # fmt: skip
     return order_id
 
 

@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError, NotFoundError, QuantityError
 from stocksync.domain.model import MAX_QUANTITY, MovementReason, OnHandReason, check_quantity
+from stocksync.domain.orders import Order, release_shortfall
 from stocksync.ledger.journal import Move, apply_moves
-from stocksync.ledger.lines import Line, load_lines, outstanding, save_lines, take_back, with_counts
+from stocksync.ledger.lines import change_moves, load_allocations, load_lines, save_change
 from stocksync.ledger.listings import listing_scope, refresh_listings
 from stocksync.ledger.lookups import SkuRef, location_id, sku_refs
 from stocksync.ledger.results import StockResult
@@ -142,47 +143,37 @@ def _release_shortfall(
         .all()
     )
     moves: list[Move] = []
-    by_order: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for order_id, line_no, held in holders:
-        by_order[order_id].append((line_no, int(held)))
-    for order_id, held_lines in by_order.items():
+    by_order: dict[int, list[int]] = defaultdict(list)
+    for order_id, line_no, _ in holders:
+        by_order[order_id].append(line_no)
+    for order_id, line_nos in by_order.items():
         if deficit <= 0:
             break
-        channel = conn(session).execute(select(OrderRow.channel_id).where(OrderRow.id == order_id))
-        channel_id = channel.scalar()
-        lines = load_lines(session, order_id, lock=True)
-        held = outstanding(session, order_id, [n for n, _ in held_lines])
-        lock_stock(session, [pair for h in held.values() for pair in h])
-        changed: dict[int, Line] = {}
-        for line_no, units_held in held_lines:
-            if deficit <= 0:
-                break
-            line = next(ln for ln in lines if ln.line_no == line_no)
-            per_unit = line.recipe[sku_id]
-            units = min(line.committed, -(-min(deficit, units_held) // per_unit))
-            released = take_back(
-                line,
-                units,
-                held[line_no],
-                reason=MovementReason.CANCEL_RELEASE,
-                channel_id=channel_id,
-                prefer_location=loc,
-                note=note,
+        channel_id, external_id = (
+            conn(session)
+            .execute(
+                select(OrderRow.channel_id, OrderRow.external_id).where(OrderRow.id == order_id)
             )
-            moves += released
-            # only what came off this location counts; a split line may give some back elsewhere
-            deficit += sum(
-                m.delta_committed for m in released if (m.sku_id, m.location_id) == (sku_id, loc)
-            )
-            changed[line_no] = with_counts(
-                line, committed=line.committed - units, short=line.short + units
-            )
-        save_lines(
-            session,
-            order_id,
-            changed.values(),
-            all_lines=[changed.get(ln.line_no, ln) for ln in lines],
+            .one()
         )
+        lines = load_lines(session, order_id, lock=True)
+        order = Order(
+            external_id=external_id,
+            lines=tuple(lines),
+            allocations=tuple(load_allocations(session, order_id)),
+        )
+        change, deficit = release_shortfall(
+            order, line_nos, sku_id=sku_id, location=loc, deficit=deficit
+        )
+        lock_stock(session, [(t.sku_id, t.location_id) for t in change.takes])
+        moves += change_moves(
+            change,
+            reason=MovementReason.CANCEL_RELEASE,
+            order_id=order_id,
+            channel_id=channel_id,
+            note=note,
+        )
+        save_change(session, order_id, change)
     return moves
 
 

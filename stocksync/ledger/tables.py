@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -32,6 +33,7 @@ __all__ = [
     "ChannelRow",
     "InboxEventRow",
     "LedgerStateRow",
+    "LineAllocationRow",
     "ListingRow",
     "LocationRow",
     "MovementRow",
@@ -286,6 +288,30 @@ class OrderLineRow(SQLModel, table=True):
     shipped: int = 0
     returned: int = 0
     status: str = Field(max_length=30)
+
+
+# Where one order line's units of one stocked SKU are: committed at a location now, shipped from
+# it, and of those, returned (wherever they went back on hand). Written with the journal entries
+# that move them; shipments, returns and routing point at these rows.
+class LineAllocationRow(SQLModel, table=True):
+    __tablename__ = "line_allocations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["order_id", "line_no"], ["order_lines.order_id", "order_lines.line_no"]
+        ),
+        CheckConstraint("committed >= 0", name="ck_line_allocations_committed_nonnegative"),
+        CheckConstraint(
+            "returned >= 0 AND returned <= shipped", name="ck_line_allocations_returned_shipped"
+        ),
+    )
+
+    order_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    line_no: int = Field(primary_key=True)
+    sku_id: int = Field(foreign_key="skus.id", primary_key=True)
+    location_id: int = Field(foreign_key="locations.id", primary_key=True)
+    committed: int = 0
+    shipped: int = 0
+    returned: int = 0
 
 
 # Raw channel events as received, unique on the channel's event id; kept for audit and replay.

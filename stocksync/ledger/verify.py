@@ -7,15 +7,19 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from stocksync.domain.clock import utcnow
+from stocksync.domain.listing_state import needs_push
+from stocksync.domain.model import MovementReason
+from stocksync.domain.orders import returned_from
 from stocksync.ledger.held_listings import held_listings
-from stocksync.ledger.listings import ListingState, compute_desired, load_listings
+from stocksync.ledger.listings import ListingWithRules, compute_desired, load_listings
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelRow,
+    LineAllocationRow,
     LocationRow,
     MovementRow,
     OrderLineRow,
@@ -44,7 +48,13 @@ def verify_ledger(session: Session) -> list[Mismatch]:
     """Every place where a stored value differs from what the journal and the rules give, and
     every listing the push pipeline holds back for a person (its channel shows what it shows
     until one acts)."""
-    return _stock(session) + _lines(session) + _listings(session) + _held(session)
+    return (
+        _stock(session)
+        + _lines(session)
+        + _allocations(session)
+        + _listings(session)
+        + _held(session)
+    )
 
 
 def _held(session: Session) -> list[Mismatch]:
@@ -123,6 +133,65 @@ def _lines(session: Session) -> list[Mismatch]:
     return out
 
 
+def _allocations(session: Session) -> list[Mismatch]:
+    """Each line allocation against the journal: one for every (order, line, SKU, location) an
+    order commit took units from, committed and shipped as its entries sum, returned as the
+    line's restocked units of that SKU count against where they shipped from (``returned_from``)."""
+    m = MovementRow
+    journal: dict[tuple[int, int, int, int], dict[str, int]] = {}
+    shipped: dict[tuple[int, int, int], dict[int, int]] = defaultdict(dict)
+    back: dict[tuple[int, int, int], int] = defaultdict(int)
+    for order, line, sku, loc, committed, ship, restock, commits in session.execute(
+        select(
+            m.order_id, m.line_no, m.sku_id, m.location_id, func.sum(m.delta_committed),
+            -func.sum(_of_reason(MovementReason.SHIPMENT, m.delta_on_hand)),
+            func.sum(_of_reason(MovementReason.RETURN_RESTOCK, m.delta_on_hand)),
+            func.sum(_of_reason(MovementReason.ORDER_COMMIT, 1)),
+        )
+        .where(m.order_id.is_not(None))
+        .group_by(m.order_id, m.line_no, m.sku_id, m.location_id)
+    ):  # fmt: skip
+        back[(order, line, sku)] += int(restock)
+        if commits:
+            journal[(order, line, sku, loc)] = {"committed": int(committed), "shipped": int(ship)}
+            shipped[(order, line, sku)][loc] = int(ship)
+    for (order, line, sku), by_loc in shipped.items():
+        for loc, units in returned_from(by_loc, back[(order, line, sku)]).items():
+            journal[(order, line, sku, loc)]["returned"] = units
+    a = LineAllocationRow
+    stored = {
+        (r.order_id, r.line_no, r.sku_id, r.location_id): {
+            "committed": r.committed, "shipped": r.shipped, "returned": r.returned
+        }
+        for r in session.execute(select(a)).scalars()
+    }  # fmt: skip
+    if not journal and not stored:
+        return []
+    names = _names(session)
+    orders = {
+        order_id: f"{channel}/{external_id}"
+        for order_id, channel, external_id in session.execute(
+            select(OrderRow.id, ChannelRow.name, OrderRow.external_id).join(
+                ChannelRow, ChannelRow.id == OrderRow.channel_id
+            )
+        )
+    }
+    out = []
+    none = {"committed": 0, "shipped": 0, "returned": 0}
+    for key in sorted(set(journal) | set(stored)):
+        order, line, sku, loc = key
+        subject = f"{orders[order]}#{line}/{names['sku'][sku]}@{names['location'][loc]}"
+        expected, actual = journal.get(key, none), stored.get(key, none)
+        for fld in ("committed", "shipped", "returned"):
+            if expected[fld] != actual[fld]:
+                out.append(Mismatch("allocation", subject, fld, expected[fld], actual[fld]))
+    return out
+
+
+def _of_reason(reason: MovementReason, value: Any) -> Any:
+    return case((MovementRow.reason == reason.value, value), else_=0)
+
+
 def _listings(session: Session) -> list[Mismatch]:
     listings = load_listings(session, None, lock=False)
     if not listings:
@@ -140,14 +209,12 @@ def _listings(session: Session) -> list[Mismatch]:
             out.append(
                 Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty)
             )
-        target = max(row.desired_qty, row.unheard_qty)  # see stocksync.sync.leases._target
-        should_push = row.expected_qty is None or row.expected_qty != target
-        if should_push and not row.dirty:
+        if needs_push(row.expected_qty, row.desired_qty, row.unheard_qty) and not row.dirty:
             out.append(Mismatch("listing", subject, "dirty", True, row.dirty))
     return out
 
 
-def _sold_lately(session: Session, listings: list[ListingState]) -> set[int]:
+def _sold_lately(session: Session, listings: list[ListingWithRules]) -> set[int]:
     """Listed SKU ids (bundles by any component) that an order took units of within the grace."""
     paced = {row.sku_id for row in listings if row.policy.last_seconds > 0 and row.desired_qty == 0}
     if not paced:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stocksync.domain.commit import Take, fill_line
+from stocksync.domain.allocation import allocate
+from stocksync.domain.commit import Take
 
 # SKU ids and location ids as the ledger stores them.
 TEAL_MUG_350ML, OAK_COASTER_4PK, GIFT_BOX_S = 101, 102, 103
@@ -38,7 +39,7 @@ def taken_by_sku(takes: list[Take]) -> Counter[int]:
 @given(quantities, recipes, stock_with_shortfalls)
 def test_a_line_never_takes_more_than_a_location_has(quantity, recipe, available) -> None:
     before = copy.deepcopy(available)
-    _, takes = fill_line(quantity, recipe, available)
+    _, takes = allocate(quantity, recipe, available)
     seen = set()
     for take in takes:
         assert (take.sku_id, take.location_id) not in seen
@@ -51,7 +52,7 @@ def test_a_line_never_takes_more_than_a_location_has(quantity, recipe, available
 
 @given(quantities, recipes, stock_with_shortfalls)
 def test_a_line_takes_whole_units_of_every_component(quantity, recipe, available) -> None:
-    units, takes = fill_line(quantity, recipe, available)
+    units, takes = allocate(quantity, recipe, available)
     assert 0 <= units <= max(0, quantity)
     totals = taken_by_sku(takes)
     assert set(totals) <= set(recipe)
@@ -62,7 +63,7 @@ def test_a_line_takes_whole_units_of_every_component(quantity, recipe, available
 @given(quantities, recipes, stock)
 def test_a_line_fills_as_many_units_as_the_stock_allows(quantity, recipe, available) -> None:
     on_hand = {sku: sum(available.get(sku, {}).values()) for sku in recipe}
-    units, _ = fill_line(quantity, recipe, available)
+    units, _ = allocate(quantity, recipe, available)
     fillable = min([max(0, quantity)] + [on_hand[sku] // n for sku, n in recipe.items()])
     assert units == fillable
     if units < quantity:
@@ -72,7 +73,7 @@ def test_a_line_fills_as_many_units_as_the_stock_allows(quantity, recipe, availa
 @given(quantities, recipes, stock_with_shortfalls)
 def test_the_available_counts_go_down_by_exactly_what_was_taken(quantity, recipe, available):
     before = copy.deepcopy(available)
-    _, takes = fill_line(quantity, recipe, available)
+    _, takes = allocate(quantity, recipe, available)
     expected = copy.deepcopy(before)
     for take in takes:
         expected[take.sku_id][take.location_id] -= take.qty
@@ -82,7 +83,7 @@ def test_the_available_counts_go_down_by_exactly_what_was_taken(quantity, recipe
 @given(st.lists(st.integers(0, 10), min_size=1, max_size=5), recipes, stock)
 def test_consecutive_lines_never_commit_more_than_the_stock_held(lines, recipe, available) -> None:
     before = copy.deepcopy(available)
-    filled = sum(fill_line(qty, recipe, available)[0] for qty in lines)
+    filled = sum(allocate(qty, recipe, available)[0] for qty in lines)
     for sku, per_unit in recipe.items():
         assert filled * per_unit <= sum(before.get(sku, {}).values())
     for by_location in available.values():
@@ -94,7 +95,7 @@ def test_consecutive_lines_never_commit_more_than_the_stock_held(lines, recipe, 
 
 def test_a_line_takes_from_the_fullest_location_first() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 4, HAMBURG_3PL: 9}}
-    units, takes = fill_line(3, {TEAL_MUG_350ML: 1}, available)
+    units, takes = allocate(3, {TEAL_MUG_350ML: 1}, available)
     assert units == 3
     assert takes == [Take(TEAL_MUG_350ML, HAMBURG_3PL, 3)]
     assert available == {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 4, HAMBURG_3PL: 6}}
@@ -102,7 +103,7 @@ def test_a_line_takes_from_the_fullest_location_first() -> None:
 
 def test_a_line_splits_across_locations_when_one_is_not_enough() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 4, HAMBURG_3PL: 5, MUNICH_STORE: 1}}
-    units, takes = fill_line(7, {TEAL_MUG_350ML: 1}, available)
+    units, takes = allocate(7, {TEAL_MUG_350ML: 1}, available)
     assert units == 7
     assert takes == [
         Take(TEAL_MUG_350ML, HAMBURG_3PL, 5),
@@ -112,7 +113,7 @@ def test_a_line_splits_across_locations_when_one_is_not_enough() -> None:
 
 def test_equal_locations_are_taken_in_location_id_order() -> None:
     available = {TEAL_MUG_350ML: {MUNICH_STORE: 3, BERLIN_WAREHOUSE: 3}}
-    _, takes = fill_line(4, {TEAL_MUG_350ML: 1}, available)
+    _, takes = allocate(4, {TEAL_MUG_350ML: 1}, available)
     assert takes == [
         Take(TEAL_MUG_350ML, BERLIN_WAREHOUSE, 3),
         Take(TEAL_MUG_350ML, MUNICH_STORE, 1),
@@ -121,7 +122,7 @@ def test_equal_locations_are_taken_in_location_id_order() -> None:
 
 def test_a_line_for_more_than_the_stock_fills_only_what_exists() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 2}}
-    units, takes = fill_line(5, {TEAL_MUG_350ML: 1}, available)
+    units, takes = allocate(5, {TEAL_MUG_350ML: 1}, available)
     assert units == 2
     assert takes == [Take(TEAL_MUG_350ML, BERLIN_WAREHOUSE, 2)]
     assert available == {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 0}}
@@ -130,7 +131,7 @@ def test_a_line_for_more_than_the_stock_fills_only_what_exists() -> None:
 def test_a_bundle_takes_only_whole_gift_sets() -> None:
     recipe = {TEAL_MUG_350ML: 2, OAK_COASTER_4PK: 1}
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 5}, OAK_COASTER_4PK: {HAMBURG_3PL: 10}}
-    units, takes = fill_line(4, recipe, available)
+    units, takes = allocate(4, recipe, available)
     assert units == 2
     assert takes == [
         Take(TEAL_MUG_350ML, BERLIN_WAREHOUSE, 4),
@@ -141,28 +142,28 @@ def test_a_bundle_takes_only_whole_gift_sets() -> None:
 
 def test_a_bundle_with_a_missing_component_takes_nothing() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 5}}
-    units, takes = fill_line(1, {TEAL_MUG_350ML: 1, GIFT_BOX_S: 1}, available)
+    units, takes = allocate(1, {TEAL_MUG_350ML: 1, GIFT_BOX_S: 1}, available)
     assert (units, takes) == (0, [])
     assert available == {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 5}}
 
 
 def test_a_zero_or_negative_quantity_takes_nothing() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 5}}
-    assert fill_line(0, {TEAL_MUG_350ML: 1}, available) == (0, [])
-    assert fill_line(-2, {TEAL_MUG_350ML: 1}, available) == (0, [])
+    assert allocate(0, {TEAL_MUG_350ML: 1}, available) == (0, [])
+    assert allocate(-2, {TEAL_MUG_350ML: 1}, available) == (0, [])
     assert available == {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 5}}
 
 
 def test_a_second_line_sees_what_the_first_line_took() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 3}}
-    assert fill_line(2, {TEAL_MUG_350ML: 1}, available)[0] == 2
-    assert fill_line(2, {TEAL_MUG_350ML: 1}, available)[0] == 1
-    assert fill_line(2, {TEAL_MUG_350ML: 1}, available) == (0, [])
+    assert allocate(2, {TEAL_MUG_350ML: 1}, available)[0] == 2
+    assert allocate(2, {TEAL_MUG_350ML: 1}, available)[0] == 1
+    assert allocate(2, {TEAL_MUG_350ML: 1}, available) == (0, [])
 
 
 def test_a_location_short_of_its_commitments_counts_against_the_line() -> None:
     available = {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 5, HAMBURG_3PL: -3}}
-    units, takes = fill_line(4, {TEAL_MUG_350ML: 1}, available)
+    units, takes = allocate(4, {TEAL_MUG_350ML: 1}, available)
     assert units == 2
     assert takes == [Take(TEAL_MUG_350ML, BERLIN_WAREHOUSE, 2)]
     assert available == {TEAL_MUG_350ML: {BERLIN_WAREHOUSE: 3, HAMBURG_3PL: -3}}
@@ -171,4 +172,4 @@ def test_a_location_short_of_its_commitments_counts_against_the_line() -> None:
 @pytest.mark.parametrize("recipe", [{}, {1: 0}, {1: 2, 2: -1}])
 def test_a_recipe_without_positive_quantities_is_refused(recipe: dict[int, int]) -> None:
     with pytest.raises(ValueError):
-        fill_line(1, recipe, {1: {10: 5}, 2: {10: 5}})
+        allocate(1, recipe, {1: {10: 5}, 2: {10: 5}})

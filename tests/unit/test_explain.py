@@ -23,7 +23,7 @@ from stocksync.domain.explain import (
     explain_sku,
 )
 from stocksync.domain.model import ChannelPolicy
-from stocksync.ledger.listings import ListingState, desired_quantities
+from stocksync.ledger.listings import ListingWithRules, desired_quantities
 
 CHANNELS = ["shopify-main", "amazon-eu", "woo-site", "b2b-portal"]
 LOCATIONS = {1: "berlin-dc", 2: "leeds-3pl", 3: "madrid-store"}
@@ -46,7 +46,7 @@ class Case:
     """One listed SKU (plain, or a bundle) on several channels, in both shapes: the ledger's ids
     for :func:`desired_quantities`, names for :func:`explain_sku`."""
 
-    listings: list[ListingState]
+    listings: list[ListingWithRules]
     stock: dict[int, dict[int, tuple[int, int]]]
     feeds: dict[int, frozenset[int]]
     recipe: dict[int, int] | None
@@ -103,7 +103,7 @@ def cases(draw: st.DrawFn) -> Case:
             stock[sku][loc] = (on_hand, draw(st.integers(0, on_hand + 5)))
     names = draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=4, unique=True))
     listings = [
-        ListingState(
+        ListingWithRules(
             id=n + 1,
             channel_id=n + 1,
             sku_id=BUNDLE_ID if recipe else PLAIN_ID,

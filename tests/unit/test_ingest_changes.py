@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stocksync.domain.messages import ChannelOrderLine
+from stocksync.domain.orders import Line
 from stocksync.ledger.ingest import line_change
-from stocksync.ledger.lines import Line
 
 TEAL_MUG = 101
 

@@ -12,7 +12,7 @@ from stocksync.domain.model import (
     OrderStatus,
     check_quantity,
 )
-from stocksync.ledger.lines import Line, line_status, order_status
+from stocksync.domain.orders import Line, line_status, order_status
 
 
 def test_a_quantity_within_bounds_is_returned_as_is() -> None:
