@@ -29,12 +29,3 @@ class LedgerDatabase(Block):
     def get_ledger(self) -> Ledger:
         """A ledger on this database; the caller disposes ``ledger.engine`` when done."""
         return Ledger(make_engine(self.url.get_secret_value(), pool_size=self.pool_size))
-
-
-async def ledger_url(database_block: str | None = None, database_url: str | None = None) -> str:
-    """The ledger named by a block, else by the URL given, else by STOCKSYNC_DATABASE_URL."""
-    if database_block:
-        return (await LedgerDatabase.load(database_block)).url.get_secret_value()  # type: ignore[misc]
-    from stocksync.settings import get_settings
-
-    return database_url or get_settings().database_url

@@ -1,1 +1,5 @@
-"""Deployment helpers: block registration and Prefect-side set-up as code."""
+"""Deployment code: ``stocksync up``, the sync worker, the served schedules, block registration.
+
+The benchmarks and the demo run their Prefect side from ``deployments.bench``, which nothing here
+imports.
+"""

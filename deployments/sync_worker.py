@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from blocks.ledger import ledger_url
+from flows.config import ledger_url
 from flows.sync_inventory import ListingsHeldBack, sync_inventory
 from stocksync.sync.wakeup import wait_for_dirty
 from tasks.sync import (

@@ -6,19 +6,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from blocks.ledger import ledger_url
-from blocks.slack import SlackAlerts
-from stocksync.alerts.settings import AlertSettings
-from stocksync.alerts.slack import SlackNotifier
+from flows.config import ledger_url, slack_alerts
 from tasks.alerts import digest_task, held_task, low_stock_task, oversold_task
-
-
-async def _notifier(slack_block: str | None) -> tuple[SlackNotifier | None, int]:
-    if slack_block:
-        block = await SlackAlerts.load(slack_block)  # type: ignore[misc]
-        return block.get_notifier(), block.cooldown_minutes
-    settings = AlertSettings()
-    return settings.notifier(), settings.cooldown_minutes
 
 
 @flow(name="low-stock-alerts")
@@ -37,7 +26,7 @@ async def low_stock_alerts(
     either the run logs that alerts are off and succeeds.
     """
     logger = get_run_logger()
-    notifier, cooldown = await _notifier(slack_block)
+    notifier, cooldown = await slack_alerts(slack_block)
     if notifier is None:
         logger.warning("Slack alerts are off: no slack_block and no STOCKSYNC_SLACK_BOT_TOKEN")
         return {}

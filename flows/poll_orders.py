@@ -13,8 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from blocks.ledger import ledger_url
-from flows.channel_sources import channel_sources
+from flows.config import channel_sources, ledger_url
 from tasks.sync import poll_task, refresh_rate_guards_task
 
 
@@ -34,9 +33,7 @@ async def poll_orders(
     """
     logger = get_run_logger()
     url = await ledger_url(database_block, database_url)
-    sources, skipped = await channel_sources(url, channels, channels_file, use_blocks)
-    for name, why in skipped.items():
-        logger.warning("channel %s left out: %s", name, why)
+    sources = await channel_sources(url, channels, channels_file, use_blocks)
     futures = {name: poll_task.submit(url, source) for name, source in sorted(sources.items())}
     outcome: dict[str, dict[str, Any]] = {}
     failed = []

@@ -21,9 +21,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
-from blocks.ledger import ledger_url
-from flows.channel_sources import channel_sources
-from flows.low_stock_alerts import _notifier
+from flows.config import channel_sources, ledger_url, slack_alerts
 from stocksync.sync.report import DrainReport, Outcome, PushRecord
 from tasks.alerts import held_task, low_stock_task, oversold_task
 from tasks.sync import DEFAULT_LEASE_S, DEFAULT_RETRY_BASE_S, drain_task, orders_behind_now
@@ -68,9 +66,7 @@ async def sync_inventory(
     """
     logger = get_run_logger()
     url = await ledger_url(database_block, database_url)
-    sources, skipped = await channel_sources(url, channels, channels_file, use_blocks)
-    for name, why in skipped.items():
-        logger.warning("channel %s left out: %s", name, why)
+    sources = await channel_sources(url, channels, channels_file, use_blocks)
     names = sorted(sources)
     behind = orders_behind_now(url, names)
     owner = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -131,7 +127,7 @@ async def _check_alerts(
     """Kick the low-stock and oversold alerts for the SKUs just pushed, and the held-listing
     alert when the drain held some back; never fails the sync."""
     try:
-        notifier, cooldown = await _notifier(slack_block)
+        notifier, cooldown = await slack_alerts(slack_block)
         if notifier is None:
             return
         if held:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from blocks.ledger import ledger_url
+from flows.config import ledger_url
 from tasks.ledger import verify_ledger as verify_ledger_task
 
 

@@ -68,14 +68,14 @@ def _time_orders(
             for name, kind, priority in CHANNELS:
                 policy = ChannelPolicy(last_units=5, last_seconds=last_seconds)
                 info = ChannelInfo(name, kind, priority, policy)
-                ledger.run(lambda s, i=info: add_channel(s, i))
+                ledger.call(add_channel, info)
             names = [f"RUSH-{n:03d}" for n in range(skus)]
             header = "sku,location,on_hand," + ",".join(f"listing:{c[0]}" for c in CHANNELS)
             rows = [
                 f"{sku},berlin,1000000," + ",".join(f"{c[0]}-{sku}" for c in CHANNELS)
                 for sku in names
             ]
-            ledger.run(lambda s: import_catalog(s, "\n".join([header, *rows]) + "\n"))
+            ledger.call(import_catalog, "\n".join([header, *rows]) + "\n")
             for n in range(min(200, orders)):  # warm up: connections, caches, a journal to read
                 ledger.record_order("woo-site", f"warm-{n}", [LineIn(names[n % skus], 1)])
             started = time.perf_counter()

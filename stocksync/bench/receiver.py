@@ -19,11 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stocksync.bench.fleet import CHANNELS, start_fleet
 from stocksync.bench.open_loop import replay
 from stocksync.bench.scratch import scratch_ledger_url
 from stocksync.bench.sync_metrics import percentile
 from stocksync.bench.webhook_capture import shopify_order_webhooks
-from stocksync.sandbox.flash_sale import CHANNELS, start_fleet
 from stocksync.sandbox.receiver_process import served_receiver
 
 __all__ = ["print_receiver_report", "run_receiver_bench"]

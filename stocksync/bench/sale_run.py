@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from stocksync.bench.fleet import Fleet
+from stocksync.bench.shoppers import Placed, SaleShape, run_shoppers
 from stocksync.bench.sync_metrics import (
     GapSampler,
     convergence_mismatches,
@@ -18,7 +20,6 @@ from stocksync.bench.sync_metrics import (
     stats,
     throttled_calls,
 )
-from stocksync.sandbox.flash_sale import Fleet, Placed, SaleShape, run_shoppers
 
 __all__ = ["SaleReport", "run_sale", "wait_converged"]
 

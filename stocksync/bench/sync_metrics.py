@@ -18,15 +18,21 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
-from stocksync.ledger.tables import ChannelRow, ListingRow, OrderLineRow, OrderRow, SkuRow
-from stocksync.sandbox.flash_sale import Fleet, Placed
+from stocksync.bench.fleet import Fleet
+from stocksync.bench.shoppers import Placed
+from stocksync.ledger.sale_figures import (
+    Quantities,
+    desired_by_channel,
+    last_order_id,
+    orders_after,
+    short_lines,
+    throttled_listings,
+)
 
 __all__ = [
     "GapSampler",
@@ -41,9 +47,6 @@ __all__ = [
 
 REREAD_IDS = 500
 """Order ids below the highest seen that the sampler reads again (commits land out of id order)."""
-
-Targets = dict[str, dict[str, int]]
-"""Channel → SKU → quantity."""
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -71,7 +74,7 @@ def stats(values: Sequence[float]) -> dict[str, float | int | None]:
 @dataclass
 class _Pending:
     channel: str
-    targets: Targets
+    targets: Quantities
 
 
 @dataclass
@@ -108,9 +111,7 @@ class GapSampler:
 
     def mark_existing_seen(self) -> None:
         """Orders already in the ledger are not the sale's."""
-        self._last_order_id = self.fleet.ledger.run(
-            lambda s: int(s.execute(select(func.coalesce(func.max(OrderRow.id), 0))).scalar_one())
-        )
+        self._last_order_id = self.fleet.ledger.run(last_order_id)
         self.fleet.ledger.run(self._read_ledger)
 
     def stop(self) -> None:
@@ -174,40 +175,21 @@ class GapSampler:
                     self.synced_at[key] = now
                     del self._pending[key]
 
-    def _read_ledger(self, session: Session) -> tuple[list[tuple[str, str]], Targets]:
+    def _read_ledger(self, session: Session) -> tuple[list[tuple[str, str]], Quantities]:
         # Order ids come from a sequence when the insert runs, so concurrent receivers commit
         # them out of order: an order can become visible after a higher id was read. Re-read a
         # trailing window of ids and skip those already seen.
-        rows = session.execute(
-            select(OrderRow.id, ChannelRow.name, OrderRow.external_id)
-            .join(ChannelRow, ChannelRow.id == OrderRow.channel_id)
-            .where(OrderRow.id > self._last_order_id - REREAD_IDS)
-        ).all()
+        rows = orders_after(session, self._last_order_id - REREAD_IDS)
         new = [r for r in rows if r[0] not in self._seen_ids]
         self._seen_ids.update(r[0] for r in new)
         if rows:
             self._last_order_id = max(self._last_order_id, max(r[0] for r in rows))
-        return [(r[1], r[2]) for r in new], desired_quantities(session, self.skus)
-
-
-def desired_quantities(session: Session, skus: Iterable[str] | None = None) -> Targets:
-    """Channel → SKU → the ledger's desired quantity (every listing, or only ``skus``)."""
-    stmt = (
-        select(ChannelRow.name, SkuRow.sku, ListingRow.desired_qty)
-        .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
-        .join(SkuRow, SkuRow.id == ListingRow.sku_id)
-    )
-    if skus is not None:
-        stmt = stmt.where(SkuRow.sku.in_(list(skus)))  # type: ignore[attr-defined]
-    out: Targets = {}
-    for channel, sku, qty in session.execute(stmt):
-        out.setdefault(channel, {})[sku] = qty
-    return out
+        return [(r[1], r[2]) for r in new], desired_by_channel(session, self.skus)
 
 
 def convergence_mismatches(fleet: Fleet) -> dict[str, dict[str, tuple[int, int]]]:
     """Channel → SKU → (shown, desired) wherever an emulator shows other than the ledger wants."""
-    desired = fleet.ledger.run(desired_quantities)
+    desired = fleet.ledger.run(desired_by_channel)
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for channel, per_sku in desired.items():
         for sku, want in per_sku.items():
@@ -230,19 +212,8 @@ class Oversold:
 
 
 def oversold(fleet: Fleet) -> Oversold:
-    def read(session: Session) -> list[Any]:
-        return list(
-            session.execute(
-                select(ChannelRow.name, func.count(), func.sum(OrderLineRow.short))
-                .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
-                .join(ChannelRow, ChannelRow.id == OrderRow.channel_id)
-                .where(OrderLineRow.short > 0)
-                .group_by(ChannelRow.name)
-            )
-        )
-
-    rows = fleet.ledger.run(read)
-    return Oversold({r[0]: int(r[1]) for r in rows}, {r[0]: int(r[2]) for r in rows})
+    short = fleet.ledger.run(short_lines)
+    return Oversold({c: n[0] for c, n in short.items()}, {c: n[1] for c, n in short.items()})
 
 
 def throttled_calls(fleet: Fleet) -> dict[str, int]:
@@ -266,11 +237,4 @@ def throttle_errors_left(fleet: Fleet) -> int:
     A 429 the connector waited out, or that backed a listing off until a later push landed,
     leaves nothing here; one that would lose a push leaves the listing dirty with its error.
     """
-
-    def read(session: Session) -> int:
-        error = func.lower(func.coalesce(ListingRow.last_error, ""))
-        throttled = error.contains("429") | error.contains("throttl") | error.contains("too many")
-        stmt = select(func.count()).select_from(ListingRow).where(ListingRow.dirty, throttled)  # type: ignore[arg-type]
-        return int(session.execute(stmt).scalar_one())
-
-    return int(fleet.ledger.run(read))
+    return int(fleet.ledger.run(throttled_listings))

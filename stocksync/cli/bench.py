@@ -155,10 +155,11 @@ def bench_rate_guard(
 def bench_sync(ctx: typer.Context) -> None:
     """Sync gap, oversells, API calls, 429s and flow runs under a flash sale over the emulators.
 
-    Runs the sync worker (Prefect), so it replaces itself with ``python -m deployments.bench_sync``;
-    every option goes there (``stocksync bench sync --help`` lists them).
+    Runs the sync worker (Prefect), so it replaces itself with
+    ``python -m deployments.bench.sync_gap``; every option goes there (``stocksync bench sync
+    --help`` lists them).
     """
-    _exec("deployments.bench_sync", ctx.args)
+    _exec("deployments.bench.sync_gap", ctx.args)
 
 
 @bench_app.command("receiver", context_settings=PASS_THROUGH, add_help_option=False)
@@ -169,7 +170,7 @@ def bench_receiver(ctx: typer.Context) -> None:
     --receiver-workers, --database-url, --json). The receiver runs as ``stocksync serve`` in its
     own process.
     """
-    _exec("deployments.bench_sync", ["--receiver-only", *ctx.args])
+    _exec("deployments.bench.sync_gap", ["--receiver-only", *ctx.args])
 
 
 def _exec(module: str, args: list[str]) -> None:

@@ -1,7 +1,8 @@
 """``stocksync demo``: the README's main job, a flash sale over the channel emulators.
 
 The demo runs the sync worker, a Prefect flow, and ``stocksync/`` never imports Prefect, so this
-command only replaces itself with ``python -m deployments.demo`` (same interpreter, same options).
+command only replaces itself with ``python -m deployments.bench.demo`` (same interpreter, same
+options).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def demo(
 ) -> None:
     """Flash sale: shoppers on emulated Shopify, Amazon and WooCommerce race for scarce SKUs while
     the webhook receiver and the sync worker keep every channel in step with the ledger."""
-    argv = [sys.executable, "-m", "deployments.demo", "--duration", str(duration),
+    argv = [sys.executable, "-m", "deployments.bench.demo", "--duration", str(duration),
             "--rate", str(rate), "--threads", str(threads), "--prefect-port", str(prefect_port)]  # fmt: skip
     if database_url:
         argv += ["--database-url", database_url]

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from stocksync.bench.fleet import catalog_with_ids
 from stocksync.cli.sandbox import SAMPLE_CATALOG, start_sandbox
-from stocksync.sandbox.flash_sale import catalog_with_ids
 from stocksync.sandbox.harness import KINDS, RunningEmulator, start_emulator
 from stocksync.sandbox.stocking import listing_ids_by_channel
 

@@ -32,7 +32,9 @@ def run_module(module: str, args: list[str], backend: str, pg_url: str) -> tuple
 def test_the_demo_sells_on_every_channel_oversells_nothing_and_converges(
     backend: str, pg_url: str
 ) -> None:
-    code, doc = run_module("deployments.demo", ["--duration", "4", "--rate", "6"], backend, pg_url)
+    code, doc = run_module(
+        "deployments.bench.demo", ["--duration", "4", "--rate", "6"], backend, pg_url
+    )
 
     assert code == 0, doc
     assert doc["oversold_lines"] == 0
@@ -50,7 +52,7 @@ def test_the_demo_sells_on_every_channel_oversells_nothing_and_converges(
 
 def test_the_sync_bench_reports_gap_calls_429s_and_flow_runs(backend: str, pg_url: str) -> None:
     args = ["--duration", "3", "--rate", "8", "--burst-s", "1", "--latency-ms", "0"]
-    _, doc = run_module("deployments.bench_sync", args, backend, pg_url)
+    _, doc = run_module("deployments.bench.sync_gap", args, backend, pg_url)
 
     # a measurement, not a pass/fail: convergence and oversells are reported, not asserted
     assert isinstance(doc["converged"], bool) and isinstance(doc["oversold_lines"], int)
@@ -62,7 +64,7 @@ def test_the_sync_bench_reports_gap_calls_429s_and_flow_runs(backend: str, pg_ur
 
 def test_the_receiver_bench_answers_every_replayed_webhook(backend: str, pg_url: str) -> None:
     args = ["--receiver-only", "--duration", "1", "--receiver-rate", "20"]
-    _, doc = run_module("deployments.bench_sync", args, backend, pg_url)
+    _, doc = run_module("deployments.bench.sync_gap", args, backend, pg_url)
 
     assert doc["requests"] == 20 and doc["statuses"] == {"200": 20}
     assert doc["handling"]["count"] == 20

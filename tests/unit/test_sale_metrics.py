@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from stocksync.bench.fleet import scarce_catalog
+from stocksync.bench.shoppers import SaleShape
 from stocksync.bench.sync_metrics import percentile, stats
-from stocksync.sandbox.flash_sale import SaleShape, scarce_catalog
 
 
 def test_percentiles_are_nearest_rank() -> None:

@@ -1,6 +1,6 @@
 """``stocksync demo``: a flash sale over emulated Shopify, Amazon and WooCommerce, synced live.
 
-``python -m deployments.demo [--duration S] [--rate N] [--database-url URL] [--json]``
+``python -m deployments.bench.demo [--duration S] [--rate N] [--database-url URL] [--json]``
 
 Everything is started here and stopped at the end: a local Prefect server (unless
 ``PREFECT_API_URL`` names one), the three channel emulators, a fresh ledger (SQLite in a temp
@@ -16,25 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from deployments.flash_sale import WorkerThread, flow_runs_since, prefect_server
-from stocksync.bench.sale_run import run_sale
-from stocksync.bench.scratch import scratch_ledger_url
-from stocksync.sandbox.flash_sale import (
-    LAST_SECONDS,
-    LAST_UNITS,
-    SaleShape,
-    sample_catalog_text,
-    scarce_catalog,
-    start_fleet,
-)
+from deployments.bench.flash_sale import SaleStack, run_flash_sale
+from stocksync.bench.fleet import LAST_SECONDS, LAST_UNITS, sample_catalog_text, scarce_catalog
+from stocksync.bench.shoppers import SaleShape
 
 SCARCE = {"TEAL-MUG-350ML": 30, "SLATE-TRAY-L": 30, "OAK-COASTER": 30}
 """Units of each SKU on sale; the shoppers buy only these."""
@@ -46,36 +35,21 @@ err = Console(stderr=True, highlight=False)
 def run_demo(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     """The whole demo; the report as a JSON-ready dict."""
     shape = SaleShape(args.duration, args.rate)
-    with (
-        tempfile.TemporaryDirectory(prefix="stocksync-demo-") as tmp,
-        scratch_ledger_url(args.database_url, Path(tmp), label="demo") as url,
-        prefect_server(args.prefect_port, Path(tmp) / "prefect-server.log") as prefect,
-    ):
-        say(f"Prefect: {prefect.ui_url}" + ("" if prefect.started_here else " (PREFECT_API_URL)"))
-        catalog = scarce_catalog(sample_catalog_text(), SCARCE)
-        fleet = start_fleet(url, catalog, Path(tmp), receiver_process=True)
-        try:
-            say(f"ledger: {url.split('@')[-1]}; receiver: {fleet.receiver_url}")
-            started = datetime.now(UTC)
-            worker = WorkerThread(fleet, worker_id="demo").start()
-            try:
-                report = run_sale(fleet, shape, list(SCARCE), threads=args.threads, progress=say)
-            finally:
-                worker.stop()
-            report.extra["flow_runs"] = flow_runs_since(started)
-        finally:
-            fleet.stop()
-        doc = report.to_dict()
-        doc["prefect_ui"] = prefect.ui_url
-        doc["prefect_server_started_here"] = prefect.started_here
-        doc["database"] = "sqlite (temporary)" if url.startswith("sqlite") else url.split("@")[-1]
-        doc["policy"] = {
-            "last_units": LAST_UNITS,
-            "last_seconds": {"amazon-eu": LAST_SECONDS, "woo-site": LAST_SECONDS},
-            "buffer": {"amazon-eu": 1, "woo-site": 1},
-        }
-        doc["ok"] = doc["oversold_lines"] == 0 and doc["converged"]
-        return doc
+    catalog = scarce_catalog(sample_catalog_text(), SCARCE)
+    stack = SaleStack("demo", catalog, args.database_url, prefect_port=args.prefect_port)
+    sale = run_flash_sale(stack, shape, list(SCARCE), threads=args.threads, say=say)
+    url, prefect = sale.database_url, sale.prefect
+    doc = sale.report.to_dict() | {"flow_runs": sale.flow_runs}
+    doc["prefect_ui"] = prefect.ui_url
+    doc["prefect_server_started_here"] = prefect.started_here
+    doc["database"] = "sqlite (temporary)" if url.startswith("sqlite") else url.split("@")[-1]
+    doc["policy"] = {
+        "last_units": LAST_UNITS,
+        "last_seconds": {"amazon-eu": LAST_SECONDS, "woo-site": LAST_SECONDS},
+        "buffer": {"amazon-eu": 1, "woo-site": 1},
+    }
+    doc["ok"] = doc["oversold_lines"] == 0 and doc["converged"]
+    return doc
 
 
 def print_report(doc: dict[str, Any]) -> None:

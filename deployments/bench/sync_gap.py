@@ -1,14 +1,14 @@
 """``stocksync bench sync``: the sync gap under a sustained flash sale with a burst.
 
-``python -m deployments.bench_sync [--duration 60] [--rate 20] [--burst-factor 5] [--burst-s 5]
+``python -m deployments.bench.sync_gap [--duration 60] [--rate 20] [--burst-factor 5] [--burst-s 5]
 [--latency-ms 100] [--database-url URL] [--workers shared|per-channel] [--json]``
 
 Three emulated channels (Shopify, Amazon, WooCommerce), each answering its API after
 ``--latency-ms``; shoppers check out at ``--rate`` orders/s for ``--duration`` seconds, with the
 rate multiplied by ``--burst-factor`` for ``--burst-s`` seconds in the middle. Two of the SKUs are
 stocked to sell out during the run, so the last-units guard is exercised. The same fleet, worker
-and measurements as ``stocksync demo`` (``deployments/flash_sale.py``, ``stocksync/bench``). The
-receiver and the sync worker run in their own processes, as deployed (``--receiver-in-thread``,
+and measurements as ``stocksync demo`` (``deployments/bench/flash_sale.py``, ``stocksync/bench``).
+The receiver and the sync worker run in their own processes, as deployed (``--receiver-in-thread``,
 ``--worker-in-thread``: in this one, with the emulators and the shoppers).
 ``--receiver-only`` measures the webhook receiver alone instead (``stocksync.bench.receiver``):
 ``--receiver-rate`` webhooks/s to ``stocksync serve --workers <--receiver-workers>`` in its own
@@ -21,19 +21,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from deployments.flash_sale import WorkerProcess, WorkerThread, flow_runs_since, prefect_server
-from stocksync.bench.sale_run import run_sale
-from stocksync.bench.scratch import scratch_ledger_url
-from stocksync.bench.sync_metrics import throttle_errors_left
-from stocksync.sandbox.flash_sale import CHANNELS, Fleet, SaleShape, start_fleet
+from deployments.bench.flash_sale import SaleStack, run_flash_sale
+from stocksync.bench.fleet import CHANNELS
+from stocksync.bench.shoppers import SaleShape
 
 TARGETS = {"p50_s": 1.0, "p99_s": 3.0, "oversold_lines": 0, "http_429_unhandled": 0}
 
@@ -56,44 +51,20 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     expected = args.rate * (args.duration + (args.burst_factor - 1) * args.burst_s)
     ample = int(expected / args.skus * 1.5) + 10
     scarce = max(8, int(expected / args.skus * 0.4))
-    with (
-        tempfile.TemporaryDirectory(prefix="stocksync-bench-") as tmp,
-        scratch_ledger_url(
-            args.database_url, Path(tmp), label="bench_sync", keep=args.keep_ledger
-        ) as url,
-        prefect_server(args.prefect_port, Path(tmp) / "prefect-server.log") as prefect,
-    ):
-        if args.keep_ledger:
-            say(f"scratch ledger kept: {url}")
-        catalog = bench_catalog(args.skus, ample, scarce)
-        fleet = start_fleet(
-            url, catalog, Path(tmp), latency_ms=args.latency_ms,
-            receiver_process=not args.receiver_in_thread, receiver_workers=args.receiver_workers,
-        )  # fmt: skip
-        try:
-            say(f"ledger: {url.split('@')[-1]}; Prefect: {prefect.ui_url}")
-            started = datetime.now(UTC)
-            names = [(name,) for name in fleet.emulators] if args.workers == "per-channel" else [()]
-            workers: list[Any] = []
-            try:
-                for n in names:
-                    workers.append(_worker(args, fleet, n, Path(tmp)).start())
-                report = run_sale(
-                    fleet, shape, fleet.skus, threads=args.threads, progress=say,
-                    settle_timeout_s=60,
-                )  # fmt: skip
-            finally:
-                _stop_all(workers)
-            runs = flow_runs_since(started)
-            left = throttle_errors_left(fleet)
-        finally:
-            fleet.stop()
-    doc = report.to_dict()
+    stack = SaleStack(
+        "bench_sync", bench_catalog(args.skus, ample, scarce), args.database_url,
+        keep_ledger=args.keep_ledger, prefect_port=args.prefect_port, latency_ms=args.latency_ms,
+        receiver_process=not args.receiver_in_thread, receiver_workers=args.receiver_workers,
+        worker_per_channel=args.workers == "per-channel", worker_process=not args.worker_in_thread,
+    )  # fmt: skip
+    sale = run_flash_sale(stack, shape, threads=args.threads, settle_timeout_s=60, say=say)
+    runs, left = sale.flow_runs, sale.throttle_errors_left
+    doc = sale.report.to_dict()
     accepted = doc["orders_accepted"]
     doc |= {
         "latency_ms": args.latency_ms,
         "workers": args.workers,
-        "database": "sqlite" if url.startswith("sqlite") else "postgresql",
+        "database": "sqlite" if sale.database_url.startswith("sqlite") else "postgresql",
         "stock": {"ample": ample, "scarce": scarce, "scarce_skus": 2},
         "flow_runs": runs,
         "flow_runs_per_100_orders": round(100 * runs["total"] / accepted, 1) if accepted else None,
@@ -108,30 +79,6 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     }
     doc["ok"] = all(t["met"] for t in doc["targets"].values()) and doc["converged"]
     return doc
-
-
-def _worker(
-    args: argparse.Namespace, fleet: Fleet, channels: tuple[str, ...], workdir: Path
-) -> WorkerThread | WorkerProcess:
-    """A sync worker for ``channels`` (all when empty): its own process, as deployed, unless
-    ``--worker-in-thread``."""
-    worker_id = "-".join(channels) or "bench"
-    if args.worker_in_thread:
-        return WorkerThread(fleet, channels=channels, worker_id=worker_id)
-    log = workdir / f"worker-{worker_id}.log"
-    return WorkerProcess(fleet, log, channels=channels, worker_id=worker_id)
-
-
-def _stop_all(workers: list[Any]) -> None:
-    """Stop every worker, then raise the first failure."""
-    failures = []
-    for worker in workers:
-        try:
-            worker.stop()
-        except Exception as exc:
-            failures.append(exc)
-    if failures:
-        raise failures[0]
 
 
 def _at_most(value: float | None, target: float) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What a Prefect-tracked push costs: ``python -m deployments.bench_sync_runs [--runs N]``.
+"""What a Prefect-tracked push costs: ``python -m deployments.bench.run_cost [--runs N]``.
 
 The question (issue 4): how should the hot path run a drain under Prefect? Each case records one
 order (so each run pushes two listings, one per shop) and times one run, wall clock:
@@ -29,11 +29,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from deployments.sync_worker import WorkerOptions, run_worker
+from deployments.bench.workers import WorkerThread
 from flows.sync_inventory import sync_inventory
 from stocksync.domain.clock import utcnow
 from stocksync.ledger.catalog import import_catalog
@@ -87,10 +85,10 @@ class Bench:
             ChannelInfo("woo-site", "woocommerce", 1),
             ChannelInfo("pos", "custom", 0),
         ):
-            self.ledger.run(partial(add_channel, info=info))
+            self.ledger.call(add_channel, info)
         rows = ["sku,location,on_hand,listing:shopify-main,listing:woo-site"]
         rows += [f"{s},berlin,100000,{self.items[s]},{self.products[s]}" for s in SKUS]
-        self.ledger.run(lambda s: import_catalog(s, "\n".join(rows) + "\n"))
+        self.ledger.call(import_catalog, "\n".join(rows) + "\n")
         self.channels_file = where / "stocksync-channels.json"
         channels = {
             "shopify-main": {"kind": "shopify", "shop_url": shopify_url,
@@ -175,7 +173,7 @@ def _subprocess_run(params: dict[str, Any]) -> None:
         "import asyncio, sys, json; from flows.sync_inventory import sync_inventory; "
         "asyncio.run(sync_inventory(**json.loads(sys.argv[1])))"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     subprocess.run(
         [sys.executable, "-c", code, json.dumps(params)],
@@ -186,18 +184,12 @@ def _subprocess_run(params: dict[str, Any]) -> None:
 @contextmanager
 def worker_running(bench: Bench) -> Iterator[None]:
     """The sync worker's loop on a thread of this process (as in production, minus signals)."""
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    options = WorkerOptions(database_url=bench.url, channels_file=str(bench.channels_file))
-    thread = threading.Thread(target=lambda: loop.run_until_complete(run_worker(options, stop)))
-    thread.start()
+    worker = WorkerThread(bench.url, bench.channels_file, worker_id="bench").start()
     try:
         time.sleep(1.0)
         yield
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join()
-        loop.close()
+        worker.stop()
 
 
 def worker_cases(bench: Bench, runs: int) -> tuple[dict[str, list[float]], int]:

@@ -1,11 +1,11 @@
-"""A flash sale over the channel emulators: the fleet, its ledger, and the shoppers.
+"""The flash sale's fleet: channel emulators, the ledger they feed, and the webhook receiver.
 
 Shared by ``stocksync demo`` and ``stocksync bench sync``. This module knows nothing about
-Prefect: whoever runs it supplies the sync worker (``deployments/flash_sale.py``). ``start_fleet``
-stands up Shopify, Amazon and WooCommerce emulators listing nothing but 0s, a fresh ledger whose
-channels and listings use the emulators' own ids, and the webhook receiver (in a thread) that
-every emulator delivers its order webhooks to. ``run_shoppers`` then places shopper orders on the
-emulators' checkout endpoints at a paced rate, from several threads.
+Prefect: whoever runs it supplies the sync worker (``deployments/bench/flash_sale.py``).
+``start_fleet`` stands up Shopify, Amazon and WooCommerce emulators listing nothing but 0s, a
+fresh ledger whose channels and listings use the emulators' own ids, and the webhook receiver
+that every emulator delivers its order webhooks to. The shoppers are in
+``stocksync.bench.shoppers``.
 """
 
 from __future__ import annotations
@@ -14,25 +14,21 @@ import csv
 import io
 import json
 import os
-import random
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlmodel import Session
 
 from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.catalog import import_catalog
 from stocksync.ledger.config import ChannelInfo, add_channel
 from stocksync.ledger.db import make_engine
+from stocksync.ledger.listing_refs import set_listing_refs
 from stocksync.ledger.migrate import upgrade
 from stocksync.ledger.service import Ledger
-from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
 from stocksync.receiver.app import create_app
 from stocksync.sandbox.harness import RunningEmulator, SandboxClock, start_emulator
 from stocksync.sandbox.receiver_process import served_receiver
@@ -43,10 +39,7 @@ __all__ = [
     "LAST_SECONDS",
     "LAST_UNITS",
     "Fleet",
-    "Placed",
-    "SaleShape",
     "catalog_with_ids",
-    "run_shoppers",
     "sample_catalog_text",
     "scarce_catalog",
     "start_fleet",
@@ -150,9 +143,9 @@ def start_fleet(
                 info.kind, info.name, stock, latency_ms=latency_ms, clock=clock,
                 **limits.get(info.kind, {}),
             )  # fmt: skip
-            ledger.run(lambda s, i=info: add_channel(s, i))
-        ledger.run(lambda s: import_catalog(s, catalog_with_ids(catalog_text, running)))
-        ledger.run(lambda s: _store_refs(s, running))
+            ledger.call(add_channel, info)
+        ledger.call(import_catalog, catalog_with_ids(catalog_text, running))
+        _store_refs(ledger, running)
         if receiver_process:
             secrets = {n: s for n, e in running.items() if (s := _webhook_secret(e))}
             own = ExitStack()
@@ -208,18 +201,15 @@ def _listed_skus(catalog_text: str, channels: Sequence[str]) -> dict[str, list[s
     return listed
 
 
-def _store_refs(session: Session, emulators: Mapping[str, RunningEmulator]) -> None:
+def _store_refs(ledger: Ledger, emulators: Mapping[str, RunningEmulator]) -> None:
     """Each listing's refs (Shopify's location and variant) as the channel names them."""
-    sku_ids: dict[str, int] = dict(session.execute(select(SkuRow.sku, SkuRow.id)).tuples().all())
-    for name, emulator in emulators.items():
-        channel_id = session.execute(select(ChannelRow.id).where(ChannelRow.name == name)).scalar()
-        for sku, (_, refs) in emulator.listings().items():
-            if refs and sku in sku_ids:
-                session.execute(
-                    update(ListingRow)
-                    .where(ListingRow.channel_id == channel_id, ListingRow.sku_id == sku_ids[sku])  # type: ignore[arg-type]
-                    .values(external_refs=refs)
-                )
+
+    def store(session: Session) -> None:
+        for name, emulator in emulators.items():
+            refs = {sku: r for sku, (_, r) in emulator.listings().items() if r}
+            set_listing_refs(session, name, refs)
+
+    ledger.run(store)
 
 
 def _webhook_secret(emulator: RunningEmulator | None) -> str | None:
@@ -253,96 +243,6 @@ def scarce_catalog(catalog_text: str, scarce: Mapping[str, int]) -> str:
             seen.add(sku)
         writer.writerow(row)
     return out.getvalue()
-
-
-@dataclass(frozen=True)
-class SaleShape:
-    """How many orders per second, for how long, and a burst in the middle."""
-
-    duration_s: float
-    rate_per_s: float
-    burst_factor: float = 1.0
-    burst_s: float = 0.0
-    """The burst lasts this long, centred in the sale; the rate is multiplied by burst_factor."""
-
-    def rate_at(self, elapsed_s: float) -> float:
-        middle = self.duration_s / 2
-        in_burst = self.burst_s and abs(elapsed_s - middle) <= self.burst_s / 2
-        return self.rate_per_s * (self.burst_factor if in_burst else 1.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """One shopper checkout: where, what, when it was answered, and whether it was accepted."""
-
-    channel: str
-    sku: str
-    accepted: bool
-    order_id: str | None
-    answered_at: float
-    """``time.monotonic()`` when the channel answered."""
-
-
-@dataclass
-class _Schedule:
-    """Order slots handed out to the shopper threads at the sale's paced rate."""
-
-    shape: SaleShape
-    started: float = field(default_factory=time.monotonic)
-    next_at: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self) -> float | None:
-        """The monotonic time of the next slot, or None once the sale is over."""
-        with self.lock:
-            if self.next_at >= self.shape.duration_s:
-                return None
-            slot = self.next_at
-            self.next_at += 1.0 / self.shape.rate_at(slot)
-            return self.started + slot
-
-
-def run_shoppers(
-    fleet: Fleet,
-    skus: Sequence[str],
-    shape: SaleShape,
-    *,
-    threads: int = 8,
-    seed: int = 7,
-    on_placed: Callable[[Placed], None] | None = None,
-) -> list[Placed]:
-    """Shoppers buying one unit of a random SKU on a random channel, at ``shape``'s rate.
-
-    Several threads share one schedule, so a slow checkout delays only its own thread; a slot
-    more than a second late is still placed (the rate is an offer, not a promise).
-    """
-    schedule = _Schedule(shape)
-    placed: list[Placed] = []
-    lock = threading.Lock()
-    channels = sorted(fleet.emulators)
-
-    def shop(n: int) -> None:
-        rng = random.Random(seed * 1000 + n)
-        while (slot := schedule.take()) is not None:
-            delay = slot - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            channel, sku = rng.choice(channels), rng.choice(list(skus))
-            answer = fleet.emulators[channel].shopper_order({sku: 1})
-            done = Placed(channel, sku, answer.accepted, answer.order_id, time.monotonic())
-            if on_placed is not None:
-                on_placed(done)
-            with lock:
-                placed.append(done)
-
-    workers = [
-        threading.Thread(target=shop, args=(n,), name=f"shopper-{n}") for n in range(threads)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return placed
 
 
 def sample_catalog_text() -> str:
