@@ -226,11 +226,11 @@ def order_outcome(
     channel: str, external_id: str, status: OrderStatus, lines: list[Line], duplicate: bool = False
 ) -> OrderResult:
     return OrderResult(
-        channel,
-        external_id,
-        status,
-        duplicate,
-        tuple(
+        channel=channel,
+        external_id=external_id,
+        status=status,
+        duplicate=duplicate,
+        lines=tuple(
             LineResult(
                 line_no=ln.line_no,
                 sku=ln.sku,

@@ -83,8 +83,10 @@ class OrderPlan:
 
     def moves(self, order_id: int) -> list[Move]:
         return [
-            Move(f"L{line_no}/{t.sku_id}@{t.location_id}", t.sku_id, t.location_id, 0, t.qty,
-                 MovementReason.ORDER_COMMIT, self.channel.id, order_id, line_no)
+            Move(suffix=f"L{line_no}/{t.sku_id}@{t.location_id}", sku_id=t.sku_id,
+                 location_id=t.location_id, delta_on_hand=0, delta_committed=t.qty,
+                 reason=MovementReason.ORDER_COMMIT, channel_id=self.channel.id,
+                 order_id=order_id, line_no=line_no)
             for line_no, t in self.takes
         ]  # fmt: skip
 

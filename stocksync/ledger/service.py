@@ -38,6 +38,8 @@ P = ParamSpec("P")
 # violation means a concurrent transaction created the same row first (a SKU, a location), and a
 # rerun sees it. Operations claim their keys with ON CONFLICT, so a rerun never doubles anything.
 _RETRY_SQLSTATES = {"40P01", "40001", "23505"}
+_jitter = random.Random()
+"""Its own generator: reruns never touch the process-wide one (nor its seeding by tests)."""
 
 
 def new_key(prefix: str) -> str:
@@ -70,7 +72,7 @@ class Ledger:
             except (DBAPIError, psycopg.Error) as exc:
                 if not _retryable(exc) or attempt == self.attempts:
                     raise
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: the rivals part ways
+                time.sleep(_jitter.uniform(0, 0.01 * 2**attempt))  # jitter: the rivals part ways
         raise AssertionError("unreachable")
 
     def call(

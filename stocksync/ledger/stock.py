@@ -120,7 +120,17 @@ def _change(
         moves = _release_shortfall(
             session, ref.id, loc, committed - target, note=f"count {target} < committed {committed}"
         )
-    moves.append(Move("stock", ref.id, loc, target - on_hand, 0, reason, note=note))
+    moves.append(
+        Move(
+            suffix="stock",
+            sku_id=ref.id,
+            location_id=loc,
+            delta_on_hand=target - on_hand,
+            delta_committed=0,
+            reason=reason,
+            note=note,
+        )
+    )
     apply_moves(session, op, key, moves)
     refresh_listings(session, {m.sku_id for m in moves})
     return StockResult(key, False, sku, location, *_counts_by_id(session, ref.id, loc))
