@@ -18,18 +18,15 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from deployments.bench.console import out, report
 from deployments.bench.flash_sale import SaleStack, run_flash_sale
 from stocksync.bench.fleet import LAST_SECONDS, LAST_UNITS, sample_catalog_text, scarce_catalog
 from stocksync.bench.shoppers import SaleShape
 
 SCARCE = {"TEAL-MUG-350ML": 30, "SLATE-TRAY-L": 30, "OAK-COASTER": 30}
 """Units of each SKU on sale; the shoppers buy only these."""
-
-out = Console(highlight=False, width=110)
-err = Console(stderr=True, highlight=False)
 
 
 def run_demo(args: argparse.Namespace, say: Any) -> dict[str, Any]:
@@ -103,20 +100,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    say = (lambda msg: err.print(msg)) if args.json else (lambda msg: out.print(msg))
-    try:
-        doc = run_demo(args, say)
-    except KeyboardInterrupt:
-        err.print("stopped")
-        return 130
-    except RuntimeError as exc:
-        err.print(f"stocksync demo failed: {exc}")
-        return 1
-    if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        print_report(doc)
-    return 0 if doc["ok"] else 1
+    return report(
+        args.json, lambda say: (run_demo(args, say), print_report), "stocksync demo failed"
+    )
 
 
 if __name__ == "__main__":

@@ -18,22 +18,18 @@ process.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from deployments.bench.console import Printer, Say, out, report
 from deployments.bench.flash_sale import SaleStack, run_flash_sale
 from stocksync.bench.fleet import CHANNELS
 from stocksync.bench.shoppers import SaleShape
 
 TARGETS = {"p50_s": 1.0, "p99_s": 3.0, "oversold_lines": 0, "http_429_unhandled": 0}
-
-out = Console(highlight=False, width=110)
-err = Console(stderr=True, highlight=False)
 
 
 def bench_catalog(skus: int, ample: int, scarce: int, scarce_skus: int = 2) -> str:
@@ -160,29 +156,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    say = (lambda msg: err.print(msg)) if args.json else (lambda msg: out.print(msg))
-    try:
-        if args.receiver_only:
-            from stocksync.bench.receiver import print_receiver_report, run_receiver_bench
+    return report(args.json, lambda say: _run(args, say), "the benchmark failed")
 
-            doc = run_receiver_bench(
-                args.database_url, args.duration, args.receiver_rate, say,
-                workers=args.receiver_workers,
-            )  # fmt: skip
-            printer = print_receiver_report
-        else:
-            doc, printer = run_bench(args, say), print_report
-    except KeyboardInterrupt:
-        err.print("stopped")
-        return 130
-    except RuntimeError as exc:
-        err.print(f"the benchmark failed: {exc}")
-        return 1
-    if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        printer(doc)
-    return 0 if doc["ok"] else 1
+
+def _run(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], Printer]:
+    """The receiver alone (``--receiver-only``) or the whole flash sale, and its printer."""
+    if args.receiver_only:
+        from stocksync.bench.receiver import print_receiver_report, run_receiver_bench
+
+        doc = run_receiver_bench(
+            args.database_url, args.duration, args.receiver_rate, say,
+            workers=args.receiver_workers,
+        )  # fmt: skip
+        return doc, print_receiver_report
+    return run_bench(args, say), print_report
 
 
 if __name__ == "__main__":
