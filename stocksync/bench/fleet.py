@@ -55,9 +55,9 @@ LAST_UNITS / (orders per second of that SKU)."""
 
 LAST_SECONDS = 5.0
 """...and while a SKU sells fast, the guard of Amazon and WooCommerce grows to what it sells in
-this many seconds (``stocksync.ledger.velocity``): at 12 units/s in a rush, 60 units. It covers
-the slowest channel's push (Amazon: ~3 s at p99 in ``stocksync bench sync``) plus the top
-channel's catching up on what the others sold meanwhile."""
+at least this many seconds (``stocksync.ledger.velocity``): at 12 units/s in a rush, 60 units;
+longer where the measured sync gap is longer (a loaded host, a slow channel,
+``stocksync.domain.sync_lag``)."""
 
 CHANNELS = (
     ChannelInfo("shopify-main", "shopify", 30, ChannelPolicy(last_units=LAST_UNITS)),

@@ -190,6 +190,8 @@ class AmazonConnector:
 
     compare_and_set = False
     max_batch = 25_000
+    applies_late = True
+    """A patch is ACCEPTED and applied later (minutes, on the real channel)."""
 
     def __init__(
         self,

@@ -146,7 +146,10 @@ class ChannelConnector(Protocol):
     A connector may also define ``batch_size(backlog: int) -> int``: how many of that many due
     pushes the drain should hand it at once (Amazon: the patches its bucket holds now, or a
     feed), and ``await_capacity(max_wait_s: float) -> None``: wait until a push could go out
-    without pacing, called before the drain claims (so claims carry the newest quantities)."""
+    without pacing, called before the drain claims (so claims carry the newest quantities).
+    A connector whose channel applies writes later than it answers (Amazon's listings) sets
+    ``applies_late = True``: the drain then reads pushed quantities back to time when they show
+    (``stocksync.sync.shown_probe``)."""
 
     def push_quantities(self, pushes: Sequence[QuantityPush]) -> list[PushResult]: ...
 

@@ -102,7 +102,15 @@ def channel_add(
     ),
     last_seconds: float = typer.Option(
         0.0,
-        help="Grow --last-units to what the SKU sells in this many seconds at its current rate.",
+        help="Grow --last-units to what the SKU sells in at least this many seconds at its "
+        "current rate.",
+    ),
+    measured_guard: bool = typer.Option(
+        True, "--measured-guard/--fixed-guard",
+        help="Grow the guard to what sells in the measured sync gap (see `stock show`), if longer.",
+    ),  # fmt: skip
+    guard_max: int | None = typer.Option(
+        None, help="The guard never grows past this many units (it stays at least --last-units)."
     ),
     locations: str = typer.Option(
         "", help="Comma-separated locations that feed the channel (default: all)."
@@ -113,7 +121,8 @@ def channel_add(
         try:
             policy = ChannelPolicy(
                 buffer=buffer, max_listed=max_listed, share_pct=share, zero_below=zero_below,
-                last_units=last_units, last_seconds=last_seconds,
+                last_units=last_units, last_seconds=last_seconds, measured_guard=measured_guard,
+                guard_max=guard_max,
             )  # fmt: skip
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from None
@@ -142,6 +151,8 @@ def channel_list(as_json: bool = JsonOpt) -> None:
         "zero_below",
         "last_units",
         "last_seconds",
+        "measured_guard",
+        "guard_max",
         "locations",
     ]
     table(

@@ -149,21 +149,36 @@ class Claim:
     policy: ChannelPolicy
     locations: frozenset[int]
     rate: float = 0.0
-    """Units of the pool sold per second lately (for the policy's ``last_seconds``)."""
+    """Units of the pool sold per second lately."""
+    gap_s: float = 0.0
+    """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
 
     @property
     def rank(self) -> tuple[int, str]:
         return (-self.priority, self.channel)
 
     @property
+    def guard_seconds(self) -> float:
+        """Seconds of sales the guard covers: the policy's ``last_seconds``, or the measured gap
+        if that is longer and the policy follows it."""
+        measured = self.gap_s if self.policy.measured_guard else 0.0
+        return max(self.policy.last_seconds, measured)
+
+    @property
     def last_units(self) -> int:
-        """The guard's threshold: the policy's last units, or what sells in its last seconds."""
+        """The guard's threshold: the policy's last units, or what sells in the guard's seconds
+        (no more than the policy's ``guard_max``); 0 for a channel without a guard."""
+        if not self.policy.guarded:
+            return 0
         return max(self.policy.last_units, self.last_units_by_rate)
 
     @property
     def last_units_by_rate(self) -> int:
-        """What the SKU sells in the policy's ``last_seconds`` at :attr:`rate`, rounded up."""
-        return math.ceil(self.rate * self.policy.last_seconds - 1e-9)
+        """What the SKU sells in :attr:`guard_seconds` at :attr:`rate`, rounded up, capped at the
+        policy's ``guard_max``."""
+        grown = math.ceil(self.rate * self.guard_seconds - 1e-9)
+        cap = self.policy.guard_max
+        return grown if cap is None else min(grown, cap)
 
     @property
     def guarded(self) -> bool:
@@ -174,8 +189,8 @@ class Claim:
 def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
 
-    A channel whose pool is at or below its ``last_units`` (grown to its sales rate ×
-    ``last_seconds``, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that shares a
+    A channel whose pool is at or below its ``last_units`` (grown to its sales rate × the
+    seconds its guard covers, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that shares a
     location with it is itself still listing stock (see :func:`last_units_guard`).
     """
     shaped = {c.channel: shape(c.pool, c.policy) for c in claims}

@@ -62,6 +62,8 @@ class Listed:
     policy: ChannelPolicy
     feeds: frozenset[int] = frozenset()
     """Location ids that feed the channel; empty: every location holding the stocked SKU."""
+    gap_s: float = 0.0
+    """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,7 @@ class Guard:
     """Units of the pool sold per second lately."""
     last_seconds: float
     threshold: int
-    """The policy's last units, or what sells in its last seconds at the rate if that is more."""
+    """The policy's last units, or what sells in the guard's seconds at the rate if that is more."""
     pool: int
     shaped: int
     """What the channel would list without the guard."""
@@ -172,11 +174,20 @@ class Guard:
     """The top-ranked channel ahead of this one sharing its stock and listing it (None: none)."""
     hidden: bool
     qty: int
+    gap_s: float = 0.0
+    """The measured sync gap, counted when the policy follows it (``measured``)."""
+    measured: bool = False
+    guard_max: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        """The seconds of sales the guard covers."""
+        return max(self.last_seconds, self.gap_s if self.measured else 0.0)
 
     def describe(self) -> str:
         size = f"last {self.threshold} units"
-        if self.last_seconds > 0:
-            rate = f"{self.rate:.2f}/s × {self.last_seconds:g} s"
+        if self.seconds > 0:
+            rate = f"{self.rate:.2f}/s × {self.seconds:.3g} s{self._source()}"
             grown = self.threshold > self.last_units
             size += f" ({self.last_units} grown by {rate})" if grown else f" ({rate} adds none)"
         if self.shaped <= 0:
@@ -189,6 +200,18 @@ class Guard:
         if self.pool <= self.threshold:
             return f"{size}: pool {self.pool} is down to them; {keeper}"
         return f"{size}: pool {self.pool} is above them, not applied (at or below: {keeper})"
+
+    def _source(self) -> str:
+        """Where the guard's seconds come from and its cap, where there is more than the policy's
+        ``last_seconds`` to say ('' otherwise)."""
+        notes = []
+        if self.measured and self.gap_s > self.last_seconds:
+            notes.append(f"the measured sync gap, {self.last_seconds:g} s at least")
+        elif self.measured and self.gap_s > 0:
+            notes.append(f"last_seconds; measured sync gap {self.gap_s:.3g} s")
+        if self.guard_max is not None:
+            notes.append(f"at most {self.guard_max} units")
+        return f" [{'; '.join(notes)}]" if notes else ""
 
 
 Step = Available | Pool | Bundle | ZeroOut | Buffer | Share | MaxListed | Guard
@@ -236,10 +259,11 @@ def explain_sku(
         hidden = claim.guarded and ahead.get(claim.channel) is not None
         qty = 0 if hidden else shaped[claim.channel]
         policy = claim.policy
-        if policy.last_units > 0 or policy.last_seconds > 0:
+        if policy.guarded:
             steps[claim.channel].append(
                 Guard(policy.last_units, claim.rate, policy.last_seconds, claim.last_units,
-                      claim.pool, shaped[claim.channel], ahead.get(claim.channel), hidden, qty)
+                      claim.pool, shaped[claim.channel], ahead.get(claim.channel), hidden, qty,
+                      claim.gap_s, policy.measured_guard, policy.guard_max)
             )  # fmt: skip
         result[claim.channel] = Explanation(sku, claim.channel, tuple(steps[claim.channel]), qty)
     return result
@@ -273,7 +297,8 @@ def _pool_steps(
     if bundle:
         steps.append(Bundle(tuple(BundlePart(c, n, pools[c]) for c, n in parts.items()), qty))
     rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
-    return Claim(ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate), steps
+    claim = Claim(ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate, ch.gap_s)
+    return claim, steps
 
 
 def _shape_steps(claim: Claim) -> tuple[int, list[Step]]:

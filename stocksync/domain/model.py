@@ -92,11 +92,17 @@ class ChannelPolicy:
     last_units: int = 0
     """When the pool is at or below this, list 0 unless this is the top-ranked channel showing stock."""
     last_seconds: float = 0.0
-    """The last-units guard grows to what the SKU sells in this many seconds at its current rate:
-    a rate-limited channel's sync gap is worth more units during a rush."""
+    """The last-units guard grows to what the SKU sells in at least this many seconds at its
+    current rate: a rate-limited channel's sync gap is worth more units during a rush."""
+    measured_guard: bool = True
+    """A guarded channel's guard covers the sync gap the ledger measures (this channel's pushes
+    taking effect, the other channels' orders arriving; ``stocksync.domain.sync_lag``) when that
+    is longer than ``last_seconds``."""
+    guard_max: int | None = None
+    """The guard never grows past this many units (it stays at least ``last_units``)."""
 
     def __post_init__(self) -> None:
-        for name in ("buffer", "zero_below", "last_units", "max_listed"):
+        for name in ("buffer", "zero_below", "last_units", "max_listed", "guard_max"):
             value = getattr(self, name)
             if value is not None:  # the ledger stores each in a 32-bit column
                 check_quantity(name, value, low=0)
@@ -104,6 +110,17 @@ class ChannelPolicy:
             raise ValueError("last_seconds must be a finite number >= 0")
         if not 0 <= self.share_pct <= 100:
             raise ValueError("share_pct must be between 0 and 100")
+
+    @property
+    def guarded(self) -> bool:
+        """Whether the channel has a last-units guard at all (fixed units or seconds of sales)."""
+        return self.last_units > 0 or self.last_seconds > 0
+
+    @property
+    def grows_with_rate(self) -> bool:
+        """Whether the guard grows with the SKU's sales rate: by ``last_seconds`` of sales, or by
+        the measured sync gap."""
+        return self.guarded and (self.last_seconds > 0 or self.measured_guard)
 
 
 def check_quantity(what: str, quantity: int, *, low: int = 1, high: int = MAX_QUANTITY) -> int:

@@ -57,6 +57,8 @@ class ChannelInfo:
             "zero_below": p.zero_below,
             "last_units": p.last_units,
             "last_seconds": p.last_seconds,
+            "measured_guard": p.measured_guard,
+            "guard_max": p.guard_max,
             "locations": list(self.locations) or "all",
         }
 
@@ -100,6 +102,8 @@ def add_channel(session: Session, info: ChannelInfo) -> int:
         zero_below=p.zero_below,
         last_units=p.last_units,
         last_seconds=p.last_seconds,
+        measured_guard=p.measured_guard,
+        guard_max=p.guard_max,
     )
     channel_id = _insert(session, row, f"channel {info.name!r} already exists")
     for name in dict.fromkeys(info.locations):

@@ -53,8 +53,9 @@ class ChannelConf:
 def channel_policy(r: Any) -> ChannelPolicy:
     """The policy held in a channels row (a ChannelRow or a result row of its columns)."""
     return ChannelPolicy(
-        r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units, r.last_seconds
-    )
+        r.buffer, r.max_listed, r.share_pct, r.zero_below, r.last_units, r.last_seconds,
+        bool(r.measured_guard), r.guard_max,
+    )  # fmt: skip
 
 
 def last_write_wins(kind: str) -> bool:
@@ -82,7 +83,7 @@ class ConfigCache:
     @property
     def paced(self) -> bool:
         """Whether any channel's last-units guard grows with the sales rate."""
-        return any(c.policy.last_seconds > 0 for c in self.by_id.values())
+        return any(c.policy.grows_with_rate for c in self.by_id.values())
 
     def feeds(self) -> dict[int, frozenset[int]]:
         return {c.id: c.locations for c in self.by_id.values() if c.locations}

@@ -118,7 +118,7 @@ def _explain(
     session: Session, sku: str, sku_id: int, listings: list[ListingWithRules], now: datetime | None
 ) -> dict[str, Explanation]:
     """Channel → the domain's explanation, from the inputs the listing refresh reads."""
-    inputs = allocation_inputs(session, listings, now=now)
+    inputs = allocation_inputs(session, listings, now=now, fresh_lags=True)
     recipe = inputs.recipes.get(sku_id)
     stocked = sorted(recipe or {sku_id: 1})
     db = conn(session)
@@ -130,7 +130,13 @@ def _explain(
         for loc, (on_hand, committed) in sorted(inputs.stock.get(s, {}).items())
     ]
     listed = [
-        Listed(row.channel, row.priority, row.policy, inputs.feeds.get(row.channel_id, frozenset()))
+        Listed(
+            row.channel,
+            row.priority,
+            row.policy,
+            inputs.feeds.get(row.channel_id, frozenset()),
+            inputs.gaps.get(row.channel_id, 0.0),
+        )
         for row in listings
     ]
     components = {skus[c]: n for c, n in recipe.items()} if recipe else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, select, update
@@ -22,6 +22,7 @@ from stocksync.domain.model import ChannelPolicy
 from stocksync.ledger.config_cache import last_write_wins
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn, lock_stock
+from stocksync.ledger.sync_lag import cached_lags, channel_gaps, measure_lags
 from stocksync.ledger.tables import (
     BundleComponentRow,
     ChannelLocationRow,
@@ -89,10 +90,12 @@ def desired_quantities(
     feeds: Mapping[int, frozenset[int]],
     recipes: Mapping[int, Mapping[int, int]],
     rates: Mapping[int, float] | None = None,
+    gaps: Mapping[int, float] | None = None,
 ) -> dict[int, int]:
     """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all);
-    ``rates``: stocked SKU → units sold per second lately (see :mod:`velocity`)."""
-    rates = rates or {}
+    ``rates``: stocked SKU → units sold per second lately (see :mod:`velocity`); ``gaps``:
+    channel → its measured sync gap in seconds (see :mod:`sync_lag`)."""
+    rates, gaps = rates or {}, gaps or {}
 
     def locations(sku: int, channel_id: int) -> frozenset[int]:
         return feeds.get(channel_id) or frozenset(available.get(sku, {}))
@@ -109,7 +112,8 @@ def desired_quantities(
             qty = bundle_pool(pools, parts) if sku in recipes else pools[sku]
             locs = frozenset().union(*(locations(c, row.channel_id) for c in parts))
             rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
-            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs, rate))
+            gap = gaps.get(row.channel_id, 0.0)
+            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs, rate, gap))
         shown = sellable_quantities(claims)
         result.update((row.id, shown[row.channel]) for row in rows)
     return result
@@ -252,6 +256,8 @@ def load_listings(
             ChannelRow.zero_below,
             ChannelRow.last_units,
             ChannelRow.last_seconds,
+            ChannelRow.measured_guard,
+            ChannelRow.guard_max,
             ListingRow.unheard_qty,
             ChannelRow.kind,
         )
@@ -269,7 +275,8 @@ def _listing_with_rules(r: Iterable[object]) -> ListingWithRules:
     """A ListingWithRules from a row of (listing columns…, channel name, priority, policy columns…,
     unheard units, channel kind)."""
     (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
-     buffer, max_listed, share_pct, zero_below, last_units, last_seconds, unheard, kind) = r  # fmt: skip
+     buffer, max_listed, share_pct, zero_below, last_units, last_seconds, measured, guard_max,
+     unheard, kind) = r  # fmt: skip
     return ListingWithRules(
         id_,
         channel_id,
@@ -280,7 +287,16 @@ def _listing_with_rules(r: Iterable[object]) -> ListingWithRules:
         bool(dirty),
         name,
         priority,  # type: ignore[arg-type]
-        ChannelPolicy(buffer, max_listed, share_pct, zero_below, last_units, last_seconds),  # type: ignore[arg-type]
+        ChannelPolicy(
+            buffer,
+            max_listed,
+            share_pct,
+            zero_below,
+            last_units,
+            last_seconds,  # type: ignore[arg-type]
+            bool(measured),
+            guard_max,
+        ),  # type: ignore[arg-type]  # fmt: skip
         unheard,  # type: ignore[arg-type]
         last_write_wins(kind),  # type: ignore[arg-type]
     )
@@ -290,7 +306,7 @@ def compute_desired(session: Session, listings: list[ListingWithRules]) -> dict[
     """Listing id → the quantity the rules give it from the stock as this session sees it."""
     inputs = allocation_inputs(session, listings)
     return desired_quantities(
-        listings, inputs.available, inputs.feeds, inputs.recipes, inputs.rates
+        listings, inputs.available, inputs.feeds, inputs.recipes, inputs.rates, inputs.gaps
     )
 
 
@@ -306,6 +322,8 @@ class AllocationInputs:
     """Stocked SKU id → location id → (on hand, committed)."""
     rates: dict[int, float]
     """Stocked SKU id → units sold per second lately (empty unless a guard grows with it)."""
+    gaps: dict[int, float] = field(default_factory=dict)
+    """Channel id → its measured sync gap in seconds (empty unless a guard grows with it)."""
 
     @property
     def available(self) -> dict[int, dict[int, int]]:
@@ -317,10 +335,16 @@ class AllocationInputs:
 
 
 def allocation_inputs(
-    session: Session, listings: list[ListingWithRules], *, now: datetime | None = None
+    session: Session,
+    listings: list[ListingWithRules],
+    *,
+    now: datetime | None = None,
+    fresh_lags: bool = False,
 ) -> AllocationInputs:
     """The channels' feeds, the bundles' recipes, the stock and the sales rates (as of ``now``)
-    that :func:`desired_quantities` needs for ``listings``, as this session sees them."""
+    that :func:`desired_quantities` needs for ``listings``, as this session sees them, with the
+    channels' sync gaps: this process's reading of them (at most a second old, as the order path
+    uses), or measured now (``fresh_lags``, for an explanation)."""
     c = conn(session)
     feeds: dict[int, set[int]] = defaultdict(set)
     for ch, loc in c.execute(
@@ -346,10 +370,14 @@ def allocation_inputs(
     ):
         stock[sku][loc] = (on_hand, committed)
     frozen = {ch: frozenset(locs) for ch, locs in feeds.items()}
-    rates = sales_rates(session, stocked, now=now) if paced(listings) else {}
-    return AllocationInputs(frozen, dict(recipes), dict(stock), rates)
+    if not paced(listings):
+        return AllocationInputs(frozen, dict(recipes), dict(stock), {})
+    rates = sales_rates(session, stocked, now=now)
+    lags = measure_lags(session, now) if fresh_lags else cached_lags(session)
+    gaps = channel_gaps(lags, {row.channel_id for row in listings})
+    return AllocationInputs(frozen, dict(recipes), dict(stock), rates, gaps)
 
 
 def paced(listings: Iterable[ListingWithRules]) -> bool:
     """Whether any of these listings' guards grows with the sales rate."""
-    return any(row.policy.last_seconds > 0 for row in listings)
+    return any(row.policy.grows_with_rate for row in listings)

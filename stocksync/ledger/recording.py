@@ -42,6 +42,7 @@ from stocksync.ledger.listings import (
 from stocksync.ledger.lookups import skus_by_listing
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.sql import claim_operation, conn, lock_stock
+from stocksync.ledger.sync_lag import cached_lags, channel_gaps
 from stocksync.ledger.tables import OrderLineRow, OrderRow
 from stocksync.ledger.velocity import rates_from_sums, sales_rates
 
@@ -221,13 +222,15 @@ def plan_listings(
     for _, t in plan.takes:
         available[t.sku_id][t.location_id] -= t.qty
         committing[t.sku_id] += t.qty
-    rates = {}
+    rates: dict[int, float] = {}
+    gaps: dict[int, float] = {}
     if paced(listings):
         if rate_sums is None:
             rates = sales_rates(session, available, extra=committing)
         else:
             rates = rates_from_sums(rate_sums, committing)
-    desired = desired_quantities(listings, available, cfg.feeds(), cfg.recipes, rates)
+        gaps = channel_gaps(cached_lags(session), cfg.by_id)
+    desired = desired_quantities(listings, available, cfg.feeds(), cfg.recipes, rates, gaps)
     return listing_changes(listings, desired, plan.sold)
 
 

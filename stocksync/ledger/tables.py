@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -165,6 +166,10 @@ class ChannelRow(SQLModel, table=True):
     zero_below: int = 0
     last_units: int = 0
     last_seconds: float = 0.0
+    measured_guard: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default="1")
+    )
+    guard_max: int | None = None
     created_at: datetime = _ts()
 
 
@@ -364,3 +369,17 @@ class ChannelCursorRow(SQLModel, table=True):
     channel_id: int = Field(foreign_key="channels.id", primary_key=True)
     cursor: str | None = Field(default=None, sa_column=Column(Text))
     polled_at: datetime = _ts()
+
+
+# How long one push batch took to show on its channel: claim to applied, or to a read-back that
+# saw the quantity (read_back) on a channel that applies writes late. stocksync.ledger.sync_lag
+# reads the newest, and prunes old ones.
+class PushTimingRow(SQLModel, table=True):
+    __tablename__ = "push_timings"
+    __table_args__ = (Index("ix_push_timings_channel_at", "channel_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="channels.id")
+    seconds: float
+    read_back: bool = False
+    at: datetime = _ts()

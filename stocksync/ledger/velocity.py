@@ -1,8 +1,9 @@
 """How fast each SKU is selling right now, for the last-units guard that scales with it.
 
-A channel's ``last_seconds`` policy hides a SKU from it (unless it is the top-ranked channel
-listing the stock) once the pool is down to what the SKU sells in that many seconds: during a
-rush the sync gap of a slow, rate-limited channel is worth more units than a fixed guard covers.
+A guarded channel's policy hides a SKU from it (unless it is the top-ranked channel listing the
+stock) once the pool is down to what the SKU sells in the guard's seconds (``last_seconds``, or
+the measured sync gap, ``stocksync.domain.sync_lag``): during a rush the sync gap of a slow,
+rate-limited channel is worth more units than a fixed guard covers.
 The rate is read from the journal (order commitments, by the ``(sku_id, created_at)`` index), the
 highest over a short and a longer window so a burst counts at once and a steady sale is smooth.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlmodel import Session
 
 from stocksync.domain.clock import as_utc, utcnow
@@ -133,7 +134,10 @@ def hidden_by_rate(session: Session) -> set[int]:
             select(ListingRow.sku_id)
             .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
             .where(
-                ChannelRow.last_seconds > 0,
+                or_(
+                    ChannelRow.last_seconds > 0,
+                    and_(ChannelRow.measured_guard, ChannelRow.last_units > 0),  # type: ignore[arg-type]
+                ),
                 ListingRow.desired_qty == 0,
                 or_(
                     ListingRow.sku_id.in_(in_stock),  # type: ignore[attr-defined]

@@ -204,7 +204,7 @@ def _listings(session: Session) -> list[Mismatch]:
         subject = f"{row.channel}/{skus[row.sku_id]}"
         # A guard that grew with the sales rate hid the listing and the rate has fallen since:
         # fine while poll-orders has not had the time to list it again (velocity.GUARD_GRACE_S).
-        rate_guarded = row.policy.last_seconds > 0 and row.desired_qty == 0 and row.sku_id in recent
+        rate_guarded = row.policy.grows_with_rate and row.desired_qty == 0 and row.sku_id in recent
         if desired[row.id] != row.desired_qty and not rate_guarded:
             out.append(
                 Mismatch("listing", subject, "desired_qty", desired[row.id], row.desired_qty)
@@ -216,7 +216,7 @@ def _listings(session: Session) -> list[Mismatch]:
 
 def _sold_lately(session: Session, listings: list[ListingWithRules]) -> set[int]:
     """Listed SKU ids (bundles by any component) that an order took units of within the grace."""
-    paced = {row.sku_id for row in listings if row.policy.last_seconds > 0 and row.desired_qty == 0}
+    paced = {row.sku_id for row in listings if row.policy.grows_with_rate and row.desired_qty == 0}
     if not paced:
         return set()
     components: dict[int, set[int]] = {sku: {sku} for sku in paced}

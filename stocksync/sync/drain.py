@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -61,8 +61,10 @@ from stocksync.domain.listing_state import Applied, ClaimedListing, Failed, Iden
 from stocksync.ledger.push_leases import channel_ids, claim_dirty, count_due, release
 from stocksync.ledger.push_outcomes import record_identities, record_seen, write_back
 from stocksync.ledger.service import Ledger
+from stocksync.ledger.sync_lag import record_push_timing
 from stocksync.sync.backoff import RetryPolicy
 from stocksync.sync.report import ChannelReport, DrainReport, Outcome, PushRecord
+from stocksync.sync.shown_probe import PROBES
 
 __all__ = ["ConflictHook", "ConflictedListing", "DrainReport", "drain", "read_back"]
 
@@ -238,11 +240,12 @@ class _ChannelDrain:
             size = self._batch_size(min(self.connector.max_batch, limit - claimed_total), deadline)
             if size == 0:
                 return
+            claimed_at = time.monotonic()
             batch, attempts = self.ledger.run(partial(self._claim, size))
             if not batch:
                 return
             claimed_total += len(batch)
-            if not self._push(batch, attempts, max_conflicts):
+            if not self._push(batch, attempts, max_conflicts, claimed_at):
                 return
 
     def _batch_size(self, most: int, deadline: float | None) -> int:
@@ -268,7 +271,11 @@ class _ChannelDrain:
         )  # fmt: skip
 
     def _push(
-        self, batch: list[ClaimedListing], attempts: dict[int, int], max_conflicts: int
+        self,
+        batch: list[ClaimedListing],
+        attempts: dict[int, int],
+        max_conflicts: int,
+        claimed_at: float,
     ) -> bool:
         """Push one batch and record it; False when the channel should be left for this drain."""
         checked, go_on = self._call(batch, attempts, lambda: self._identified(batch))
@@ -287,7 +294,7 @@ class _ChannelDrain:
         results, go_on = self._call(checked, attempts, lambda: self._send(pushes))
         if results is None:
             return go_on
-        self._record(checked, attempts, results, max_conflicts)
+        self._record(checked, attempts, results, max_conflicts, claimed_at)
         return True
 
     def _call(
@@ -366,6 +373,7 @@ class _ChannelDrain:
         attempts: dict[int, int],
         results: list[PushResult],
         max_conflicts: int,
+        claimed_at: float,
     ) -> None:
         applied, conflicts, failed, rebased, written = [], [], [], [], []
         for li, r in zip(batch, results, strict=True):
@@ -389,18 +397,20 @@ class _ChannelDrain:
             failed.append(self._failure(li, attempts[li.id], r))
         self.failed.update((f.listing.id, f.listing.version) for f in failed if f.counted)
         ours = self.ledger.run(
-            lambda s: write_back(
+            lambda s: self._write_back(
                 s,
-                self.owner,
+                claimed_at,
                 applied=applied,
                 conflicts=conflicts,
                 failed=failed,
                 rebased=rebased,
                 written=written,
-                now=self.clock(),
-                last_write_wins=not self.connector.compare_and_set,
             )  # fmt: skip
         )
+        shown = [(a.listing.external_id, a.quantity) for a in applied if a.listing.id in ours]
+        shown += [(r.listing.external_id, r.quantity) for r in rebased if r.listing.id in ours]
+        if shown and self.applies_late:
+            PROBES.start(self.ledger, self.connector, self.channel_id, shown[-1], claimed_at)
         for a in applied:
             self._note(a.listing, ours, Outcome.PUSHED)
         for r in rebased:
@@ -422,6 +432,23 @@ class _ChannelDrain:
         ]
         if mine:
             self.hook(self.rep.channel, mine)
+
+    @property
+    def applies_late(self) -> bool:
+        return bool(getattr(self.connector, "applies_late", False))
+
+    def _write_back(self, session: Session, claimed_at: float, **outcomes: Any) -> set[int]:
+        """Record the batch's outcomes and, if any push was applied, how long it took since the
+        claim (a read-back measures channels that apply late; ``stocksync.sync.shown_probe``)."""
+        now = self.clock()
+        ours = write_back(
+            session, self.owner, now=now, last_write_wins=not self.connector.compare_and_set,
+            **outcomes,
+        )  # fmt: skip
+        if ours & {o.listing.id for o in [*outcomes["applied"], *outcomes["rebased"]]}:
+            seconds = time.monotonic() - claimed_at
+            record_push_timing(session, self.channel_id, seconds, read_back=False, now=now)
+        return ours
 
     def _failure(self, li: ClaimedListing, attempts: int, r: PushResult) -> Failed:
         n = attempts + 1

@@ -216,7 +216,7 @@ def test_the_guard_grown_by_the_sales_rate_names_the_channel_that_keeps_the_last
     result = explain_sku("TEAL-MUG-350ML", [shop, amazon], stock, rates={"TEAL-MUG-350ML": 3.0})
 
     guard = result["amazon-eu"].steps[-1]
-    assert guard == Guard(2, 3.0, 5.0, 15, 12, 12, "shopify-main", True, 0)
+    assert guard == Guard(2, 3.0, 5.0, 15, 12, 12, "shopify-main", True, 0, 0.0, True)
     assert guard.describe() == (
         "last 15 units (2 grown by 3.00/s × 5 s): pool 12 is down to them; "
         "only shopify-main, ranked higher on this stock, lists them"

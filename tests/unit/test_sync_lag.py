@@ -1,0 +1,76 @@
+"""The measured sync gap and the guard it sizes: pure rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from stocksync.domain.allocation import Claim, sellable_quantities
+from stocksync.domain.model import ChannelPolicy
+from stocksync.domain.sync_lag import SyncLag, gap_seconds, high_percentile, summarise
+
+LOC = frozenset({1})
+
+
+def test_the_high_percentile_is_nearest_rank_over_the_samples_that_count() -> None:
+    samples = [float(n) for n in range(1, 101)]  # 1 .. 100 s
+
+    assert high_percentile(samples) == 99.0
+    assert high_percentile(samples, 50) == 50.0
+    assert high_percentile([]) == 0.0
+    # a catch-up (an order read hours later) and a negative clock skew are not gaps
+    assert high_percentile([0.5, 4000.0, -3.0]) == 0.5
+
+
+def test_read_backs_say_when_a_push_showed_where_a_channel_has_them() -> None:
+    lag = summarise(applied=[0.2, 0.3], read_back=[2.5, 3.0], orders=[0.4, -0.1])
+
+    assert lag == SyncLag(push_s=3.0, order_s=0.4, push_samples=2, order_samples=2, read_back=True)
+    assert summarise(applied=[0.2, 0.3], read_back=[], orders=[]).push_s == 0.3
+
+
+def test_a_channels_gap_is_its_own_push_plus_the_latest_channels_orders() -> None:
+    lags = {
+        "amazon-eu": SyncLag(push_s=3.0, order_s=1.0),
+        "woo-site": SyncLag(push_s=0.5, order_s=9.0),
+        "shopify-main": SyncLag(push_s=0.2, order_s=0.8),
+    }
+
+    assert gap_seconds(lags, "amazon-eu") == pytest.approx(3.0 + 9.0)
+    # its own late orders count too: until the ledger hears of them the pool looks larger
+    assert gap_seconds(lags, "woo-site") == pytest.approx(0.5 + 9.0)
+    assert gap_seconds({"woo-site": SyncLag(order_s=2.0)}, "amazon-eu") == 2.0
+    assert gap_seconds({}, "woo-site") == 0.0
+
+
+def _claims(amazon: ChannelPolicy, gap_s: float, rate: float, pool: int) -> list[Claim]:
+    top = Claim("shopify-main", 30, pool, ChannelPolicy(last_units=2), LOC, rate, 0.0)
+    return [top, Claim("amazon-eu", 20, pool, amazon, LOC, rate, gap_s)]
+
+
+@pytest.mark.parametrize(
+    ("policy", "gap_s", "threshold"),
+    [
+        (ChannelPolicy(last_units=2), 0.0, 2),  # nothing measured: the fixed guard
+        (ChannelPolicy(last_units=2), 4.0, 12),  # 3/s × 4 s
+        (ChannelPolicy(last_units=2, last_seconds=5), 4.0, 15),  # last_seconds is longer
+        (ChannelPolicy(last_units=2, last_seconds=5), 6.0, 18),  # the measured gap is longer
+        (ChannelPolicy(last_units=2, guard_max=8), 6.0, 8),  # capped ...
+        (ChannelPolicy(last_units=10, guard_max=8), 6.0, 10),  # ... never below last_units
+        (ChannelPolicy(last_units=2, measured_guard=False), 6.0, 2),  # the seller opted out
+        (ChannelPolicy(), 6.0, 0),  # no guard at all: the gap adds none
+    ],
+)
+def test_the_guard_covers_the_sales_of_the_measured_gap(
+    policy: ChannelPolicy, gap_s: float, threshold: int
+) -> None:
+    _, amazon = _claims(policy, gap_s, rate=3.0, pool=14)
+
+    assert amazon.last_units == threshold
+
+
+def test_a_channel_whose_gap_outlasts_the_pool_lists_none_while_the_top_channel_keeps_it() -> None:
+    claims = _claims(ChannelPolicy(last_units=2), gap_s=5.0, rate=3.0, pool=14)
+
+    assert sellable_quantities(claims) == {"shopify-main": 14, "amazon-eu": 0}
+    quiet = _claims(ChannelPolicy(last_units=2), gap_s=5.0, rate=0.0, pool=14)
+    assert sellable_quantities(quiet) == {"shopify-main": 14, "amazon-eu": 14}
