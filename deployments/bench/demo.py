@@ -44,6 +44,7 @@ def run_demo(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         "last_units": LAST_UNITS,
         "last_seconds": {"amazon-eu": LAST_SECONDS, "woo-site": LAST_SECONDS},
         "buffer": {"amazon-eu": 1, "woo-site": 1},
+        "measured_guard": "the guards also cover the measured sync gap",
     }
     doc["ok"] = doc["oversold_lines"] == 0 and doc["converged"]
     return doc

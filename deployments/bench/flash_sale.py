@@ -17,11 +17,13 @@ from typing import Any
 
 from deployments.bench.prefect_server import Orchestration, flow_runs_since, prefect_server
 from deployments.bench.workers import WorkerProcess, WorkerThread, stop_all
-from stocksync.bench.fleet import Fleet, start_fleet
+from stocksync.bench.contention import busy_processes
+from stocksync.bench.fleet import CHANNELS, Fleet, start_fleet
 from stocksync.bench.sale_run import SaleReport, run_sale
 from stocksync.bench.scratch import scratch_ledger_url
 from stocksync.bench.shoppers import SaleShape
 from stocksync.bench.sync_metrics import throttle_errors_left
+from stocksync.ledger.config import ChannelInfo
 
 __all__ = ["SaleRun", "SaleStack", "run_flash_sale"]
 
@@ -47,6 +49,10 @@ class SaleStack:
     """One sync worker per channel, or one for all."""
     worker_process: bool = False
     """Each sync worker in its own process, as deployed, or on a thread of this one."""
+    channels: tuple[ChannelInfo, ...] = CHANNELS
+    """The channels, their priorities and listing rules."""
+    busy_processes: int = 0
+    """CPU-bound processes kept running through the sale (``stocksync.bench.contention``)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ def run_flash_sale(
             say(f"scratch ledger kept: {url}")
         say(f"Prefect: {prefect.ui_url}" + ("" if prefect.started_here else " (PREFECT_API_URL)"))
         fleet = start_fleet(
-            url, stack.catalog, Path(tmp), latency_ms=stack.latency_ms,
+            url, stack.catalog, Path(tmp), channels=stack.channels, latency_ms=stack.latency_ms,
             receiver_process=stack.receiver_process, receiver_workers=stack.receiver_workers,
         )  # fmt: skip
         try:
@@ -93,10 +99,13 @@ def run_flash_sale(
             try:
                 for channels in _worker_channels(stack, fleet):
                     workers.append(_worker(stack, fleet, channels, Path(tmp)).start())
-                report = run_sale(
-                    fleet, shape, fleet.skus if skus is None else skus, threads=threads,
-                    progress=say, settle_timeout_s=settle_timeout_s,
-                )  # fmt: skip
+                with busy_processes(stack.busy_processes) as busy:
+                    if busy:
+                        say(f"{len(busy)} busy processes keep the CPU loaded during the sale")
+                    report = run_sale(
+                        fleet, shape, fleet.skus if skus is None else skus, threads=threads,
+                        progress=say, settle_timeout_s=settle_timeout_s,
+                    )  # fmt: skip
             finally:
                 stop_all(workers)
             runs = flow_runs_since(started)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from rich.table import Table
@@ -27,19 +28,30 @@ from rich.table import Table
 from deployments.bench.console import Printer, Say, out, report
 from deployments.bench.flash_sale import SaleStack, run_flash_sale
 from stocksync.bench.fleet import CHANNELS
+from stocksync.bench.guard_cost import guard_cost
 from stocksync.bench.shoppers import SaleShape
+from stocksync.ledger.config import ChannelInfo
 
 TARGETS = {"p50_s": 1.0, "p99_s": 3.0, "oversold_lines": 0, "http_429_unhandled": 0}
 
 
-def bench_catalog(skus: int, ample: int, scarce: int, scarce_skus: int = 2) -> str:
-    """``skus`` SKUs in one warehouse, listed on every channel; the first ``scarce_skus`` sell out."""
+def bench_stock(skus: int, ample: int, scarce: int, scarce_skus: int = 2) -> dict[str, int]:
+    """``skus`` SKUs and their stock; the first ``scarce_skus`` sell out."""
+    return {f"FLASH-{n:03d}": scarce if n < scarce_skus else ample for n in range(skus)}
+
+
+def bench_catalog(stock: dict[str, int]) -> str:
+    """The SKUs in one warehouse, listed on every channel."""
     header = "sku,location,on_hand," + ",".join(f"listing:{c.name}" for c in CHANNELS)
-    rows = [
-        f"FLASH-{n:03d},bench-dc,{scarce if n < scarce_skus else ample}," + ",".join("x" * 3)
-        for n in range(skus)
-    ]
+    rows = [f"{sku},bench-dc,{qty}," + ",".join("x" * len(CHANNELS)) for sku, qty in stock.items()]
     return "\n".join([header, *rows]) + "\n"
+
+
+def bench_channels(fixed_guard: bool) -> tuple[ChannelInfo, ...]:
+    """The fleet's channels; with ``fixed_guard`` their guards ignore the measured sync gap."""
+    if not fixed_guard:
+        return CHANNELS
+    return tuple(replace(c, policy=replace(c.policy, measured_guard=False)) for c in CHANNELS)
 
 
 def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
@@ -47,11 +59,14 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     expected = args.rate * (args.duration + (args.burst_factor - 1) * args.burst_s)
     ample = int(expected / args.skus * 1.5) + 10
     scarce = max(8, int(expected / args.skus * 0.4))
+    stock = bench_stock(args.skus, ample, scarce)
+    channels = bench_channels(args.fixed_guard)
     stack = SaleStack(
-        "bench_sync", bench_catalog(args.skus, ample, scarce), args.database_url,
+        "bench_sync", bench_catalog(stock), args.database_url,
         keep_ledger=args.keep_ledger, prefect_port=args.prefect_port, latency_ms=args.latency_ms,
         receiver_process=not args.receiver_in_thread, receiver_workers=args.receiver_workers,
         worker_per_channel=args.workers == "per-channel", worker_process=not args.worker_in_thread,
+        channels=channels, busy_processes=args.busy_processes,
     )  # fmt: skip
     sale = run_flash_sale(stack, shape, threads=args.threads, settle_timeout_s=60, say=say)
     runs, left = sale.flow_runs, sale.throttle_errors_left
@@ -66,6 +81,9 @@ def run_bench(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         "flow_runs_per_100_orders": round(100 * runs["total"] / accepted, 1) if accepted else None,
         "http_429_unhandled": left,
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "busy_processes": args.busy_processes,
+        "guard": "fixed" if args.fixed_guard else "measured",
+        "guard_cost": guard_cost(sale.report, stock, {c.name: c.policy.buffer for c in channels}),
     }
     doc["targets"] = {
         "p50_s": _at_most(doc["sync_gap"]["p50_s"], TARGETS["p50_s"]),
@@ -92,6 +110,8 @@ def print_report(doc: dict[str, Any]) -> None:
         ("sync gap p99 s", _s(gap["p99_s"]), "≤ 3"),
         ("sync gap max s", _s(gap["max_s"]), ""),
         ("oversold order lines", str(doc["oversold_lines"]), "0"),
+        ("refused while in stock", str(doc["guard_cost"]["refused_in_stock"]), ""),
+        ("units withheld × s", f"{doc['guard_cost']['withheld_unit_s']:.0f}", ""),
         ("push calls per order", str(doc["push_calls_per_order"]), ""),
         ("429s received / unhandled", f"{doc['http_429_received']} / {doc['http_429_unhandled']}",
          "- / 0"),
@@ -112,7 +132,8 @@ def print_report(doc: dict[str, Any]) -> None:
     out.print(per)
     out.print(f"{doc['duration_s']:.0f} s at {doc['rate_per_s']} orders/s, burst ×"
               f"{doc['burst']['factor']} for {doc['burst']['seconds']} s; API latency "
-              f"{doc['latency_ms']} ms; ledger on {doc['database']}; load {doc['load_average']}")  # fmt: skip
+              f"{doc['latency_ms']} ms; ledger on {doc['database']}; {doc['guard']} guard; "
+              f"{doc['busy_processes']} busy processes; load {doc['load_average']}")  # fmt: skip
 
 
 def _s(value: float | None) -> str:
@@ -146,6 +167,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--worker-in-thread", action="store_true",
         help="Run the sync worker in this process (default: its own process, as deployed).",
     )  # fmt: skip
+    p.add_argument("--busy-processes", type=int, default=0,
+                   help="CPU-bound processes kept running through the sale (a loaded host).")  # fmt: skip
+    p.add_argument("--fixed-guard", action="store_true",
+                   help="Guards ignore the measured sync gap (last_units and last_seconds only).")  # fmt: skip
     p.add_argument("--receiver-only", action="store_true", help="Benchmark the receiver alone.")
     p.add_argument("--receiver-rate", type=float, default=100.0, help="Webhooks per second.")
     p.add_argument("--receiver-workers", type=int, default=1,

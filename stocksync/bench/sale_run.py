@@ -52,6 +52,10 @@ class SaleReport:
     initial_push_s: float
     converge_s: float
     samples: int
+    sale_started: float = 0.0
+    """``time.monotonic()`` when the first shopper could check out."""
+    shown: list[tuple[float, str, str, int]] = field(default_factory=list)
+    """(monotonic time, channel, SKU, quantity) at every change the gap sampler saw."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,6 +136,7 @@ def run_sale(
     throttled_before = throttled_calls(fleet)
     sampler = GapSampler(fleet, list(skus))
     sampler.start()
+    sale_started = time.monotonic()
     try:
         placed = run_shoppers(fleet, skus, shape, threads=threads, on_placed=sampler.note)
         progress(f"{len(placed)} checkouts placed; waiting for every channel to converge")
@@ -165,5 +170,7 @@ def run_sale(
         initial_push_s=initial_s,
         converge_s=converge_s,
         samples=sampler.samples,
+        sale_started=sale_started,
+        shown=list(sampler.shown_changes),
         extra={"gap_stages": stages},
     )

@@ -91,7 +91,10 @@ class GapSampler:
     reached_at: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     """Order → other channel → when that channel first showed at most its target."""
     samples: int = 0
+    shown_changes: list[tuple[float, str, str, int]] = field(default_factory=list)
+    """(monotonic time, channel, SKU, quantity) whenever a sample saw a channel's count change."""
     _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
+    _last_shown: dict[tuple[str, str], int] = field(default_factory=dict)
     _last_order_id: int = 0
     _seen_ids: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -159,6 +162,11 @@ class GapSampler:
         }
         with self._lock:
             self.samples += 1
+            for channel, per_sku in shown.items():
+                for sku, qty in per_sku.items():
+                    if self._last_shown.get((channel, sku)) != qty:
+                        self._last_shown[(channel, sku)] = qty
+                        self.shown_changes.append((now, channel, sku, qty))
             for key in new_orders:
                 self._pending[key] = _Pending(key[0], desired)
                 self.in_ledger_at[key] = now

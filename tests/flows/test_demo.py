@@ -60,6 +60,9 @@ def test_the_sync_bench_reports_gap_calls_429s_and_flow_runs(backend: str, pg_ur
     assert doc["push_calls_per_order"] is not None and doc["flow_runs_per_100_orders"] is not None
     assert doc["http_429_unhandled"] == 0
     assert set(doc["targets"]) == {"p50_s", "p99_s", "oversold_lines", "http_429_unhandled"}
+    cost = doc["guard_cost"]  # the guard's cost, accounted as the simulator accounts
+    assert set(cost["channels"]) == CHANNELS and cost["withheld_unit_s"] >= 0
+    assert (doc["guard"], doc["busy_processes"]) == ("measured", 0)
 
 
 def test_the_receiver_bench_answers_every_replayed_webhook(backend: str, pg_url: str) -> None:
