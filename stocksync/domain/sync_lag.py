@@ -13,8 +13,12 @@ showing its effect. For a channel C that gap has two parts the ledger can measur
   pool looks larger than it is, C is hidden later, and the top channel (never hidden) shows
   those units as well.
 
-The guard of C covers the SKU's sales rate × (C's recent high percentile of push to shown + the
-highest recent high percentile of order lateness among the channels): the units sold on any
+Each part is the high percentile of the last five minutes' samples, or the longest sample of the
+last ``RECENT_S`` seconds if that is longer: a lag that grows (a burst saturating the receiver, a
+host getting loaded) counts as soon as its first samples arrive, not once it is 1% of the window.
+
+The guard of C covers the SKU's sales rate × (C's push to shown + the longest order lateness
+among the channels): the units sold on any
 channel that the ledger has not yet taken into the pool are at most the SKU's rate × the longest
 lateness. Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
 """
@@ -31,6 +35,8 @@ __all__ = [
     "LAG_SAMPLES",
     "LAG_SAMPLE_MAX_S",
     "LAG_WINDOW_S",
+    "RECENT_S",
+    "Sample",
     "SyncLag",
     "gap_seconds",
     "high_percentile",
@@ -43,6 +49,8 @@ LAG_WINDOW_S = 300.0
 """Samples older than this no longer count: the guard follows the host and channels as they are."""
 LAG_SAMPLES = 1000
 """At most this many of the newest samples per channel and kind are read."""
+RECENT_S = 30.0
+"""The longest sample this recent counts in full, whatever the percentile says."""
 LAG_SAMPLE_MAX_S = 600.0
 """A sample longer than this is a catch-up (an order read back hours later by the poller, an
 order placed before the shop was connected), not a sync gap: it is not counted."""
@@ -62,6 +70,10 @@ class SyncLag:
     """``push_s`` comes from read-backs (the channel applies writes late)."""
 
 
+Sample = tuple[float, float]
+"""(age: seconds since it was taken, the lag it measured in seconds)."""
+
+
 def high_percentile(samples: Sequence[float], pct: float = LAG_PERCENTILE) -> float:
     """Nearest-rank percentile of the samples that count (0.0 for none)."""
     counted = sorted(s for s in samples if 0 <= s <= LAG_SAMPLE_MAX_S)
@@ -70,15 +82,21 @@ def high_percentile(samples: Sequence[float], pct: float = LAG_PERCENTILE) -> fl
     return counted[max(0, math.ceil(pct / 100 * len(counted)) - 1)]
 
 
+def lag_of(samples: Sequence[Sample]) -> float:
+    """The high percentile of the samples, or the longest recent one if that is longer."""
+    recent = [lag for age, lag in samples if age <= RECENT_S and 0 <= lag <= LAG_SAMPLE_MAX_S]
+    return max(high_percentile([lag for _, lag in samples]), max(recent, default=0.0))
+
+
 def summarise(
-    applied: Sequence[float], read_back: Sequence[float], orders: Sequence[float]
+    applied: Sequence[Sample], read_back: Sequence[Sample], orders: Sequence[Sample]
 ) -> SyncLag:
-    """A channel's lag from its samples: claim → applied and claim → read back shown (seconds),
-    and its orders' lateness. Read-backs, where there are any, say when the quantity showed."""
+    """A channel's lag from its samples: claim → applied and claim → read back shown, and its
+    orders' lateness. Read-backs, where there are any, say when the quantity showed."""
     pushes = read_back if read_back else applied
     return SyncLag(
-        push_s=high_percentile(pushes),
-        order_s=high_percentile([max(0.0, s) for s in orders]),
+        push_s=lag_of(pushes),
+        order_s=lag_of([(age, max(0.0, lag)) for age, lag in orders]),
         push_samples=len(pushes),
         order_samples=len(orders),
         read_back=bool(read_back),

@@ -24,6 +24,7 @@ from stocksync.domain.clock import as_utc, utcnow
 from stocksync.domain.sync_lag import (
     LAG_SAMPLES,
     LAG_WINDOW_S,
+    Sample,
     SyncLag,
     gap_seconds,
     summarise,
@@ -68,17 +69,18 @@ def measure_lags(session: Session, now: datetime | None = None) -> dict[int, Syn
     now = now or utcnow()
     since = now - timedelta(seconds=LAG_WINDOW_S)
     c = conn(session)
-    applied: dict[int, list[float]] = defaultdict(list)
-    read_back: dict[int, list[float]] = defaultdict(list)
+    applied: dict[int, list[Sample]] = defaultdict(list)
+    read_back: dict[int, list[Sample]] = defaultdict(list)
     t = PushTimingRow
-    for channel_id, seconds, back in c.execute(
-        select(t.channel_id, t.seconds, t.read_back)
+    for channel_id, seconds, back, at in c.execute(
+        select(t.channel_id, t.seconds, t.read_back, t.at)
         .where(t.at >= since)
         .order_by(t.id.desc())  # type: ignore[union-attr]
         .limit(3 * LAG_SAMPLES)
     ):
-        (read_back if back else applied)[channel_id].append(seconds)
-    orders: dict[int, list[float]] = defaultdict(list)
+        age = (now - as_utc(at)).total_seconds()
+        (read_back if back else applied)[channel_id].append((age, seconds))
+    orders: dict[int, list[Sample]] = defaultdict(list)
     o = OrderRow
     for channel_id, placed, created in c.execute(
         select(o.channel_id, o.placed_at, o.created_at)
@@ -88,7 +90,8 @@ def measure_lags(session: Session, now: datetime | None = None) -> dict[int, Syn
         created = as_utc(created)
         if placed is None or created < since:
             continue
-        orders[channel_id].append((created - as_utc(placed)).total_seconds())
+        age = (now - created).total_seconds()
+        orders[channel_id].append((age, (created - as_utc(placed)).total_seconds()))
     channels = set(applied) | set(read_back) | set(orders)
     return {
         ch: summarise(

@@ -76,7 +76,8 @@ def test_lags_are_read_per_channel_from_push_timings_and_order_times(ledger: Led
     lags = ledger.call(measure_lags)
 
     woo = lags[ids["woo-site"]]
-    assert (woo.push_s, woo.push_samples, woo.read_back) == (9.9, 100, False)
+    # all taken just now: the longest recent one counts, not the 99th percentile (9.9 s)
+    assert (woo.push_s, woo.push_samples, woo.read_back) == (10.0, 100, False)
     assert woo.order_samples == 3 and 4.0 <= woo.order_s < 6.0
     assert lags[ids["amazon-eu"]] == SyncLag(push_s=6.0, push_samples=1, read_back=True)
     assert ids["shopify-main"] not in lags

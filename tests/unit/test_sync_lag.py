@@ -6,7 +6,14 @@ import pytest
 
 from stocksync.domain.allocation import Claim, sellable_quantities
 from stocksync.domain.model import ChannelPolicy
-from stocksync.domain.sync_lag import SyncLag, gap_seconds, high_percentile, summarise
+from stocksync.domain.sync_lag import (
+    RECENT_S,
+    SyncLag,
+    gap_seconds,
+    high_percentile,
+    lag_of,
+    summarise,
+)
 
 LOC = frozenset({1})
 
@@ -21,11 +28,25 @@ def test_the_high_percentile_is_nearest_rank_over_the_samples_that_count() -> No
     assert high_percentile([0.5, 4000.0, -3.0]) == 0.5
 
 
+def old(*lags: float) -> list[tuple[float, float]]:
+    """Samples taken two minutes ago: only the percentile counts them."""
+    return [(120.0, lag) for lag in lags]
+
+
 def test_read_backs_say_when_a_push_showed_where_a_channel_has_them() -> None:
-    lag = summarise(applied=[0.2, 0.3], read_back=[2.5, 3.0], orders=[0.4, -0.1])
+    lag = summarise(applied=old(0.2, 0.3), read_back=old(2.5, 3.0), orders=old(0.4, -0.1))
 
     assert lag == SyncLag(push_s=3.0, order_s=0.4, push_samples=2, order_samples=2, read_back=True)
-    assert summarise(applied=[0.2, 0.3], read_back=[], orders=[]).push_s == 0.3
+    assert summarise(applied=old(0.2, 0.3), read_back=[], orders=[]).push_s == 0.3
+
+
+def test_a_lag_that_grows_counts_as_soon_as_its_first_samples_arrive() -> None:
+    steady = old(*[0.1] * 1000)
+    burst = [(2.0, 4.0), (1.0, 5.0)]  # two late orders among a thousand: not 1% of them
+
+    assert lag_of(steady) == 0.1
+    assert lag_of(steady + burst) == 5.0
+    assert lag_of(steady + [(RECENT_S + 1, 5.0)]) == 0.1  # no longer recent, and a rare one
 
 
 def test_a_channels_gap_is_its_own_push_plus_the_latest_channels_orders() -> None:
