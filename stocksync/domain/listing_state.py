@@ -147,6 +147,8 @@ class ClaimedListing:
     state: str = ListingState.ACTIVE
     """``unverified``: the channel's identity of ``external_id`` is checked before the push."""
     refusals: int = 0
+    changed_at: datetime | None = None
+    """When the ledger last changed what the listing should show (its desired quantity)."""
 
     @property
     def push_qty(self) -> int:

@@ -167,6 +167,7 @@ def claim_dirty(
             c.unheard_qty,
             c.state,
             c.refusals,
+            c.updated_at,
         )  # fmt: skip
     )
     rows = conn(session).execute(stmt).all()
@@ -188,6 +189,7 @@ def claim_dirty(
             unheard_qty=r.unheard_qty,
             state=r.state,
             refusals=r.refusals,
+            changed_at=as_utc(r.updated_at),
         )
         for r in sorted(rows, key=lambda r: r.id)
     ]

@@ -396,10 +396,12 @@ class _ChannelDrain:
                     continue
             failed.append(self._failure(li, attempts[li.id], r))
         self.failed.update((f.listing.id, f.listing.version) for f in failed if f.counted)
+        pushed = [a.listing for a in applied] + [r.listing for r in rebased]
+        since = _changed_since(pushed, attempts, claimed_at)
         ours = self.ledger.run(
             lambda s: self._write_back(
                 s,
-                claimed_at,
+                since,
                 applied=applied,
                 conflicts=conflicts,
                 failed=failed,
@@ -410,7 +412,7 @@ class _ChannelDrain:
         shown = [(a.listing.external_id, a.quantity) for a in applied if a.listing.id in ours]
         shown += [(r.listing.external_id, r.quantity) for r in rebased if r.listing.id in ours]
         if shown and self.applies_late:
-            PROBES.start(self.ledger, self.connector, self.channel_id, shown[-1], claimed_at)
+            PROBES.start(self.ledger, self.connector, self.channel_id, shown[-1], since)
         for a in applied:
             self._note(a.listing, ours, Outcome.PUSHED)
         for r in rebased:
@@ -437,16 +439,17 @@ class _ChannelDrain:
     def applies_late(self) -> bool:
         return bool(getattr(self.connector, "applies_late", False))
 
-    def _write_back(self, session: Session, claimed_at: float, **outcomes: Any) -> set[int]:
+    def _write_back(self, session: Session, since: float, **outcomes: Any) -> set[int]:
         """Record the batch's outcomes and, if any push was applied, how long it took since the
-        claim (a read-back measures channels that apply late; ``stocksync.sync.shown_probe``)."""
+        ledger changed its listings (``since``, monotonic; :func:`_changed_since`; a read-back
+        measures channels that apply late, ``stocksync.sync.shown_probe``)."""
         now = self.clock()
         ours = write_back(
             session, self.owner, now=now, last_write_wins=not self.connector.compare_and_set,
             **outcomes,
         )  # fmt: skip
         if ours & {o.listing.id for o in [*outcomes["applied"], *outcomes["rebased"]]}:
-            seconds = time.monotonic() - claimed_at
+            seconds = time.monotonic() - since
             record_push_timing(session, self.channel_id, seconds, read_back=False, now=now)
         return ours
 
@@ -510,6 +513,23 @@ class _ChannelDrain:
                 retry_in_s,
             )  # fmt: skip
         )
+
+
+def _changed_since(
+    pushed: Sequence[ClaimedListing], attempts: Mapping[int, int], claimed_at: float
+) -> float:
+    """When (monotonic) the ledger changed the first of the pushed listings that went out on
+    their first attempt, or the claim if that was earlier: the push's sample runs from there, so
+    it counts the wait for a worker (its wake-up, the flow run, the other channels' rounds) as
+    well as the call. A listing retried after a failure counts from its claim only: its wait was
+    a backoff, not the pipeline's gap."""
+    now_wall, now_mono = utcnow(), time.monotonic()
+    origins = [
+        now_mono - (now_wall - li.changed_at).total_seconds()
+        for li in pushed
+        if li.changed_at is not None and attempts.get(li.id, 0) == 0
+    ]
+    return min([claimed_at, *origins])
 
 
 def _by_position(pushes: list[QuantityPush], results: list[PushResult]) -> list[PushResult]:
