@@ -1,12 +1,16 @@
 """``stocksync bench sync``: the sync gap under a sustained flash sale with a burst.
 
 ``python -m deployments.bench.sync_gap [--duration 60] [--rate 20] [--burst-factor 5] [--burst-s 5]
-[--latency-ms 100] [--database-url URL] [--workers shared|per-channel] [--json]``
+[--latency-ms 100] [--database-url URL] [--workers shared|per-channel] [--busy-processes N]
+[--fixed-guard] [--json]``
 
 Three emulated channels (Shopify, Amazon, WooCommerce), each answering its API after
 ``--latency-ms``; shoppers check out at ``--rate`` orders/s for ``--duration`` seconds, with the
 rate multiplied by ``--burst-factor`` for ``--burst-s`` seconds in the middle. Two of the SKUs are
-stocked to sell out during the run, so the last-units guard is exercised. The same fleet, worker
+stocked to sell out during the run, so the last-units guard is exercised; the report gives the
+guard's cost beside the oversells (``stocksync.bench.guard_cost``). ``--busy-processes`` keeps N
+CPU-bound processes running through the sale (a loaded host); ``--fixed-guard`` makes the guards
+ignore the measured sync gap, for comparison. The same fleet, worker
 and measurements as ``stocksync demo`` (``deployments/bench/flash_sale.py``, ``stocksync/bench``).
 The receiver and the sync worker run in their own processes, as deployed (``--receiver-in-thread``,
 ``--worker-in-thread``: in this one, with the emulators and the shoppers).
