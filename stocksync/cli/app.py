@@ -13,6 +13,7 @@ from stocksync.cli.orders import order_list
 from stocksync.cli.sandbox import sandbox_app
 from stocksync.cli.serve import serve
 from stocksync.cli.setup import catalog_app, db_app, location_app
+from stocksync.cli.simulate import PASS_THROUGH, simulate
 from stocksync.cli.stock import ledger_app, order_app, stock_app
 from stocksync.cli.up import up
 from stocksync.cli.worker import worker
@@ -34,6 +35,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(listing_app, name="listing")
 app.command("demo")(demo)
+app.command("simulate", context_settings=PASS_THROUGH, add_help_option=False)(simulate)
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)

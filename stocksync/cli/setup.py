@@ -106,7 +106,8 @@ def channel_add(
         "current rate.",
     ),
     measured_guard: bool = typer.Option(
-        True, "--measured-guard/--fixed-guard",
+        True,
+        "--measured-guard/--fixed-guard",
         help="Grow the guard to what sells in the measured sync gap (see `stock show`), if longer.",
     ),  # fmt: skip
     guard_max: int | None = typer.Option(

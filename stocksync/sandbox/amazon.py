@@ -29,6 +29,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from stocksync.sandbox.adversity import fault_rng
+
 __all__ = [
     "RATE_PLANS",
     "AmazonError",
@@ -118,6 +120,8 @@ class AmazonFaults:
     """What goes wrong, on purpose: host faults on API calls and notification delivery faults."""
 
     latency_ms: int = 0
+    latency_jitter_ms: int = 0
+    """Each API call waits ``latency_ms`` plus up to this much more (``sandbox.adversity``)."""
     error_rate: float = 0.0
     """Share of API calls answered 503 ``ServiceUnavailable``, drawn from ``random.Random(seed)``."""
     seed: int = 0
@@ -127,10 +131,16 @@ class AmazonFaults:
     duplicate_notifications: bool = False
     reorder_notifications: bool = False
     """Hold each notification until the next one has been sent."""
+    notification_delay_ms: int = 0
+    """Each notification joins the relay's queue ``uniform(d, 2d)`` ms after its event."""
     rng: random.Random = field(init=False, repr=False)
+    jitter_rng: random.Random = field(init=False, repr=False)
+    delay_rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.jitter_rng = fault_rng("latency_jitter_ms", self.seed)
+        self.delay_rng = fault_rng("webhook_delay_ms", self.seed)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The routes of the Amazon emulator: LWA, the gate every SP-API call passes, Listings, Orders.
 
-The gate counts the call, adds latency, checks the LWA access token, spends a token from the
-operation's bucket (429 ``QuotaExceeded`` when empty), injects 5xx faults and stamps
-``x-amzn-RequestId`` and ``x-amzn-RateLimit-Limit`` on the answer.
+The gate counts the call, adds latency (and its jitter), checks the LWA access token, injects
+5xx faults, spends a token from the operation's bucket (429 ``QuotaExceeded`` when empty) and
+stamps ``x-amzn-RequestId`` and ``x-amzn-RateLimit-Limit`` on the answer.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stocksync.sandbox.adversity import call_delay_s
 from stocksync.sandbox.amazon import (
     AmazonError,
     AmazonFaults,
@@ -100,7 +101,8 @@ def _gate(state: AmazonState) -> Callable[..., Any]:
         with state.lock:
             state.calls[operation] += 1
             request_id = state.uuid()
-            delay = state.faults.latency_ms / 1000
+            faults = state.faults
+            delay = call_delay_s(faults.latency_ms, faults.latency_jitter_ms, faults.jitter_rng)
         if delay:
             await asyncio.sleep(delay)
         rate = state.rate_plans[operation][0]
@@ -130,7 +132,8 @@ def _check_token(state: AmazonState, request: Request) -> AmazonError | None:
 
 
 def _spend(state: AmazonState, operation: str) -> AmazonError | None:
-    """Forced 429s first, then the operation's bucket, then the seeded 5xx rate."""
+    """Forced 429s first, then the seeded 5xx rate, then the operation's bucket: a service that
+    is down (``error_rate`` 1) answers 503 to every call and spends no tokens."""
     faults = state.faults
     bucket = state.buckets.get(operation)
     if bucket is None:
@@ -139,12 +142,12 @@ def _spend(state: AmazonState, operation: str) -> AmazonError | None:
         )
     forced = faults.throttle_next > 0
     faults.throttle_next -= int(forced)
+    if not forced and faults.rng.random() < faults.error_rate:
+        return AmazonError(503, "ServiceUnavailable", "Service temporarily unavailable.")
     if forced or not bucket.take(state.monotonic()):
         state.throttled[operation] += 1
         message = "You exceeded your quota for the requested resource."
         return AmazonError(429, "QuotaExceeded", message)
-    if faults.rng.random() < faults.error_rate:
-        return AmazonError(503, "ServiceUnavailable", "Service temporarily unavailable.")
     return None
 
 

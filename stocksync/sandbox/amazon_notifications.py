@@ -2,8 +2,9 @@
 
 Amazon signs nothing: the seller's own relay (an SQS consumer, or an EventBridge API destination)
 POSTs each message to stocksync with a shared-secret header. Delivery is at-least-once and
-unordered: a failed POST is retried, and faults can drop, duplicate or hold back a message. A
-duplicate is the same bytes again, so its ``NotificationId`` is unchanged.
+unordered: a failed POST is retried, and faults can drop, duplicate, hold back or delay a message
+(a delayed one joins the queue when its delay is over, ``sandbox.adversity``). A duplicate is the
+same bytes again, so its ``NotificationId`` is unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from stocksync.sandbox.adversity import Postponer, webhook_delay_s
 from stocksync.sandbox.amazon import AmazonState, NotificationTarget
 
 __all__ = ["NotificationDispatcher", "eventbridge_envelope"]
@@ -52,12 +54,14 @@ class NotificationDispatcher:
         self.state = state
         self._queue: queue.Queue[_Message | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="amazon-notifications", daemon=True)
+        self._late = Postponer("amazon-notification-delay")
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """Deliver what is queued (and a held message), then end the thread."""
+        """Deliver what is queued (delayed ones at once, and a held one), then end the thread."""
+        self._late.close()
         self._queue.put(None)
         self._thread.join(timeout=10)
 
@@ -70,15 +74,16 @@ class NotificationDispatcher:
         if target.form == "eventbridge":
             payload = eventbridge_envelope(self.state, notification)
         order_id = notification["Payload"]["OrderChangeNotification"]["AmazonOrderId"]
-        self._queue.put(
-            _Message(
-                json.dumps(payload).encode(),
-                order_id,
-                2 if faults.duplicate_notifications else 1,
-                faults.drop_notifications,
-                faults.reorder_notifications,
-            )  # fmt: skip
+        message = _Message(
+            json.dumps(payload).encode(),
+            order_id,
+            2 if faults.duplicate_notifications else 1,
+            faults.drop_notifications,
+            faults.reorder_notifications,
         )
+        with self.state.lock:
+            delay = webhook_delay_s(faults.notification_delay_ms, faults.delay_rng)
+        self._late.later(delay, lambda: self._queue.put(message))
 
     def _run(self) -> None:
         held: _Message | None = None

@@ -5,8 +5,8 @@ field names: a batch push (capped at ``batch_size``, 413 above it; compare-and-s
 names an expected-quantity field; per-item ok / conflict / rejected answers; replay of a repeated
 idempotency key), a paged or cursor-paged stock read, an order feed by change cursor, and
 fulfillment and refund endpoints. A shopper endpoint places orders against the stock shown, and
-each order event is delivered to a webhook URL, signed as the config says. Faults: latency, a
-seeded 5xx rate, forced 429s, dropped and duplicated webhooks.
+each order event is delivered to a webhook URL, signed as the config says. Faults: latency and
+its jitter, a seeded 5xx rate, forced 429s, dropped, duplicated and delayed webhooks.
 
 Simplified: one credential, orders are never edited except by the sandbox cancel endpoint, a
 refund restocks what it names without checking what was shipped, webhooks are not retried.
@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 
 from stocksync.channels.custom import CustomChannelConfig, RefundConfig, build, get_field
 from stocksync.domain.messages import EventKind
+from stocksync.sandbox.adversity import call_delay_s
 from stocksync.sandbox.custom_orders import (
     apply_refund,
     cancel_and_restock,
@@ -74,7 +75,8 @@ def _gatekeeper(state: CustomState, config: CustomChannelConfig) -> Callable[...
         with state.lock:
             state.calls[f"{request.method} {request.url.path}"] += 1
             faults = state.faults
-            delay, throttled = faults.latency_ms / 1000, faults.throttle_next > 0
+            delay = call_delay_s(faults.latency_ms, faults.latency_jitter_ms, faults.jitter_rng)
+            throttled = faults.throttle_next > 0
             if throttled:
                 faults.throttle_next -= 1
             failing = not throttled and faults.rng.random() < faults.error_rate

@@ -47,8 +47,10 @@ def place_order(state: CustomState, lines: list[Any]) -> dict[str, Any]:
 def cancel_and_restock(
     state: CustomState, config: CustomChannelConfig, order_id: str
 ) -> dict[str, Any]:
-    """Cancel every unit still open and put it back on the shelf."""
+    """Cancel every unit still open and put it back on the shelf; 409 when none is open."""
     order = find_order(state, order_id)
+    if all(line["cancelled"] >= line["quantity"] for line in order["lines"]):
+        raise SandboxError(409, f"order {order_id} is cancelled already")
     for line in order["lines"]:
         state.listings[line["listing_id"]].quantity += line["quantity"] - line["cancelled"]
         line["cancelled"] = line["quantity"]

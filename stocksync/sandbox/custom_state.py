@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stocksync.sandbox.adversity import fault_rng
+
 __all__ = ["CustomFaults", "CustomListing", "CustomState", "SandboxError", "whole_number"]
 
 
@@ -28,6 +30,8 @@ class CustomFaults:
     """What goes wrong, on purpose, for API calls and webhook deliveries."""
 
     latency_ms: int = 0
+    latency_jitter_ms: int = 0
+    """Each API call waits ``latency_ms`` plus up to this much more (``sandbox.adversity``)."""
     error_rate: float = 0.0
     """Share of API calls answered 503, drawn from ``random.Random(seed)``."""
     seed: int = 0
@@ -35,10 +39,16 @@ class CustomFaults:
     """The next N API calls get a 429 with ``Retry-After: 1``."""
     drop_webhooks: bool = False
     duplicate_webhooks: bool = False
+    webhook_delay_ms: int = 0
+    """Each webhook goes out ``uniform(d, 2d)`` ms after its event."""
     rng: random.Random = field(init=False, repr=False)
+    jitter_rng: random.Random = field(init=False, repr=False)
+    delay_rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.jitter_rng = fault_rng("latency_jitter_ms", self.seed)
+        self.delay_rng = fault_rng("webhook_delay_ms", self.seed)
 
 
 @dataclass

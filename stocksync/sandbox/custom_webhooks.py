@@ -1,9 +1,11 @@
 """The custom channel emulator's order events: built with the config's names and topics, signed
-as the config says, and delivered after the answer has gone (dropped or duplicated on request).
+as the config says, and delivered after the answer has gone (dropped, duplicated or delayed on
+request; a delayed event waits in its own task, holding back no other).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,6 +14,7 @@ from fastapi import BackgroundTasks
 
 from stocksync.channels.custom import CustomChannelConfig, build, webhook_signature
 from stocksync.domain.messages import EventKind
+from stocksync.sandbox.adversity import webhook_delay_s
 from stocksync.sandbox.custom_orders import order_json
 from stocksync.sandbox.custom_state import CustomState
 
@@ -37,9 +40,12 @@ def _event(
 
 
 async def _deliver(
-    state: CustomState, config: CustomChannelConfig, body: bytes, copies: int
+    state: CustomState, config: CustomChannelConfig, body: bytes, copies: int, delay_s: float
 ) -> None:
-    """POST the signed event ``copies`` times (0: dropped); every attempt is recorded."""
+    """POST the signed event ``copies`` times (0: dropped) after ``delay_s``; every attempt is
+    recorded."""
+    if delay_s > 0:
+        await asyncio.sleep(delay_s)
     if copies == 0 or state.webhook_url is None:
         with state.lock:
             state.deliveries.append(
@@ -67,4 +73,5 @@ def schedule_event(
     """Build the event now (holding the lock) and deliver it after the answer has gone."""
     faults = state.faults
     copies = 0 if faults.drop_webhooks else 2 if faults.duplicate_webhooks else 1
-    tasks.add_task(_deliver, state, config, _event(state, config, topic, order), copies)
+    delay = webhook_delay_s(faults.webhook_delay_ms, faults.delay_rng)
+    tasks.add_task(_deliver, state, config, _event(state, config, topic, order), copies, delay)

@@ -40,8 +40,9 @@ Listings = dict[str, tuple[str, dict[str, str]]]
 
 EXAMPLE_CUSTOM_CONFIG = Path(__file__).parents[1] / "samples" / "custom-channel.example.json"
 FAULTS = frozenset(
-    {"latency_ms", "error_rate", "seed", "timeout_rate", "hang_s", "throttle_next",
-     "drop_webhooks", "duplicate_webhooks", "reorder_webhooks"}
+    {"latency_ms", "latency_jitter_ms", "error_rate", "seed", "timeout_rate", "hang_s",
+     "throttle_next", "drop_webhooks", "duplicate_webhooks", "reorder_webhooks",
+     "webhook_delay_ms"}
 )  # fmt: skip
 """The uniform fault names; each emulator supports a subset (``Emulator.faults``)."""
 TIMEOUT_S = 10.0
@@ -119,12 +120,22 @@ class Emulator(ABC):
     def push_calls(self) -> int:
         """Quantity-setting calls the emulator has received."""
 
+    @abstractmethod
+    def api_calls(self) -> int:
+        """Calls the emulator's API has received, however they were answered (shopper and
+        sandbox endpoints are not the channel's API)."""
+
+    @abstractmethod
+    def cancel_path(self, order_id: str) -> str:
+        """The shopper endpoint that cancels order ``order_id`` as its customer would."""
+
 
 class ShopifyEmulator(Emulator):
     kind = "shopify"
     faults = frozenset(
-        {"latency_ms", "error_rate", "timeout_rate", "hang_s", "lost_answers",
-         "drop_webhooks", "duplicate_webhooks", "reorder_webhooks"}
+        {"latency_ms", "latency_jitter_ms", "error_rate", "timeout_rate", "hang_s",
+         "lost_answers", "drop_webhooks", "duplicate_webhooks", "reorder_webhooks",
+         "webhook_delay_ms"}
     )  # fmt: skip
 
     def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
@@ -185,12 +196,19 @@ class ShopifyEmulator(Emulator):
             calls = list(self.state.calls)
         return sum(1 for c in calls if c.operation in shopify.INVENTORY_WRITES and not c.throttled)
 
+    def api_calls(self) -> int:
+        with self.state.lock:
+            return int(self.state.requests)
+
+    def cancel_path(self, order_id: str) -> str:
+        return f"/_sandbox/shopper/orders/{order_id}/cancel"
+
 
 class WooCommerceEmulator(Emulator):
     kind = "woocommerce"
     faults = frozenset(
-        {"latency_ms", "error_rate", "seed", "throttle_next", "drop_webhooks",
-         "duplicate_webhooks", "reorder_webhooks"}
+        {"latency_ms", "latency_jitter_ms", "error_rate", "seed", "throttle_next",
+         "drop_webhooks", "duplicate_webhooks", "reorder_webhooks", "webhook_delay_ms"}
     )  # fmt: skip
 
     def __init__(self, name: str, clock: Callable[[], datetime], **limits: Any) -> None:
@@ -267,12 +285,19 @@ class WooCommerceEmulator(Emulator):
             n for call, n in calls.items() if call.startswith("POST ") and call.endswith("/batch")
         )
 
+    def api_calls(self) -> int:
+        with self.state.lock:
+            return sum(self.state.calls.values())
+
+    def cancel_path(self, order_id: str) -> str:
+        return f"/_sandbox/shopper/orders/{order_id}/cancel"
+
 
 class AmazonEmulator(Emulator):
     kind = "amazon"
     faults = frozenset(
-        {"latency_ms", "error_rate", "seed", "throttle_next", "drop_webhooks",
-         "duplicate_webhooks", "reorder_webhooks"}
+        {"latency_ms", "latency_jitter_ms", "error_rate", "seed", "throttle_next",
+         "drop_webhooks", "duplicate_webhooks", "reorder_webhooks", "webhook_delay_ms"}
     )  # fmt: skip
     signs_body = False
     """The SQS/EventBridge relay proves itself with a shared-secret header, not a body HMAC."""
@@ -320,7 +345,10 @@ class AmazonEmulator(Emulator):
             self.state.notifications = target
 
     def apply_faults(self, changes: Mapping[str, Any]) -> None:
-        named = {k.replace("_webhooks", "_notifications"): v for k, v in changes.items()}
+        named = {
+            k.replace("_webhooks", "_notifications").replace("webhook_", "notification_"): v
+            for k, v in changes.items()
+        }
         with self.state.lock:
             self.state.faults = replace(self.state.faults, **named)
 
@@ -328,12 +356,20 @@ class AmazonEmulator(Emulator):
         with self.state.lock:
             return int(self.state.calls["patchListingsItem"] + self.state.calls["createFeed"])
 
+    def api_calls(self) -> int:
+        with self.state.lock:
+            return sum(self.state.calls.values())
+
+    def cancel_path(self, order_id: str) -> str:
+        return f"/_sandbox/shopper/orders/{order_id}/cancel"
+
 
 class CustomEmulator(Emulator):
     kind = "custom"
     faults = frozenset(
-        {"latency_ms", "error_rate", "seed", "throttle_next", "drop_webhooks", "duplicate_webhooks"}
-    )
+        {"latency_ms", "latency_jitter_ms", "error_rate", "seed", "throttle_next",
+         "drop_webhooks", "duplicate_webhooks", "webhook_delay_ms"}
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -393,6 +429,13 @@ class CustomEmulator(Emulator):
         call = f"{push.method} {urlsplit(self.config.base_url).path.rstrip('/')}{push.path}"
         with self.state.lock:
             return int(self.state.calls[call])
+
+    def api_calls(self) -> int:
+        with self.state.lock:
+            return sum(self.state.calls.values())
+
+    def cancel_path(self, order_id: str) -> str:
+        return f"/_sandbox/orders/{order_id}/cancel"
 
 
 EMULATORS: dict[str, type[Emulator]] = {

@@ -3,7 +3,8 @@
 ``start_emulator("shopify", "shopify-main", {"TEAL-MUG-350ML": 3})`` serves a stocked emulator in a
 thread and returns a ``RunningEmulator``: its base URL, connectors configured with the right
 credentials and webhook secret, its listings as the ledger stores them, what it shows shoppers,
-a shopper checkout over its HTTP endpoint, faults under uniform names, and ``stop()``.
+a shopper checkout and a customer's cancel over its HTTP endpoints, faults under uniform names,
+call counts, and ``stop()``.
 Channel-specific tests still reach ``state`` for what only one emulator has.
 """
 
@@ -127,6 +128,18 @@ class RunningEmulator:
         payload = answer.json()
         return ShopperOrder(True, self._emulator.order_id(payload), answer.status_code, payload)
 
+    def shopper_cancel(self, order_id: str) -> bool:
+        """The customer cancels unshipped order ``order_id``: the channel puts its units back on
+        its own listings and announces the cancellation as the real one does (Shopify
+        ``orders/cancelled``, WooCommerce ``order.updated`` with status ``cancelled``, Amazon an
+        ``ORDER_CHANGE`` notification, the custom channel its configured topic). False when the
+        channel refuses (unknown order, cancelled or shipped already)."""
+        answer = self._http.post(self._emulator.cancel_path(order_id))
+        if 400 <= answer.status_code < 500:
+            return False
+        answer.raise_for_status()
+        return True
+
     def set_webhook_url(self, url: str | None) -> None:
         """Deliver the channel's webhooks (Amazon: ORDER_CHANGE notifications) to ``url``."""
         self._emulator.deliver_webhooks_to(url)
@@ -134,10 +147,16 @@ class RunningEmulator:
     def set_faults(self, **faults: Any) -> None:
         """Change the named faults, keeping the others.
 
-        Names: ``latency_ms``, ``error_rate`` (share of API calls answered 5xx), ``seed`` (of that
-        draw), ``timeout_rate`` and ``hang_s`` (calls that hang), ``throttle_next`` (the next N
-        calls get a 429), ``drop_webhooks``, ``duplicate_webhooks``, ``reorder_webhooks``. A name
-        this emulator cannot inject raises ValueError (see ``supported_faults``).
+        Names: ``latency_ms``, ``latency_jitter_ms`` (each API call waits ``latency_ms`` plus
+        ``uniform(0, jitter)`` ms), ``error_rate`` (share of API calls answered 5xx; 1.0 is an
+        outage: every API call fails while the shopper endpoint keeps selling what the channel
+        shows), ``seed`` (of the error draw, and of the jitter's and delay's own generators),
+        ``timeout_rate`` and ``hang_s`` (calls that hang), ``throttle_next`` (the next N calls get
+        a 429), ``drop_webhooks``, ``duplicate_webhooks``, ``reorder_webhooks``,
+        ``webhook_delay_ms`` (each webhook, or Amazon notification, goes out ``uniform(d, 2d)``
+        ms after its event without holding back the others or the shopper's answer;
+        ``stocksync.sandbox.adversity``). A name this emulator cannot inject raises ValueError
+        (see ``supported_faults``).
         """
         unknown = set(faults) - self._emulator.faults
         if unknown:
@@ -148,14 +167,20 @@ class RunningEmulator:
         self._emulator.apply_faults(faults)
 
     def clear_faults(self) -> None:
-        """No faults at all (latency included)."""
-        off = {"latency_ms": 0, "error_rate": 0.0, "timeout_rate": 0.0, "throttle_next": 0,
-               "drop_webhooks": False, "duplicate_webhooks": False, "reorder_webhooks": False}  # fmt: skip
+        """No faults at all (latency, its jitter and webhook delays included)."""
+        off = {"latency_ms": 0, "latency_jitter_ms": 0, "error_rate": 0.0, "timeout_rate": 0.0,
+               "throttle_next": 0, "drop_webhooks": False, "duplicate_webhooks": False,
+               "reorder_webhooks": False, "webhook_delay_ms": 0}  # fmt: skip
         self._emulator.apply_faults({k: v for k, v in off.items() if k in self._emulator.faults})
 
     def push_calls(self) -> int:
         """Quantity-setting calls the emulator has received (batches, patches, feeds)."""
         return self._emulator.push_calls()
+
+    def api_calls(self) -> int:
+        """Calls the channel's API has received (order reads, quantity writes, read-backs, and
+        those answered with an error or a 429); shopper and sandbox endpoints do not count."""
+        return self._emulator.api_calls()
 
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's wall clock forward (Shopify's order times follow real time)."""

@@ -40,6 +40,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from stocksync.sandbox.adversity import call_delay_s
+from stocksync.sandbox.shopify_cancel import NotCancellableError, cancel_order
 from stocksync.sandbox.shopify_cost import CostBucket
 from stocksync.sandbox.shopify_graphql import Call, GraphQLError, user_error
 from stocksync.sandbox.shopify_inventory import (
@@ -79,10 +81,12 @@ __all__ = [
     "Delivery",
     "INVENTORY_WRITES",
     "Faults",
+    "NotCancellableError",
     "InventoryItem",
     "OutOfStockError",
     "ShopifyState",
     "WebhookSender",
+    "cancel_order",
     "create_app",
     "execute",
     "gid",
@@ -236,7 +240,10 @@ def create_app(state: ShopifyState) -> Starlette:
 
     async def graphql(request: Request) -> JSONResponse:
         faults = state.faults
-        await asyncio.sleep(faults.latency_ms / 1000)
+        with state.lock:
+            state.requests += 1
+            delay = call_delay_s(faults.latency_ms, faults.latency_jitter_ms, state.jitter_rng)
+        await asyncio.sleep(delay)
         if state.rng.random() < faults.timeout_rate:
             await asyncio.sleep(faults.hang_s)
         if state.rng.random() < faults.error_rate:
@@ -270,6 +277,13 @@ def create_app(state: ShopifyState) -> Starlette:
             return JSONResponse({"errors": str(exc)}, status_code=409)
         return JSONResponse(order, status_code=201)
 
+    async def shopper_cancel(request: Request) -> JSONResponse:
+        try:
+            order = cancel_order(state, int(request.path_params["order_id"]))
+        except NotCancellableError as exc:
+            return JSONResponse({"errors": str(exc)}, status_code=422)
+        return JSONResponse(order)
+
     async def set_faults(request: Request) -> JSONResponse:
         changes = await request.json()
         known = {f.name for f in fields(Faults)}
@@ -293,6 +307,9 @@ def create_app(state: ShopifyState) -> Starlette:
         routes=[
             Route("/admin/api/{version}/graphql.json", graphql, methods=["POST"]),
             Route("/_sandbox/shopper/orders", shopper_order, methods=["POST"]),
+            Route(
+                "/_sandbox/shopper/orders/{order_id:int}/cancel", shopper_cancel, methods=["POST"]
+            ),
             Route("/_sandbox/faults", set_faults, methods=["POST"]),
             Route("/_sandbox/health", health, methods=["GET"]),
         ],

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from stocksync.sandbox.adversity import fault_rng
 from stocksync.sandbox.shopify_cost import CostBucket
 from stocksync.sandbox.shopify_values import Json, gid, gid_number, now
 from stocksync.sandbox.shopify_webhooks import Delivery, WebhookSender
@@ -39,6 +40,8 @@ class Faults:
     """Misbehaviour to inject; change it on the state or through ``POST /_sandbox/faults``."""
 
     latency_ms: int = 0
+    latency_jitter_ms: int = 0
+    """Each GraphQL call waits ``latency_ms`` plus up to this much more (``sandbox.adversity``)."""
     error_rate: float = 0.0
     """Share of GraphQL calls answered 503 (drawn from the state's seeded RNG)."""
     timeout_rate: float = 0.0
@@ -54,6 +57,8 @@ class Faults:
     """Deliver every webhook twice, with the same X-Shopify-Event-Id."""
     reorder_webhooks: bool = False
     """Hold each webhook back and send it after the next one (or after a short idle spell)."""
+    webhook_delay_ms: int = 0
+    """Each webhook joins the delivery queue ``uniform(d, 2d)`` ms after its event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +103,15 @@ class ShopifyState:
     """Fulfillment order id → ``{"order_id", "lines": {fo line id: [line item id, remaining]}}``."""
     idempotency: dict[str, tuple[str, Json]] = field(default_factory=dict)
     calls: list[CallRecord] = field(default_factory=list)
+    requests: int = 0
+    """GraphQL requests received, whatever they were answered (faults and throttling included)."""
     deliveries: list[Delivery] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.rng = random.Random(self.seed)
+        self.jitter_rng = fault_rng("latency_jitter_ms", self.seed)
+        self.delay_rng = fault_rng("webhook_delay_ms", self.seed)
         self.bucket = CostBucket(self.bucket_size, self.restore_rate, self.clock)
         self.webhooks = WebhookSender(self)
         self._next_small_id = 43729076

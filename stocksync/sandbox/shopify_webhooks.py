@@ -1,7 +1,9 @@
 """The Shopify emulator's webhook sender: signed over the exact body bytes, retried, with faults.
 
 Deliveries run on a background thread so a mutation answers before its webhooks go out; with
-``webhook_workers`` above one, that thread hands them to as many concurrent senders.
+``webhook_workers`` above one, that thread hands them to as many concurrent senders. With the
+``webhook_delay_ms`` fault each event joins the queue only when its delay is over
+(``sandbox.adversity``); what happens from there is unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from stocksync.sandbox.adversity import Postponer, webhook_delay_s
 from stocksync.sandbox.shopify_values import Json, now
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class WebhookSender:
         self._queue: queue.Queue[_Event | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._late = Postponer("shopify-webhook-delay")
 
     def publish(self, topic: str, payload: Json) -> None:
         """Queue ``payload`` for the configured URL (nothing happens without one)."""
@@ -67,8 +71,12 @@ class WebhookSender:
             state.deliveries.append(Delivery(topic, event.event_id, None, 0, dropped=True))
             return
         self._ensure_thread()
-        self._queue.put(event)
-        if state.faults.duplicate_webhooks:
+        copies = 2 if state.faults.duplicate_webhooks else 1
+        delay = webhook_delay_s(state.faults.webhook_delay_ms, state.delay_rng)
+        self._late.later(delay, lambda: self._enqueue(event, copies))
+
+    def _enqueue(self, event: _Event, copies: int) -> None:
+        for _ in range(copies):
             self._queue.put(event)
 
     def _ensure_thread(self) -> None:
@@ -80,7 +88,8 @@ class WebhookSender:
                 self._thread.start()
 
     def stop(self) -> None:
-        """Deliver what is queued, then end the thread."""
+        """Deliver what is queued (delayed events too, at once), then end the thread."""
+        self._late.close()
         with self._start_lock:
             thread, self._thread = self._thread, None
         if thread is not None:

@@ -6,8 +6,8 @@ updates capped at 100 objects (413) with per-item errors inside a 200, ``stock_q
 absolute overwrite (last write wins), ``modified_after`` strictly after, refunds that restock only
 with ``api_restock``, and webhooks delivered in the background without retries, signed over the
 exact body bytes, disabled after the 7th failure in a row, with a Delivery-ID that collides within
-one second. Host-level faults (latency, 429, 5xx) and webhook faults (drop, duplicate, reorder)
-are injected per ``WooFaults``.
+one second. Host-level faults (latency and its jitter, 429, 5xx) and webhook faults (drop,
+duplicate, reorder, delay) are injected per ``WooFaults``.
 
 Simplified: one webhook subscribed to every topic it fires (``order.created`` for shopper orders,
 ``order.updated`` for API updates and refunds; no ``product.*`` echoes), site time zone UTC, prices
@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stocksync.sandbox.adversity import call_delay_s
 from stocksync.sandbox.woocommerce_orders import (
     add_refund,
     apply_order_update,
@@ -65,6 +66,8 @@ __all__ = [
 
 API = "/wp-json/wc/v3"
 MAX_PER_PAGE = 100
+CANCELLABLE = frozenset({"pending", "processing", "on-hold"})
+"""Statuses a customer's cancel applies to: paid or awaiting payment, not yet shipped."""
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int | None = None) -> int:
@@ -131,7 +134,8 @@ def _gatekeeper(state: WooState) -> Callable[..., Any]:
         with state.lock:
             state.calls[f"{request.method} {route}"] += 1
             faults = state.faults
-            delay, throttled = faults.latency_ms / 1000, faults.throttle_next > 0
+            delay = call_delay_s(faults.latency_ms, faults.latency_jitter_ms, faults.jitter_rng)
+            throttled = faults.throttle_next > 0
             if throttled:
                 faults.throttle_next -= 1
             failing = not throttled and faults.rng.random() < faults.error_rate
@@ -294,6 +298,22 @@ def _add_sandbox_routes(app: FastAPI, state: WooState, dispatcher: WebhookDispat
             order = place_order(state, list(body.get("lines") or []))
             answer = copy.deepcopy(order)
         dispatcher.enqueue("order.created", order["id"])
+        return answer
+
+    @app.post("/_sandbox/shopper/orders/{order_id}/cancel")
+    def shopper_cancel(order_id: int) -> dict[str, Any]:
+        """The customer cancels an order not yet completed: its reduced stock goes back, as
+        WooCommerce restores it on ``cancelled``, and ``order.updated`` announces it."""
+        with state.lock:
+            order = find_order(state, order_id)
+            if order["status"] not in CANCELLABLE:
+                raise WooError(
+                    400, "woocommerce_rest_invalid_order_status",
+                    f"An order that is {order['status']} cannot be cancelled.",
+                )  # fmt: skip
+            apply_order_update(state, order, {"status": "cancelled"})
+            answer = copy.deepcopy(order)
+        dispatcher.enqueue("order.updated", order_id)
         return answer
 
     @app.post("/_sandbox/faults")

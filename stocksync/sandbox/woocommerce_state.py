@@ -14,6 +14,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from stocksync.sandbox.adversity import fault_rng
+
 __all__ = [
     "WooError",
     "WooFaults",
@@ -57,6 +59,8 @@ class WooFaults:
     """What goes wrong, on purpose: host-level answers to API calls and webhook delivery faults."""
 
     latency_ms: int = 0
+    latency_jitter_ms: int = 0
+    """Each API call waits ``latency_ms`` plus up to this much more (``sandbox.adversity``)."""
     error_rate: float = 0.0
     """Share of API calls answered 503 by the host, drawn from ``random.Random(seed)``."""
     seed: int = 0
@@ -66,10 +70,16 @@ class WooFaults:
     duplicate_webhooks: bool = False
     reorder_webhooks: bool = False
     """Hold each delivery until the next one has been sent."""
+    webhook_delay_ms: int = 0
+    """Each delivery joins the queue ``uniform(d, 2d)`` ms after its event."""
     rng: random.Random = field(init=False, repr=False)
+    jitter_rng: random.Random = field(init=False, repr=False)
+    delay_rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.jitter_rng = fault_rng("latency_jitter_ms", self.seed)
+        self.delay_rng = fault_rng("webhook_delay_ms", self.seed)
 
 
 @dataclass

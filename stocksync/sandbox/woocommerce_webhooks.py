@@ -1,6 +1,7 @@
 """The WooCommerce emulator's webhooks: one background thread delivering each queued event once
 (no retries, as WP-cron would), signed over the exact body bytes, disabling the hook after
-repeated failures, with drop/duplicate/reorder faults.
+repeated failures, with drop/duplicate/reorder faults; a delayed event joins the queue when its
+delay is over (``sandbox.adversity``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from stocksync.sandbox.adversity import Postponer, webhook_delay_s
 from stocksync.sandbox.woocommerce_state import WooState
 
 __all__ = ["USER_AGENT", "WebhookDispatcher", "webhook_signature"]
@@ -50,22 +52,25 @@ class WebhookDispatcher:
         self.state = state
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="woo-webhooks", daemon=True)
+        self._late = Postponer("woo-webhook-delay")
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """Deliver what is queued (and any held delivery), then end the thread."""
+        """Deliver what is queued (delayed ones at once, and any held), then end the thread."""
+        self._late.close()
         self._jobs.put(None)
         self._thread.join(timeout=10)
 
     def enqueue(self, topic: str, resource_id: int) -> None:
         """Schedule a delivery; faults are read now, the payload is built when it is sent."""
-        faults = self.state.faults
+        with self.state.lock:
+            faults = self.state.faults
+            delay = webhook_delay_s(faults.webhook_delay_ms, faults.delay_rng)
         copies = 2 if faults.duplicate_webhooks else 1
-        self._jobs.put(
-            _Job(topic, resource_id, copies, faults.drop_webhooks, faults.reorder_webhooks)
-        )
+        job = _Job(topic, resource_id, copies, faults.drop_webhooks, faults.reorder_webhooks)
+        self._late.later(delay, lambda: self._jobs.put(job))
 
     def _run(self) -> None:
         held: _Job | None = None
