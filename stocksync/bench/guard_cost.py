@@ -17,7 +17,7 @@ from stocksync.bench.sale_run import SaleReport
 from stocksync.simulate.accounting import account
 from stocksync.simulate.records import Answered, ModeRun, Shown
 
-__all__ = ["guard_cost"]
+__all__ = ["guard_cost", "sale_as_run"]
 
 
 def sale_as_run(report: SaleReport) -> ModeRun:

@@ -11,15 +11,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
 from stocksync.domain.clock import utcnow
 from stocksync.domain.listing_state import after_stock_change
 from stocksync.domain.model import ChannelPolicy
-from stocksync.ledger.config_cache import last_write_wins
+from stocksync.ledger.config_cache import channel_policy, last_write_wins
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn, lock_stock
 from stocksync.ledger.sync_lag import cached_lags, channel_gaps, measure_lags
@@ -271,34 +272,22 @@ def load_listings(
     return [_listing_with_rules(r) for r in conn(session).execute(stmt)]
 
 
-def _listing_with_rules(r: Iterable[object]) -> ListingWithRules:
-    """A ListingWithRules from a row of (listing columns…, channel name, priority, policy columns…,
-    unheard units, channel kind)."""
-    (id_, channel_id, sku_id, desired, expected, version, dirty, name, priority,
-     buffer, max_listed, share_pct, zero_below, last_units, last_seconds, measured, guard_max,
-     unheard, kind) = r  # fmt: skip
+def _listing_with_rules(r: Row[Any]) -> ListingWithRules:
+    """A ListingWithRules from a row of :func:`load_listings` (listing columns, the channel's
+    name, priority, policy columns and kind)."""
     return ListingWithRules(
-        id_,
-        channel_id,
-        sku_id,
-        desired,
-        expected,
-        version,
-        bool(dirty),
-        name,
-        priority,  # type: ignore[arg-type]
-        ChannelPolicy(
-            buffer,
-            max_listed,
-            share_pct,
-            zero_below,
-            last_units,
-            last_seconds,  # type: ignore[arg-type]
-            bool(measured),
-            guard_max,
-        ),  # type: ignore[arg-type]  # fmt: skip
-        unheard,  # type: ignore[arg-type]
-        last_write_wins(kind),  # type: ignore[arg-type]
+        r.id,
+        r.channel_id,
+        r.sku_id,
+        r.desired_qty,
+        r.expected_qty,
+        r.version,
+        bool(r.dirty),
+        r.name,
+        r.priority,
+        channel_policy(r),
+        r.unheard_qty,
+        last_write_wins(r.kind),
     )
 
 

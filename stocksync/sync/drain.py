@@ -402,6 +402,7 @@ class _ChannelDrain:
             lambda s: self._write_back(
                 s,
                 since,
+                {li.id for li in pushed},
                 applied=applied,
                 conflicts=conflicts,
                 failed=failed,
@@ -439,16 +440,18 @@ class _ChannelDrain:
     def applies_late(self) -> bool:
         return bool(getattr(self.connector, "applies_late", False))
 
-    def _write_back(self, session: Session, since: float, **outcomes: Any) -> set[int]:
-        """Record the batch's outcomes and, if any push was applied, how long it took since the
-        ledger changed its listings (``since``, monotonic; :func:`_changed_since`; a read-back
-        measures channels that apply late, ``stocksync.sync.shown_probe``)."""
+    def _write_back(
+        self, session: Session, since: float, pushed: set[int], **outcomes: Any
+    ) -> set[int]:
+        """Record the batch's outcomes and, if any of the ``pushed`` listings was applied, how
+        long it took since the ledger changed them (``since``, monotonic; :func:`_changed_since`;
+        a read-back measures channels that apply late, ``stocksync.sync.shown_probe``)."""
         now = self.clock()
         ours = write_back(
             session, self.owner, now=now, last_write_wins=not self.connector.compare_and_set,
             **outcomes,
         )  # fmt: skip
-        if ours & {o.listing.id for o in [*outcomes["applied"], *outcomes["rebased"]]}:
+        if ours & pushed:
             seconds = time.monotonic() - since
             record_push_timing(session, self.channel_id, seconds, read_back=False, now=now)
         return ours
