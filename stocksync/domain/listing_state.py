@@ -463,17 +463,21 @@ def after_stock_change(
 
     ``sold``: units the listing's own channel just sold itself and so has already taken off its
     own count; units of it that a conflict had already shown us (``unheard_qty``) are heard of
-    now. The listing is dirty while the channel may show something other than the desired
-    quantity (:func:`needs_push`), and after each of its own sales if its writes overwrite: the
-    sale may have landed just before a push of ours that overwrote its decrement (last write
-    wins: WooCommerce, Amazon), and pushing again settles it. The version moves with every change
-    of desired quantity.
+    now. Negative: units the channel put back on its own count (its customer cancelled, or it
+    restocked a refund), which it now shows again.
+
+    The listing is dirty while the channel may show something other than the desired quantity
+    (:func:`needs_push`). When the channel's writes overwrite (last write wins: WooCommerce,
+    Amazon) it is also dirty after each change the channel made to its own count, which may have
+    landed just before a push of ours that overwrote it, and pushing again settles it; and it
+    stays dirty until that push, whatever other stock changes come first: only a push can tell
+    what the channel shows. The version moves with every change of desired quantity.
     """
     expected, unheard = listing.expected_qty, listing.unheard_qty
     if expected is not None and sold:
         expected -= sold
         unheard -= min(max(sold, 0), unheard)
-    resync = sold > 0 and last_write_wins
+    resync = last_write_wins and (sold != 0 or listing.dirty)
     dirty = needs_push(expected, desired_qty, unheard) or resync
     before = (listing.desired_qty, listing.expected_qty, listing.dirty, listing.unheard_qty)
     if (desired_qty, expected, dirty, unheard) == before:

@@ -44,6 +44,7 @@ __all__ = [
     "line_status",
     "order_status",
     "placed",
+    "put_back_units",
     "releasable",
     "release_shortfall",
     "restock",
@@ -239,6 +240,23 @@ class Change:
     @property
     def status(self) -> OrderStatus:
         return order_status(self.after)
+
+
+def put_back_units(before: Sequence[Line], change: Change) -> dict[int, int]:
+    """Listed SKU id → units ``change`` cancelled or returned, over the order's lines.
+
+    When the change is the selling channel's own report (its customer cancelled, it restocked a
+    refund), the channel has put these units back on its own count already, as the ledger took
+    its sale off that count when the order arrived.
+    """
+    was = {ln.line_no: ln for ln in before}
+    units: dict[int, int] = {}
+    for ln in change.lines:
+        old = was[ln.line_no]
+        back = (ln.cancelled - old.cancelled) + (ln.returned - old.returned)
+        if back:
+            units[ln.sku_id] = units.get(ln.sku_id, 0) + back
+    return units
 
 
 # --- choosing what an action takes ---------------------------------------------------------------

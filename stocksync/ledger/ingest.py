@@ -198,6 +198,7 @@ def _apply_changes(
                 external_id=order.external_id,
                 key=f"{prefix}:L{change.line_no}:cancelled={change.cancelled_after}",
                 line_units={change.line_no: change.cancel},
+                by_channel=True,
             )
     by_no = {line.line_no: line for line in lines}
     for change in changes:
@@ -210,6 +211,7 @@ def _apply_changes(
                 qty=change.put_back,
                 key=f"{prefix}:L{change.line_no}:returned={change.returned_after}",
                 line_no=change.line_no,
+                by_channel=True,
             )
     return OrderIngest(
         order_result(session, channel=channel_name, external_id=order.external_id),

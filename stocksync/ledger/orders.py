@@ -20,6 +20,7 @@ from stocksync.domain.orders import (
     Order,
     cancel_lines,
     line_status,
+    put_back_units,
     releasable,
     ship_lines,
     shippable,
@@ -80,13 +81,16 @@ def cancel_order(
     key: str | None = None,
     quantities: Mapping[str, int] | None = None,
     line_units: Mapping[int, int] | None = None,
+    by_channel: bool = False,
 ) -> OrderResult:
     """Cancel the whole order, or ``quantities`` (SKU → units) of it, releasing what it holds.
 
     ``line_units`` (line number → units) names the lines exactly instead, for a channel that
     reports cancellations per line (two lines may share a SKU). Units recorded short are cancelled
     before committed ones. The default key makes a whole-order cancel idempotent; a partial cancel
-    needs the caller's key (each is a separate event).
+    needs the caller's key (each is a separate event). ``by_channel``: the selling channel
+    reported the cancellation and has put the units back on its own count (see
+    :func:`change_order`).
     """
     if (quantities is not None or line_units is not None) and key is None:
         raise InvalidRequestError("a partial cancel needs an idempotency key")
@@ -105,6 +109,7 @@ def cancel_order(
         key=key,
         reason=MovementReason.CANCEL_RELEASE,
         decide=decide,
+        by_channel=by_channel,
     )
 
 
@@ -145,12 +150,18 @@ def change_order(
     key: str | None,
     reason: MovementReason,
     decide: Callable[[Order], Change],
+    by_channel: bool = False,
 ) -> OrderResult:
     """Cancel, ship or restock: the one body those share. Lock and load the order, claim ``key``
     (by default ``<kind>:<channel id>:<order id>``, which makes the whole-order action
     idempotent), ask ``decide`` for the change, then write its journal entries, lines,
     allocations and the listings of the SKUs it moved. A replayed key changes nothing and
-    returns the order with ``duplicate=True``."""
+    returns the order with ``duplicate=True``.
+
+    ``by_channel``: the change is the selling channel's own report of a cancellation or a
+    restocked refund. The channel has put those units back on its own count, so its listing
+    expects them (``put_back_units``); else a listing the guard had hidden would go on showing
+    them unseen, and the channel would sell units the ledger gave another channel."""
     kind = _KINDS[reason]
     ch, order_id, lines = open_order(session, channel, external_id)
     key = key or f"{kind}:{ch.id}:{external_id}"
@@ -176,7 +187,8 @@ def change_order(
     moves = change_moves(change, reason=reason, order_id=order_id, channel_id=ch.id)
     apply_moves(session, op, key, moves)
     status = save_change(session, order_id, change)
-    refresh_listings(session, skus)
+    back = put_back_units(order.lines, change) if by_channel else {}
+    refresh_listings(session, skus, {(ch.id, sku): -units for sku, units in back.items()})
     return order_outcome(ch.name, external_id, status, list(change.after))
 
 

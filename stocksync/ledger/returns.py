@@ -24,6 +24,7 @@ def restock_return(
     key: str,
     location: str | None = None,
     line_no: int | None = None,
+    by_channel: bool = False,
 ) -> OrderResult:
     """Put ``qty`` returned units of the order's shipped ``sku`` back on hand.
 
@@ -31,6 +32,8 @@ def restock_return(
     from that line only (a channel names the line it refunded; two lines may share a SKU). Either
     way the units count as returned against the allocations they shipped from
     (:func:`stocksync.domain.orders.restock_lines`); the journal says where they went.
+    ``by_channel``: the selling channel restocked the refund on its own count too (see
+    :func:`stocksync.ledger.orders.change_order`).
     """
     if qty <= 0:
         raise InvalidRequestError("a restock must add at least one unit")
@@ -47,4 +50,5 @@ def restock_return(
         key=key,
         reason=MovementReason.RETURN_RESTOCK,
         decide=decide,
+        by_channel=by_channel,
     )

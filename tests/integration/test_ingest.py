@@ -217,6 +217,43 @@ def test_the_cancelled_sample_order_is_recorded_and_released(
     assert pink_shop.verify() == []
 
 
+def shown(ledger: Ledger, external_id: str) -> tuple[int, int | None, bool]:
+    """A listing's (desired, expected, dirty)."""
+    row = ledger.run(
+        lambda s: s.execute(
+            select(ListingRow.desired_qty, ListingRow.expected_qty, ListingRow.dirty).where(
+                ListingRow.external_id == external_id
+            )
+        ).one()
+    )
+    return row[0], row[1], row[2]
+
+
+def test_a_cancellation_the_channel_reports_puts_the_units_back_on_its_expected_count(
+    pink_shop: Ledger, shopify: ShopifyConnector
+) -> None:
+    """Shopify restocks a cancelled line on its own level: the listing expects it there; a
+    cancel made in stocksync only moves the desired quantity."""
+    ledger = pink_shop
+    ledger.run(
+        lambda s: s.execute(
+            update(ListingRow)
+            .where(ListingRow.external_id == ITEM)
+            .values(expected_qty=ListingRow.desired_qty, dirty=False)
+        )
+    )
+    assert shown(ledger, ITEM) == (5, 5, False)
+    deliver_shopify(ledger, shopify, "orders/create", shopify_order(), "ev-create")
+    assert shown(ledger, ITEM) == (2, 2, False)
+
+    partial = shopify_order(refunds=[refund(1, PINK_LINES[1], 1, "cancel")])
+    deliver_shopify(ledger, shopify, "orders/updated", partial, "ev-update-1")
+    assert shown(ledger, ITEM) == (3, 3, False)
+
+    ledger.cancel_order("shopify-main", PINK_ORDER)
+    assert shown(ledger, ITEM) == (5, 3, True)
+
+
 def test_an_update_that_arrives_before_the_create_records_the_order_as_it_stands(
     pink_shop: Ledger, shopify: ShopifyConnector
 ) -> None:

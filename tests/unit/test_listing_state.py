@@ -411,9 +411,45 @@ def test_a_channels_own_sale_uses_up_the_units_a_conflict_showed_unheard() -> No
 
 def test_an_own_cancellation_puts_units_back_on_the_count_and_leaves_unheard_units_alone() -> None:
     before = leased(desired_qty=7, expected_qty=7, unheard_qty=1)
-    change = after_stock_change(before, 9, -2, last_write_wins=True)
+    change = after_stock_change(before, 9, -2, last_write_wins=False)
     assert change is not None
     assert (change.expected_qty, change.unheard_qty, change.dirty) == (9, 1, False)
+
+
+def test_an_own_cancellation_on_a_hidden_listing_makes_it_dirty() -> None:
+    """The guard hides the SKU (desired 0); the customer cancels 2 on the channel, which puts
+    them back on its own count: it shows 2 and must be set to 0 again."""
+    before = leased(desired_qty=0, expected_qty=0)
+    change = after_stock_change(before, 0, -2, last_write_wins=False)
+    assert change is not None
+    assert (change.expected_qty, change.dirty) == (2, True)
+
+
+def test_a_last_write_wins_channel_is_pushed_again_after_its_own_cancellation() -> None:
+    """Its restock may have landed just before a push of ours that overwrote it."""
+    before = leased(desired_qty=7, expected_qty=7)
+    change = after_stock_change(before, 9, -2, last_write_wins=True)
+    assert change is not None and change.dirty
+
+
+def test_a_last_write_wins_channels_pending_push_outlives_other_stock_changes() -> None:
+    """Dirty after its own sale (the sale may have been overwritten): a sale elsewhere that
+    brings the desired quantity back to what we expect does not clear the push."""
+    after_sale = after_stock_change(leased(), 8, 2, last_write_wins=True)
+    assert after_sale is not None and after_sale.dirty
+    before = leased(
+        desired_qty=after_sale.desired_qty, expected_qty=after_sale.expected_qty, dirty=True,
+        version=after_sale.version,
+    )  # fmt: skip
+    change = after_stock_change(before, 8, last_write_wins=True)
+    assert change is None or change.dirty
+
+
+def test_a_compare_and_set_channel_showing_what_it_should_is_clean_after_a_stock_change() -> None:
+    before = leased(desired_qty=9, expected_qty=8, dirty=True)
+    change = after_stock_change(before, 8, last_write_wins=False)
+    assert change is not None
+    assert (change.desired_qty, change.dirty) == (8, False)
 
 
 def test_an_own_sale_of_a_listing_never_pushed_changes_no_count() -> None:
