@@ -26,6 +26,7 @@ __all__ = [
     "allocate",
     "bundle_pool",
     "capped",
+    "keepers",
     "last_units_guard",
     "less_buffer",
     "pool",
@@ -152,6 +153,9 @@ class Claim:
     """Units of the pool sold per second lately."""
     gap_s: float = 0.0
     """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
+    late_s: float = 0.0
+    """How late the other channels' orders reach the ledger
+    (``stocksync.domain.sync_lag.others_lateness``)."""
 
     @property
     def rank(self) -> tuple[int, str]:
@@ -185,20 +189,47 @@ class Claim:
         """Whether the pool is down to the last units, where only the top channel lists it."""
         return self.pool <= self.last_units
 
+    @property
+    def reserve(self) -> int:
+        """What this channel holds back while it keeps the last units: what the SKU sells at
+        :attr:`rate` in the other channels' order lateness (:attr:`late_s`), rounded up, no more
+        than the policy's ``guard_max``; 0 unless its guard follows the measured gap.
+
+        Those units the other channels may have sold before their guard hid them, and the
+        ledger, not having heard of them yet, still counts them in the pool; the keeper, never
+        hidden, would sell them a second time."""
+        policy = self.policy
+        if not (policy.guarded and policy.measured_guard):
+            return 0
+        held = math.ceil(self.rate * self.late_s - 1e-9)
+        return held if policy.guard_max is None else min(held, policy.guard_max)
+
 
 def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
 
     A channel whose pool is at or below its ``last_units`` (grown to its sales rate × the
-    seconds its guard covers, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that shares a
-    location with it is itself still listing stock (see :func:`last_units_guard`).
+    seconds its guard covers, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that
+    shares a location with it is itself still listing stock (see :func:`last_units_guard`). The
+    channel it leaves the last units to lists them less its :attr:`Claim.reserve`, the units the
+    others may have sold that the ledger has not heard of yet (:func:`keepers`).
     """
     shaped = {c.channel: shape(c.pool, c.policy) for c in claims}
     ahead = last_units_guard(claims, shaped)
+    hidden = {c.channel for c in claims if c.guarded and ahead.get(c.channel) is not None}
+    kept = keepers(claims, ahead)
     for claim in claims:
-        if claim.guarded and ahead.get(claim.channel) is not None:
+        if claim.channel in hidden:
             shaped[claim.channel] = 0
+        elif claim.channel in kept:
+            shaped[claim.channel] = max(0, shaped[claim.channel] - claim.reserve)
     return shaped
+
+
+def keepers(claims: Sequence[Claim], ahead: Mapping[str, str | None]) -> set[str]:
+    """The channels the guard leaves some channel's last units to (``ahead`` as
+    :func:`last_units_guard` gives it)."""
+    return {keeper for c in claims if c.guarded and (keeper := ahead.get(c.channel)) is not None}
 
 
 def last_units_guard(claims: Sequence[Claim], shaped: Mapping[str, int]) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ from stocksync.domain.allocation import (
     Claim,
     bundle_pool,
     capped,
+    keepers,
     last_units_guard,
     less_buffer,
     pool,
@@ -34,6 +35,7 @@ __all__ = [
     "Listed",
     "MaxListed",
     "Pool",
+    "Reserve",
     "Share",
     "Step",
     "StockAt",
@@ -64,6 +66,8 @@ class Listed:
     """Location ids that feed the channel; empty: every location holding the stocked SKU."""
     gap_s: float = 0.0
     """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
+    late_s: float = 0.0
+    """How late the other channels' orders arrive (``stocksync.domain.sync_lag.others_lateness``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +218,26 @@ class Guard:
         return f" [{'; '.join(notes)}]" if notes else ""
 
 
-Step = Available | Pool | Bundle | ZeroOut | Buffer | Share | MaxListed | Guard
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    rule: ClassVar[str] = "keeper's reserve"
+    rate: float
+    late_s: float
+    """How late the other channels' orders reach the ledger."""
+    units: int
+    qty: int
+    guard_max: int | None = None
+
+    def describe(self) -> str:
+        cap = f", at most {self.guard_max}" if self.guard_max is not None else ""
+        return (
+            f"−{self.units} held back while this channel keeps the last units: "
+            f"{self.rate:.2f}/s × {self.late_s:.3g} s the other channels' orders take to arrive"
+            f"{cap} (never below 0)"
+        )
+
+
+Step = Available | Pool | Bundle | ZeroOut | Buffer | Share | MaxListed | Guard | Reserve
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +277,7 @@ def explain_sku(
         shaped[claim.channel], steps[claim.channel] = _shape_steps(claim)
         steps[claim.channel][:0] = before
     ahead = last_units_guard(claims, shaped)
+    kept = keepers(claims, ahead)
     result = {}
     for claim in claims:
         hidden = claim.guarded and ahead.get(claim.channel) is not None
@@ -265,6 +289,11 @@ def explain_sku(
                       claim.pool, shaped[claim.channel], ahead.get(claim.channel), hidden, qty,
                       claim.gap_s, policy.measured_guard, policy.guard_max)
             )  # fmt: skip
+        if claim.channel in kept and claim.reserve > 0 and qty > 0:
+            qty = max(0, qty - claim.reserve)
+            steps[claim.channel].append(
+                Reserve(claim.rate, claim.late_s, claim.reserve, qty, policy.guard_max)
+            )
         result[claim.channel] = Explanation(sku, claim.channel, tuple(steps[claim.channel]), qty)
     return result
 
@@ -297,7 +326,9 @@ def _pool_steps(
     if bundle:
         steps.append(Bundle(tuple(BundlePart(c, n, pools[c]) for c, n in parts.items()), qty))
     rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
-    claim = Claim(ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate, ch.gap_s)
+    claim = Claim(
+        ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate, ch.gap_s, ch.late_s
+    )
     return claim, steps
 
 

@@ -18,9 +18,10 @@ last ``RECENT_S`` seconds if that is longer: a lag that grows (a burst saturatin
 host getting loaded) counts as soon as its first samples arrive, not once it is 1% of the window.
 
 The guard of C covers the SKU's sales rate × (C's push to shown + the longest order lateness
-among the channels): the units sold on any
-channel that the ledger has not yet taken into the pool are at most the SKU's rate × the longest
-lateness. Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
+among the channels): the units sold on any channel that the ledger has not yet taken into the pool
+are at most the SKU's rate × the longest lateness. The channel that keeps the last units (never
+hidden) holds back the SKU's rate × the other channels' order lateness instead: what they may
+have sold that the pool still counts (``allocation.Claim.reserve``). Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ __all__ = [
     "LAG_WINDOW_S",
     "RECENT_S",
     "Sample",
+    "Gap",
     "SyncLag",
+    "channel_gap",
     "gap_seconds",
     "high_percentile",
+    "others_lateness",
     "summarise",
 ]
 
@@ -104,6 +108,28 @@ def summarise(
 
 
 _K = TypeVar("_K", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """What one channel's rules take from the measured lags."""
+
+    guard_s: float = 0.0
+    """The seconds its last-units guard covers (:func:`gap_seconds`)."""
+    others_late_s: float = 0.0
+    """How late the other channels' orders reach the ledger (:func:`others_lateness`): what the
+    channel keeping the last units holds back for (``allocation.Claim.reserve``)."""
+
+
+def channel_gap(lags: Mapping[_K, SyncLag], channel: _K) -> Gap:
+    """:class:`Gap` of ``channel``."""
+    return Gap(gap_seconds(lags, channel), others_lateness(lags, channel))
+
+
+def others_lateness(lags: Mapping[_K, SyncLag], channel: _K) -> float:
+    """The longest order lateness among the channels other than ``channel``: units they sold
+    that the ledger has not heard of yet are still in the pool ``channel`` lists."""
+    return max((lag.order_s for ch, lag in lags.items() if ch != channel), default=0.0)
 
 
 def gap_seconds(lags: Mapping[_K, SyncLag], channel: _K) -> float:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from stocksync.domain.errors import InvalidRequestError, NotFoundError
 from stocksync.domain.explain import Explanation, Listed, StockAt, explain_sku
+from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.listings import ListingWithRules, allocation_inputs, load_listings
 from stocksync.ledger.lookups import channel_ref, sku_refs
 from stocksync.ledger.sql import conn
@@ -129,16 +130,13 @@ def _explain(
         for s in stocked
         for loc, (on_hand, committed) in sorted(inputs.stock.get(s, {}).items())
     ]
-    listed = [
-        Listed(
-            row.channel,
-            row.priority,
-            row.policy,
-            inputs.feeds.get(row.channel_id, frozenset()),
-            inputs.gaps.get(row.channel_id, 0.0),
+    listed = []
+    for row in listings:
+        gap = inputs.gaps.get(row.channel_id, Gap())
+        feeds = inputs.feeds.get(row.channel_id, frozenset())
+        listed.append(
+            Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s)
         )
-        for row in listings
-    ]
     components = {skus[c]: n for c, n in recipe.items()} if recipe else None
     rates = {skus[s]: r for s, r in inputs.rates.items()}
     return explain_sku(sku, listed, stock, components, rates)

@@ -20,6 +20,7 @@ from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quant
 from stocksync.domain.clock import utcnow
 from stocksync.domain.listing_state import after_stock_change
 from stocksync.domain.model import ChannelPolicy
+from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.config_cache import channel_policy, last_write_wins
 from stocksync.ledger.notify import notify_dirty
 from stocksync.ledger.sql import conn, lock_stock
@@ -85,17 +86,20 @@ class ListingChange:
     unheard_qty: int
 
 
+_NO_GAP = Gap()
+
+
 def desired_quantities(
     listings: Iterable[ListingWithRules],
     available: Available,
     feeds: Mapping[int, frozenset[int]],
     recipes: Mapping[int, Mapping[int, int]],
     rates: Mapping[int, float] | None = None,
-    gaps: Mapping[int, float] | None = None,
+    gaps: Mapping[int, Gap] | None = None,
 ) -> dict[int, int]:
     """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all);
     ``rates``: stocked SKU → units sold per second lately (see :mod:`velocity`); ``gaps``:
-    channel → its measured sync gap in seconds (see :mod:`sync_lag`)."""
+    channel → what its rules take from the measured lags (see :mod:`sync_lag`)."""
     rates, gaps = rates or {}, gaps or {}
 
     def locations(sku: int, channel_id: int) -> frozenset[int]:
@@ -113,8 +117,11 @@ def desired_quantities(
             qty = bundle_pool(pools, parts) if sku in recipes else pools[sku]
             locs = frozenset().union(*(locations(c, row.channel_id) for c in parts))
             rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
-            gap = gaps.get(row.channel_id, 0.0)
-            claims.append(Claim(row.channel, row.priority, qty, row.policy, locs, rate, gap))
+            gap = gaps.get(row.channel_id, _NO_GAP)
+            claims.append(
+                Claim(row.channel, row.priority, qty, row.policy, locs, rate, gap.guard_s,
+                      gap.others_late_s)
+            )  # fmt: skip
         shown = sellable_quantities(claims)
         result.update((row.id, shown[row.channel]) for row in rows)
     return result
@@ -311,8 +318,9 @@ class AllocationInputs:
     """Stocked SKU id → location id → (on hand, committed)."""
     rates: dict[int, float]
     """Stocked SKU id → units sold per second lately (empty unless a guard grows with it)."""
-    gaps: dict[int, float] = field(default_factory=dict)
-    """Channel id → its measured sync gap in seconds (empty unless a guard grows with it)."""
+    gaps: dict[int, Gap] = field(default_factory=dict)
+    """Channel id → what its rules take from the measured lags (empty unless a guard grows with
+    them)."""
 
     @property
     def available(self) -> dict[int, dict[int, int]]:

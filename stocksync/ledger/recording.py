@@ -26,6 +26,7 @@ from stocksync.domain.commit import Policy, Take, most_available
 from stocksync.domain.errors import InvalidRequestError, NotFoundError, UnmappableLineError
 from stocksync.domain.model import MovementReason, OrderStatus, check_quantity
 from stocksync.domain.orders import Line, commit, order_status, placed
+from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.config_cache import ChannelConf, ConfigCache, config_cache, read_epoch
 from stocksync.ledger.db import is_postgres
 from stocksync.ledger.journal import Move, apply_moves
@@ -223,7 +224,7 @@ def plan_listings(
         available[t.sku_id][t.location_id] -= t.qty
         committing[t.sku_id] += t.qty
     rates: dict[int, float] = {}
-    gaps: dict[int, float] = {}
+    gaps: dict[int, Gap] = {}
     if paced(listings):
         if rate_sums is None:
             rates = sales_rates(session, available, extra=committing)

@@ -24,9 +24,10 @@ from stocksync.domain.clock import as_utc, utcnow
 from stocksync.domain.sync_lag import (
     LAG_SAMPLES,
     LAG_WINDOW_S,
+    Gap,
     Sample,
     SyncLag,
-    gap_seconds,
+    channel_gap,
     summarise,
 )
 from stocksync.ledger.sql import conn
@@ -101,9 +102,9 @@ def measure_lags(session: Session, now: datetime | None = None) -> dict[int, Syn
     }
 
 
-def channel_gaps(lags: Mapping[int, SyncLag], channel_ids: Iterable[int]) -> dict[int, float]:
-    """Channel id → the sync gap its guard covers (:func:`~stocksync.domain.sync_lag.gap_seconds`)."""
-    return {ch: gap_seconds(lags, ch) for ch in set(channel_ids)}
+def channel_gaps(lags: Mapping[int, SyncLag], channel_ids: Iterable[int]) -> dict[int, Gap]:
+    """Channel id → what its rules take from the lags (:func:`~stocksync.domain.sync_lag.channel_gap`)."""
+    return {ch: channel_gap(lags, ch) for ch in set(channel_ids)}
 
 
 class _Reading:

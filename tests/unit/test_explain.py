@@ -17,12 +17,14 @@ from stocksync.domain.explain import (
     Listed,
     MaxListed,
     Pool,
+    Reserve,
     Share,
     StockAt,
     ZeroOut,
     explain_sku,
 )
 from stocksync.domain.model import ChannelPolicy
+from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.listings import ListingWithRules, desired_quantities
 
 CHANNELS = ["shopify-main", "amazon-eu", "woo-site", "b2b-portal"]
@@ -38,6 +40,8 @@ policies = st.builds(
     zero_below=st.integers(0, 12),
     last_units=st.integers(0, 15),
     last_seconds=st.sampled_from([0.0, 0.0, 2.5, 5.0]),
+    measured_guard=st.booleans(),
+    guard_max=st.none() | st.integers(0, 20),
 )
 
 
@@ -51,6 +55,7 @@ class Case:
     feeds: dict[int, frozenset[int]]
     recipe: dict[int, int] | None
     rates: dict[int, float]
+    gaps: dict[int, Gap]
 
     @property
     def sku_id(self) -> int:
@@ -62,7 +67,9 @@ class Case:
             for s, by_loc in self.stock.items()
         }
         recipes = {BUNDLE_ID: self.recipe} if self.recipe else {}
-        by_id = desired_quantities(self.listings, available, self.feeds, recipes, self.rates)
+        by_id = desired_quantities(
+            self.listings, available, self.feeds, recipes, self.rates, self.gaps
+        )
         return {row.channel: by_id[row.id] for row in self.listings}
 
     def explained(self) -> dict[str, int]:
@@ -71,12 +78,13 @@ class Case:
             for s, by_loc in self.stock.items()
             for loc, (on, com) in by_loc.items()
         ]
-        listed = [
-            Listed(
-                row.channel, row.priority, row.policy, self.feeds.get(row.channel_id, frozenset())
+        listed = []
+        for row in self.listings:
+            gap = self.gaps.get(row.channel_id, Gap())
+            feeds = self.feeds.get(row.channel_id, frozenset())
+            listed.append(
+                Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s)
             )
-            for row in self.listings
-        ]
         components = {COMPONENTS[c]: n for c, n in self.recipe.items()} if self.recipe else None
         rates = {COMPONENTS[s]: r for s, r in self.rates.items()}
         sku = "MUG-GIFT-SET" if self.recipe else COMPONENTS[PLAIN_ID]
@@ -123,7 +131,11 @@ def cases(draw: st.DrawFn) -> Case:
         if draw(st.booleans())
     }
     rates = draw(st.dictionaries(st.sampled_from(stocked), st.floats(0, 8, allow_nan=False)))
-    return Case(listings, stock, feeds, recipe, rates)
+    seconds = st.sampled_from([0.0, 0.0, 0.4, 2.5, 7.0])
+    gaps = {
+        row.channel_id: Gap(draw(seconds), draw(seconds)) for row in listings if draw(st.booleans())
+    }
+    return Case(listings, stock, feeds, recipe, rates, gaps)
 
 
 @settings(max_examples=400)
@@ -229,6 +241,22 @@ def test_the_guard_grown_by_the_sales_rate_names_the_channel_that_keeps_the_last
         "(at or below: this channel ranks first on this stock and keeps them)"
     )
     assert result["shopify-main"].qty == 12
+
+
+def test_the_channel_keeping_the_last_units_explains_its_reserve() -> None:
+    shop = Listed("shopify-main", 30, ChannelPolicy(last_units=2), late_s=1.5)
+    amazon = Listed("amazon-eu", 20, ChannelPolicy(last_units=2, last_seconds=5))
+    stock = [stock_at("TEAL-MUG-350ML", 1, 12)]
+
+    result = explain_sku("TEAL-MUG-350ML", [shop, amazon], stock, rates={"TEAL-MUG-350ML": 3.0})
+
+    reserve = result["shopify-main"].steps[-1]
+    assert reserve == Reserve(3.0, 1.5, 5, 7)
+    assert reserve.describe() == (
+        "−5 held back while this channel keeps the last units: 3.00/s × 1.5 s the other "
+        "channels' orders take to arrive (never below 0)"
+    )
+    assert (result["shopify-main"].qty, result["amazon-eu"].qty) == (7, 0)
 
 
 def test_a_channel_is_hidden_by_the_higher_ranked_one_it_shares_a_location_with() -> None:

@@ -12,6 +12,7 @@ from stocksync.domain.sync_lag import (
     gap_seconds,
     high_percentile,
     lag_of,
+    others_lateness,
     summarise,
 )
 
@@ -95,3 +96,48 @@ def test_a_channel_whose_gap_outlasts_the_pool_lists_none_while_the_top_channel_
     assert sellable_quantities(claims) == {"shopify-main": 14, "amazon-eu": 0}
     quiet = _claims(ChannelPolicy(last_units=2), gap_s=5.0, rate=0.0, pool=14)
     assert sellable_quantities(quiet) == {"shopify-main": 14, "amazon-eu": 14}
+
+
+def test_the_keeper_reserves_what_the_others_sold_in_their_order_lateness() -> None:
+    lags = {
+        "amazon-eu": SyncLag(push_s=3.0, order_s=1.0),
+        "woo-site": SyncLag(push_s=0.5, order_s=9.0),
+        "shopify-main": SyncLag(push_s=0.2, order_s=12.0),
+    }
+    # Shopify's own late orders are off its own count already: only the others' count
+    assert others_lateness(lags, "shopify-main") == 9.0
+    assert others_lateness(lags, "woo-site") == 12.0
+    assert others_lateness({"shopify-main": SyncLag(order_s=3.0)}, "shopify-main") == 0.0
+
+
+def _kept(top: ChannelPolicy, pool: int, rate: float = 3.0) -> list[Claim]:
+    """Shopify keeps the last units; Amazon's orders reach the ledger 2 s late."""
+    amazon = ChannelPolicy(last_units=2)
+    return [
+        Claim("shopify-main", 30, pool, top, LOC, rate, 0.0, 2.0),
+        Claim("amazon-eu", 20, pool, amazon, LOC, rate, 5.0, 0.5),
+    ]
+
+
+def test_the_channel_keeping_the_last_units_holds_back_the_others_unheard_sales() -> None:
+    # 3/s × 5 s hides Amazon below 15; Shopify lists the pool less 3/s × 2 s
+    assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=14)) == {
+        "shopify-main": 8, "amazon-eu": 0,
+    }  # fmt: skip
+    # down to the reserve: no one lists until the late orders arrive or the rush is over
+    assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=5)) == {
+        "shopify-main": 0, "amazon-eu": 0,
+    }  # fmt: skip
+    assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=5, rate=0.0)) == {
+        "shopify-main": 5, "amazon-eu": 5,
+    }  # fmt: skip
+
+
+def test_the_reserve_is_capped_and_only_where_the_guard_follows_the_gap() -> None:
+    capped = _kept(ChannelPolicy(last_units=2, guard_max=4), pool=14)
+    assert sellable_quantities(capped)["shopify-main"] == 10
+    fixed = _kept(ChannelPolicy(last_units=2, measured_guard=False), pool=14)
+    assert sellable_quantities(fixed)["shopify-main"] == 14
+    # nothing behind it hidden: nothing kept, nothing reserved
+    above = _kept(ChannelPolicy(last_units=2), pool=40)
+    assert sellable_quantities(above) == {"shopify-main": 40, "amazon-eu": 40}
