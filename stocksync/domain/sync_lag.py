@@ -18,10 +18,12 @@ last ``RECENT_S`` seconds if that is longer: a lag that grows (a burst saturatin
 host getting loaded) counts as soon as its first samples arrive, not once it is 1% of the window.
 
 The guard of C covers the SKU's sales rate × (C's push to shown + the longest order lateness
-among the channels): the units sold on any channel that the ledger has not yet taken into the pool
-are at most the SKU's rate × the longest lateness. The channel that keeps the last units (never
-hidden) holds back the SKU's rate × the other channels' order lateness instead: what they may
-have sold that the pool still counts (``allocation.Claim.reserve``). Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
+among the channels): the units sold on any channel that the ledger has not yet taken into the
+pool are at most the SKU's rate × the longest lateness. The channel that keeps the last units
+(never hidden) holds back the SKU's rate × the other channels' order lateness instead: what they
+may have sold that the pool still counts (``allocation.Claim.reserve``).
+
+Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ __all__ = [
     "LAG_SAMPLE_MAX_S",
     "LAG_WINDOW_S",
     "RECENT_S",
-    "Sample",
     "Gap",
+    "Sample",
     "SyncLag",
     "channel_gap",
     "gap_seconds",
