@@ -464,20 +464,23 @@ def after_stock_change(
     ``sold``: units the listing's own channel just sold itself and so has already taken off its
     own count; units of it that a conflict had already shown us (``unheard_qty``) are heard of
     now. Negative: units the channel put back on its own count (its customer cancelled, or it
-    restocked a refund), which it now shows again.
+    restocked a refund). Those leave ``expected_qty`` as it is: a count the channel gave since
+    (a conflict's read-back, a delta's answer) may already hold them, and adding them again would
+    have the ledger expect units the channel does not show. The listing is pushed instead, which
+    finds out: a compare-and-set meets the channel's count, an overwrite settles it.
 
     The listing is dirty while the channel may show something other than the desired quantity
-    (:func:`needs_push`). When the channel's writes overwrite (last write wins: WooCommerce,
-    Amazon) it is also dirty after each change the channel made to its own count, which may have
-    landed just before a push of ours that overwrote it, and pushing again settles it; and it
-    stays dirty until that push, whatever other stock changes come first: only a push can tell
-    what the channel shows. The version moves with every change of desired quantity.
+    (:func:`needs_push`), after a put-back, and after each of its channel's own sales when that
+    channel's writes overwrite (last write wins: WooCommerce, Amazon): the sale may have landed
+    just before a push of ours that overwrote it, and pushing again settles it. A dirty listing
+    stays dirty until it is pushed, whatever other stock changes come first: only a push can
+    tell what the channel shows. The version moves with every change of desired quantity.
     """
     expected, unheard = listing.expected_qty, listing.unheard_qty
-    if expected is not None and sold:
+    if expected is not None and sold > 0:
         expected -= sold
-        unheard -= min(max(sold, 0), unheard)
-    resync = last_write_wins and (sold != 0 or listing.dirty)
+        unheard -= min(sold, unheard)
+    resync = listing.dirty or sold < 0 or (last_write_wins and sold > 0)
     dirty = needs_push(expected, desired_qty, unheard) or resync
     before = (listing.desired_qty, listing.expected_qty, listing.dirty, listing.unheard_qty)
     if (desired_qty, expected, dirty, unheard) == before:

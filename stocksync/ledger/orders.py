@@ -159,9 +159,10 @@ def change_order(
     returns the order with ``duplicate=True``.
 
     ``by_channel``: the change is the selling channel's own report of a cancellation or a
-    restocked refund. The channel has put those units back on its own count, so its listing
-    expects them (``put_back_units``); else a listing the guard had hidden would go on showing
-    them unseen, and the channel would sell units the ledger gave another channel."""
+    restocked refund. The channel has put those units back on its own count
+    (``put_back_units``), so its listing is pushed again; else a listing the guard had hidden
+    would go on showing them unseen, and the channel would sell units the ledger gave another
+    channel."""
     kind = _KINDS[reason]
     ch, order_id, lines = open_order(session, channel, external_id)
     key = key or f"{kind}:{ch.id}:{external_id}"

@@ -409,11 +409,11 @@ def test_a_channels_own_sale_uses_up_the_units_a_conflict_showed_unheard() -> No
     )  # fmt: skip
 
 
-def test_an_own_cancellation_puts_units_back_on_the_count_and_leaves_unheard_units_alone() -> None:
+def test_an_own_cancellation_leaves_the_counts_alone_and_pushes_the_listing_again() -> None:
     before = leased(desired_qty=7, expected_qty=7, unheard_qty=1)
     change = after_stock_change(before, 9, -2, last_write_wins=False)
     assert change is not None
-    assert (change.expected_qty, change.unheard_qty, change.dirty) == (9, 1, False)
+    assert (change.expected_qty, change.unheard_qty, change.dirty) == (7, 1, True)
 
 
 def test_an_own_cancellation_on_a_hidden_listing_makes_it_dirty() -> None:
@@ -422,7 +422,24 @@ def test_an_own_cancellation_on_a_hidden_listing_makes_it_dirty() -> None:
     before = leased(desired_qty=0, expected_qty=0)
     change = after_stock_change(before, 0, -2, last_write_wins=False)
     assert change is not None
-    assert (change.expected_qty, change.dirty) == (2, True)
+    assert change.dirty
+
+
+def test_a_put_back_a_delta_already_met_is_not_counted_twice() -> None:
+    """Shopify shows 10. Its customer cancels 1 (11), and before the webhook arrives a delta of
+    ours (-1, for a sale elsewhere) meets 11 and leaves 10: the ledger takes 10 in. When the
+    cancellation arrives the ledger must not expect 11; the push it makes ends at the desired
+    count on the channel."""
+    channel = 11
+    pushed = after_written(leased(desired_qty=9), seen=channel - 1)
+    channel -= 1
+    assert pushed.expected_qty == channel
+    change = after_stock_change(pushed, 10, -1, last_write_wins=False)
+    assert change is not None and change.dirty
+    heard = replace(pushed, desired_qty=change.desired_qty, expected_qty=change.expected_qty,
+                    dirty=change.dirty, version=change.version)  # fmt: skip
+    assert heard.expected_qty == channel  # a compare-and-set of 10 against 10: applied
+    assert push_quantity(heard.desired_qty, heard.unheard_qty) == 10
 
 
 def test_a_last_write_wins_channel_is_pushed_again_after_its_own_cancellation() -> None:
@@ -432,24 +449,21 @@ def test_a_last_write_wins_channel_is_pushed_again_after_its_own_cancellation() 
     assert change is not None and change.dirty
 
 
-def test_a_last_write_wins_channels_pending_push_outlives_other_stock_changes() -> None:
-    """Dirty after its own sale (the sale may have been overwritten): a sale elsewhere that
-    brings the desired quantity back to what we expect does not clear the push."""
-    after_sale = after_stock_change(leased(), 8, 2, last_write_wins=True)
-    assert after_sale is not None and after_sale.dirty
-    before = leased(
-        desired_qty=after_sale.desired_qty, expected_qty=after_sale.expected_qty, dirty=True,
-        version=after_sale.version,
-    )  # fmt: skip
-    change = after_stock_change(before, 8, last_write_wins=True)
+@given(last_write_wins=st.booleans(), sold=st.integers(-3, 3), desired=st.integers(0, 12))
+def test_a_pending_push_outlives_other_stock_changes(
+    last_write_wins: bool, sold: int, desired: int
+) -> None:
+    """Dirty (after a sale that may have been overwritten, a put-back, a desired change): no
+    stock change that follows clears it, even one that brings the desired quantity back to what
+    we expect; only a push does."""
+    before = leased(desired_qty=9, expected_qty=10, dirty=True)
+    change = after_stock_change(before, desired, sold, last_write_wins=last_write_wins)
     assert change is None or change.dirty
 
 
-def test_a_compare_and_set_channel_showing_what_it_should_is_clean_after_a_stock_change() -> None:
-    before = leased(desired_qty=9, expected_qty=8, dirty=True)
-    change = after_stock_change(before, 8, last_write_wins=False)
-    assert change is not None
-    assert (change.desired_qty, change.dirty) == (8, False)
+def test_a_clean_compare_and_set_listing_stays_clean_when_its_desired_count_holds() -> None:
+    before = leased(desired_qty=8, expected_qty=8)
+    assert after_stock_change(before, 8, last_write_wins=False) is None
 
 
 def test_an_own_sale_of_a_listing_never_pushed_changes_no_count() -> None:
