@@ -146,7 +146,9 @@ def _play(
 ) -> None:
     """Initial push, the replay under load with the sampler on, convergence, and the counts."""
     listed = list(catalog.all_listed())
-    initial_timeout = 60.0 + 0.5 * len(listed)  # Amazon checks, then patches, 5 a second
+    # Amazon checks each listing, then patches it, 5 a second; a slow channel answers each call late
+    slow = scenario.adversity.latency_ms + scenario.adversity.jitter_ms
+    initial_timeout = 60.0 + len(listed) * (0.5 + 2 * slow / 1000)
     began = time.monotonic()
     left = wait_converged(fleet, initial_timeout)
     if left:
