@@ -44,6 +44,7 @@ __all__ = [
     "DIRTY",
     "NO_LEASE",
     "PUSHABLE_STATE",
+    "SCARCITY_STEPS",
     "channel_ids",
     "claim_dirty",
     "count_due",
@@ -115,13 +116,26 @@ def earliest_due(
     return None if earliest is None else as_utc(earliest)
 
 
+SCARCITY_STEPS = (0, 2, 8, 32)
+"""Overstated listings are claimed in these steps of what they should show (at most 0, 2, …):
+a hide first, a listing that may still sell hundreds last."""
+
+
 def _urgency() -> tuple[Any, ...]:
     """Claim order: listings the channel may show more of than it should first (an oversell in
-    the making), then the rest; within each, the one pushed longest ago (never pushed first), so
-    a channel that takes few pushes a second (Amazon) goes round every hot listing in turn."""
-    overstated = or_(c.expected_qty.is_(None), c.expected_qty > target(c.unheard_qty))
+    the making), the scarcest of them first (``SCARCITY_STEPS``: a listing to hide before one
+    that shows 300 and should show 299), then the rest; within each step, the one pushed longest
+    ago (never pushed first), so a channel that takes few pushes a second (Amazon) goes round
+    every hot listing in turn."""
+    should = target(c.unheard_qty)
+    overstated = or_(c.expected_qty.is_(None), c.expected_qty > should)
+    step = case(
+        *((should <= most, n) for n, most in enumerate(SCARCITY_STEPS)),
+        else_=len(SCARCITY_STEPS),
+    )
     never = case((c.pushed_at.is_(None), 0), else_=1)
-    return (case((overstated, 0), else_=1), never, c.pushed_at, c.id)
+    return (case((overstated, 0), else_=1), case((overstated, step), else_=0), never,
+            c.pushed_at, c.id)  # fmt: skip
 
 
 def claim_dirty(

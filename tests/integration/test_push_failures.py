@@ -156,7 +156,6 @@ def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_overstated_f
     amazon = SmallCalls("amazon-eu", per_call=2)
     drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
     assert [len(b) for b in amazon.batches] == [2, 2]
-    first = amazon.batches[0] + amazon.batches[1]
 
     ledger.adjust("LINEN-APRON", 5, "berlin")  # a restock: Amazon shows too few (understated)
     for sku in ("TEAL-MUG-350ML", "BRASS-LAMP", "OAK-COASTER"):  # sold elsewhere: overstated
@@ -164,9 +163,25 @@ def test_a_small_backlog_goes_out_in_the_calls_the_channel_asks_for_overstated_f
     amazon.batches.clear()
     drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
 
-    # the overstated ones first, the one pushed longest ago first; the restock last
-    overstated = [sku for sku in first if sku != "LINEN-APRON"]
-    assert amazon.batches == [overstated[:2], [overstated[2], "LINEN-APRON"]]
+    # the overstated ones first, the scarcest first (1 left, 8, 29); the restock last
+    assert amazon.batches == [["OAK-COASTER", "BRASS-LAMP"], ["TEAL-MUG-350ML", "LINEN-APRON"]]
+
+
+def test_overstated_listings_as_scarce_go_out_the_one_pushed_longest_ago_first(
+    ledger: Ledger,
+) -> None:
+    stock = {"TEAL-MUG-350ML": 30, "OAK-COASTER": 40, "BRASS-LAMP": 50, "LINEN-APRON": 60}
+    shop_with(ledger, {sku: {"berlin": qty} for sku, qty in stock.items()})
+    amazon = SmallCalls("amazon-eu", per_call=2)
+    drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
+    first = amazon.batches[0] + amazon.batches[1]
+
+    for sku in stock:  # sold elsewhere: all overstated, all above the last scarcity step
+        ledger.record_order("woo-site", f"w-{sku}", [LineIn(sku, 1)])
+    amazon.batches.clear()
+    drain(ledger, {"amazon-eu": amazon}, worker_id="w1")
+
+    assert amazon.batches == [first[:2], first[2:]]
 
 
 class PacedChannel(SmallCalls):
