@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 
 from flows.config import ledger_url
 from flows.sync_inventory import ListingsHeldBack, sync_inventory
+from stocksync.sync.reserves import ReserveReleaser
 from stocksync.sync.wakeup import wait_for_dirty
 from tasks.sync import (
     DEFAULT_LEASE_S,
@@ -83,10 +84,12 @@ async def _drain_until_stopped(url: str, options: WorkerOptions, stop: asyncio.E
     runs, quiet = 0, 0
     idle_since = time.monotonic()
     watched, refreshed = _watched(url, options), time.monotonic()
+    releaser = ReserveReleaser(ledger_for(url))
     while not stop.is_set():
         if time.monotonic() - refreshed > REFRESH_S:
             watched, refreshed = _watched(url, options), time.monotonic()
         if not await _wait(engine, watched, stop):
+            await asyncio.to_thread(releaser.maybe)
             quiet = 0
             if _idle_too_long(options, idle_since):
                 log.info("idle for %.0f s: stopping", options.idle_timeout_s)

@@ -30,6 +30,7 @@ __all__ = [
     "last_units_guard",
     "less_buffer",
     "pool",
+    "reserve_released",
     "sellable_quantities",
     "shape",
     "share_of",
@@ -156,6 +157,10 @@ class Claim:
     late_s: float = 0.0
     """How late the other channels' orders reach the ledger
     (``stocksync.domain.sync_lag.others_lateness``)."""
+    settled: bool = False
+    """The channel shows 0 of the SKU and has for longer than its orders take to reach the
+    ledger (``stocksync.domain.listing_state.settled_at_zero``): it can have sold nothing the
+    pool still counts."""
 
     @property
     def rank(self) -> tuple[int, str]:
@@ -197,7 +202,8 @@ class Claim:
 
         Those units the other channels may have sold before their guard hid them, and the
         ledger, not having heard of them yet, still counts them in the pool; the keeper, never
-        hidden, would sell them a second time."""
+        hidden, would sell them a second time. Once every other channel is
+        :attr:`settled` the reserve is released (:func:`reserve_released`)."""
         policy = self.policy
         if not (policy.guarded and policy.measured_guard):
             return 0
@@ -212,7 +218,8 @@ def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     seconds its guard covers, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that
     shares a location with it is itself still listing stock (see :func:`last_units_guard`). The
     channel it leaves the last units to lists them less its :attr:`Claim.reserve`, the units the
-    others may have sold that the ledger has not heard of yet (:func:`keepers`).
+    others may have sold that the ledger has not heard of yet (:func:`keepers`), until every
+    other channel has settled at 0 (:func:`reserve_released`).
     """
     shaped = {c.channel: shape(c.pool, c.policy) for c in claims}
     ahead = last_units_guard(claims, shaped)
@@ -221,9 +228,18 @@ def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     for claim in claims:
         if claim.channel in hidden:
             shaped[claim.channel] = 0
-        elif claim.channel in kept:
+        elif claim.channel in kept and not reserve_released(claims, claim):
             shaped[claim.channel] = max(0, shaped[claim.channel] - claim.reserve)
     return shaped
+
+
+def reserve_released(claims: Sequence[Claim], keeper: Claim) -> bool:
+    """Whether every other channel sharing a location with ``keeper`` has settled at 0
+    (:attr:`Claim.settled`): every unit they sold has reached the pool, so the keeper may list
+    all of it."""
+    return all(
+        c.settled for c in claims if c.channel != keeper.channel and c.locations & keeper.locations
+    )
 
 
 def keepers(claims: Sequence[Claim], ahead: Mapping[str, str | None]) -> set[str]:

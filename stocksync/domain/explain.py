@@ -20,6 +20,7 @@ from stocksync.domain.allocation import (
     last_units_guard,
     less_buffer,
     pool,
+    reserve_released,
     share_of,
     zeroed,
 )
@@ -68,6 +69,9 @@ class Listed:
     """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
     late_s: float = 0.0
     """How late the other channels' orders arrive (``stocksync.domain.sync_lag.others_lateness``)."""
+    settled: bool = False
+    """The channel has shown 0 longer than its orders take to arrive
+    (``stocksync.domain.listing_state.settled_at_zero``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +231,18 @@ class Reserve:
     units: int
     qty: int
     guard_max: int | None = None
+    released: bool = False
+    """Every other channel has settled at 0: nothing is held back."""
 
     def describe(self) -> str:
         cap = f", at most {self.guard_max}" if self.guard_max is not None else ""
-        return (
-            f"−{self.units} held back while this channel keeps the last units: "
-            f"{self.rate:.2f}/s × {self.late_s:.3g} s the other channels' orders take to arrive"
-            f"{cap} (never below 0)"
-        )
+        why = f"{self.rate:.2f}/s × {self.late_s:.3g} s the other channels' orders take to arrive"
+        if self.released:
+            return (
+                f"nothing held back: the other channels have shown 0 for longer than their "
+                f"orders take to arrive (while they sold: −{self.units}, {why}{cap})"
+            )
+        return f"−{self.units} held back while this channel keeps the last units: {why}{cap} (never below 0)"
 
 
 Step = Available | Pool | Bundle | ZeroOut | Buffer | Share | MaxListed | Guard | Reserve
@@ -290,9 +298,10 @@ def explain_sku(
                       claim.gap_s, policy.measured_guard, policy.guard_max)
             )  # fmt: skip
         if claim.channel in kept and claim.reserve > 0 and qty > 0:
-            qty = max(0, qty - claim.reserve)
+            released = reserve_released(claims, claim)
+            qty = qty if released else max(0, qty - claim.reserve)
             steps[claim.channel].append(
-                Reserve(claim.rate, claim.late_s, claim.reserve, qty, policy.guard_max)
+                Reserve(claim.rate, claim.late_s, claim.reserve, qty, policy.guard_max, released)
             )
         result[claim.channel] = Explanation(sku, claim.channel, tuple(steps[claim.channel]), qty)
     return result
@@ -327,7 +336,15 @@ def _pool_steps(
         steps.append(Bundle(tuple(BundlePart(c, n, pools[c]) for c, n in parts.items()), qty))
     rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
     claim = Claim(
-        ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate, ch.gap_s, ch.late_s
+        ch.channel,
+        ch.priority,
+        qty,
+        ch.policy,
+        frozenset(locations),
+        rate,
+        ch.gap_s,
+        ch.late_s,
+        ch.settled,
     )
     return claim, steps
 

@@ -51,6 +51,7 @@ __all__ = [
     "is_due",
     "needs_push",
     "push_quantity",
+    "settled_at_zero",
     "shown_quantity",
     "target",
 ]
@@ -75,6 +76,26 @@ def push_quantity(desired_qty: int, unheard_qty: int) -> int:
     """What the channel should show: the desired quantity less the units it sold that the
     ledger has not heard of yet (they are not in ``desired_qty`` yet)."""
     return max(desired_qty - unheard_qty, 0)
+
+
+def settled_at_zero(
+    expected_qty: int | None,
+    unheard_qty: int,
+    pushed_at: datetime | None,
+    settle_s: float,
+    now: datetime,
+) -> bool:
+    """Whether the channel shows 0 and has sold nothing the ledger has not heard of.
+
+    It shows 0 once every sale is heard of (``expected_qty`` at or below 0, no unheard units).
+    Sales after the last push took the count down from what it set, so the ledger has heard of
+    them all (the channel cannot sell below 0); sales of the count the push replaced may still
+    be on their way until ``settle_s`` (the channel's push to shown plus its order lateness,
+    ``stocksync.domain.sync_lag.settle_seconds``) after the push.
+    """
+    if expected_qty is None or expected_qty > 0 or unheard_qty > 0 or pushed_at is None:
+        return False
+    return (now - pushed_at).total_seconds() >= settle_s
 
 
 def shown_quantity(expected_qty: int | None, unheard_qty: int) -> int | None:

@@ -21,7 +21,8 @@ The guard of C covers the SKU's sales rate × (C's push to shown + the longest o
 among the channels): the units sold on any channel that the ledger has not yet taken into the
 pool are at most the SKU's rate × the longest lateness. The channel that keeps the last units
 (never hidden) holds back the SKU's rate × the other channels' order lateness instead: what they
-may have sold that the pool still counts (``allocation.Claim.reserve``).
+may have sold that the pool still counts (``allocation.Claim.reserve``), until each of them has
+shown 0 for longer than its push to shown plus its own order lateness (``settle_seconds``).
 
 Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "gap_seconds",
     "high_percentile",
     "others_lateness",
+    "settle_seconds",
     "summarise",
 ]
 
@@ -121,11 +123,23 @@ class Gap:
     others_late_s: float = 0.0
     """How late the other channels' orders reach the ledger (:func:`others_lateness`): what the
     channel keeping the last units holds back for (``allocation.Claim.reserve``)."""
+    settle_s: float = 0.0
+    """How long after its last push the channel's orders taken before it are all in the ledger
+    (:func:`settle_seconds`)."""
 
 
 def channel_gap(lags: Mapping[_K, SyncLag], channel: _K) -> Gap:
     """:class:`Gap` of ``channel``."""
-    return Gap(gap_seconds(lags, channel), others_lateness(lags, channel))
+    return Gap(
+        gap_seconds(lags, channel), others_lateness(lags, channel), settle_seconds(lags, channel)
+    )
+
+
+def settle_seconds(lags: Mapping[_K, SyncLag], channel: _K) -> float:
+    """How long after a push is recorded the channel may still be selling the count it replaced
+    and those orders still be on their way: its push to shown plus its own order lateness."""
+    own = lags.get(channel)
+    return own.push_s + own.order_s if own else 0.0
 
 
 def others_lateness(lags: Mapping[_K, SyncLag], channel: _K) -> float:

@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlmodel import Session
 
+from stocksync.domain.clock import utcnow
 from stocksync.domain.errors import InvalidRequestError, NotFoundError
 from stocksync.domain.explain import Explanation, Listed, StockAt, explain_sku
+from stocksync.domain.listing_state import settled_at_zero
 from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.listings import ListingWithRules, allocation_inputs, load_listings
 from stocksync.ledger.lookups import channel_ref, sku_refs
@@ -119,6 +121,7 @@ def _explain(
     session: Session, sku: str, sku_id: int, listings: list[ListingWithRules], now: datetime | None
 ) -> dict[str, Explanation]:
     """Channel → the domain's explanation, from the inputs the listing refresh reads."""
+    now = now or utcnow()
     inputs = allocation_inputs(session, listings, now=now, fresh_lags=True)
     recipe = inputs.recipes.get(sku_id)
     stocked = sorted(recipe or {sku_id: 1})
@@ -134,9 +137,13 @@ def _explain(
     for row in listings:
         gap = inputs.gaps.get(row.channel_id, Gap())
         feeds = inputs.feeds.get(row.channel_id, frozenset())
-        listed.append(
-            Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s)
+        settled = settled_at_zero(
+            row.expected_qty, row.unheard_qty, row.pushed_at, gap.settle_s, now
         )
+        listed.append(
+            Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s,
+                   settled)
+        )  # fmt: skip
     components = {skus[c]: n for c, n in recipe.items()} if recipe else None
     rates = {skus[s]: r for s, r in inputs.rates.items()}
     return explain_sku(sku, listed, stock, components, rates)

@@ -17,8 +17,8 @@ from sqlalchemy import Row, Table, bindparam, select, update
 from sqlmodel import Session
 
 from stocksync.domain.allocation import Claim, bundle_pool, pool, sellable_quantities
-from stocksync.domain.clock import utcnow
-from stocksync.domain.listing_state import after_stock_change
+from stocksync.domain.clock import as_utc, utcnow
+from stocksync.domain.listing_state import after_stock_change, settled_at_zero
 from stocksync.domain.model import ChannelPolicy
 from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.config_cache import channel_policy, last_write_wins
@@ -72,6 +72,7 @@ class ListingWithRules:
     policy: ChannelPolicy
     unheard_qty: int = 0
     last_write_wins: bool = True
+    pushed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +97,14 @@ def desired_quantities(
     recipes: Mapping[int, Mapping[int, int]],
     rates: Mapping[int, float] | None = None,
     gaps: Mapping[int, Gap] | None = None,
+    now: datetime | None = None,
 ) -> dict[int, int]:
     """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all);
     ``rates``: stocked SKU → units sold per second lately (see :mod:`velocity`); ``gaps``:
-    channel → what its rules take from the measured lags (see :mod:`sync_lag`)."""
+    channel → what its rules take from the measured lags (see :mod:`sync_lag`); ``now``: when,
+    for whether a listing has settled at 0 (``listing_state.settled_at_zero``)."""
     rates, gaps = rates or {}, gaps or {}
+    now = now or utcnow()
 
     def locations(sku: int, channel_id: int) -> frozenset[int]:
         return feeds.get(channel_id) or frozenset(available.get(sku, {}))
@@ -118,9 +122,12 @@ def desired_quantities(
             locs = frozenset().union(*(locations(c, row.channel_id) for c in parts))
             rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
             gap = gaps.get(row.channel_id, _NO_GAP)
+            settled = settled_at_zero(
+                row.expected_qty, row.unheard_qty, row.pushed_at, gap.settle_s, now
+            )
             claims.append(
                 Claim(row.channel, row.priority, qty, row.policy, locs, rate, gap.guard_s,
-                      gap.others_late_s)
+                      gap.others_late_s, settled)
             )  # fmt: skip
         shown = sellable_quantities(claims)
         result.update((row.id, shown[row.channel]) for row in rows)
@@ -268,6 +275,7 @@ def load_listings(
             ChannelRow.guard_max,
             ListingRow.unheard_qty,
             ChannelRow.kind,
+            ListingRow.pushed_at,
         )
         .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
         .order_by(ListingRow.id)
@@ -295,6 +303,7 @@ def _listing_with_rules(r: Row[Any]) -> ListingWithRules:
         channel_policy(r),
         r.unheard_qty,
         last_write_wins(r.kind),
+        as_utc(r.pushed_at) if r.pushed_at is not None else None,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from stocksync.domain.clock import as_utc
 from stocksync.ledger.config_cache import ConfigCache, config_cache, read_epoch
 from stocksync.ledger.listings import ListingWithRules
 from stocksync.ledger.notify import NOTIFY_SQL
@@ -49,7 +50,7 @@ st AS (
 ),
 li AS (
     SELECT l.id, l.channel_id, l.sku_id, l.desired_qty, l.expected_qty, l.version, l.dirty,
-           l.unheard_qty
+           l.unheard_qty, l.pushed_at
     FROM listings l
     WHERE l.sku_id = ANY(%(listing_skus)s::int[]) {only_if_claimed}
       AND (SELECT count(*) FROM st) >= 0  -- stock rows are locked before listing rows
@@ -60,7 +61,8 @@ li AS (
 _LOCKED = """
        (SELECT coalesce(json_agg(json_build_array(sku_id, location_id)), '[]') FROM st),
        (SELECT coalesce(json_agg(json_build_array(id, channel_id, sku_id, desired_qty,
-                                                  expected_qty, version, dirty, unheard_qty)),
+                                                  expected_qty, version, dirty, unheard_qty,
+                                                  pushed_at)),
                          '[]') FROM li)"""
 
 _CLAIM_AND_LOCK = (
@@ -199,7 +201,7 @@ def record_on_postgres(
 
 
 def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingWithRules:
-    id_, channel_id, sku_id, desired, expected, version, dirty, unheard = row
+    id_, channel_id, sku_id, desired, expected, version, dirty, unheard, pushed_at = row
     ch = cfg.by_id[channel_id]
     return ListingWithRules(
         id_,
@@ -214,6 +216,7 @@ def _listing_state(cfg: ConfigCache, row: Sequence[Any]) -> ListingWithRules:
         ch.policy,
         unheard,
         ch.last_write_wins,
+        None if pushed_at is None else as_utc(datetime.fromisoformat(pushed_at)),
     )
 
 

@@ -24,6 +24,7 @@ from stocksync.domain.model import MovementReason
 from stocksync.ledger import orders, returns, stock
 from stocksync.ledger.db import make_engine, transaction
 from stocksync.ledger.listings import refresh_listings
+from stocksync.ledger.reserve_release import release_settled
 from stocksync.ledger.results import LineIn, OrderResult, StockResult
 from stocksync.ledger.velocity import hidden_by_rate
 from stocksync.ledger.verify import Mismatch, verify_ledger
@@ -207,6 +208,11 @@ class Ledger:
         """Recompute listings a guard grown by a rush hid while stock remains (see ``velocity``);
         returns how many listings changed."""
         return self.run(lambda s: len(refresh_listings(s, hidden_by_rate(s))))
+
+    def release_settled_reserves(self) -> int:
+        """List a keeper's reserve again where the channels it held back for have settled at 0
+        (see ``reserve_release``); returns how many listings changed."""
+        return self.run(release_settled)
 
 
 def _retryable(exc: DBAPIError | psycopg.Error) -> bool:

@@ -64,6 +64,7 @@ from stocksync.ledger.service import Ledger
 from stocksync.ledger.sync_lag import record_push_timing
 from stocksync.sync.backoff import RetryPolicy
 from stocksync.sync.report import ChannelReport, DrainReport, Outcome, PushRecord
+from stocksync.sync.reserves import ReserveReleaser
 from stocksync.sync.shown_probe import PROBES
 
 __all__ = ["ConflictHook", "ConflictedListing", "DrainReport", "drain", "read_back"]
@@ -147,9 +148,11 @@ def drain(
         _run_channel(*runs[0], limit, max_conflicts)
     elif runs:
         busy = _Busy([n for n, _ in runs])
+        releaser = ReserveReleaser(ledger)
         with ThreadPoolExecutor(len(runs), thread_name_prefix="drain") as pool:
             futures = [
-                pool.submit(_run_while_busy, n, r, limit, max_conflicts, busy) for n, r in runs
+                pool.submit(_run_while_busy, n, r, limit, max_conflicts, busy, releaser)
+                for n, r in runs
             ]
             for done in futures:
                 done.result()
@@ -190,7 +193,12 @@ class _Busy:
 
 
 def _run_while_busy(
-    name: str, run: _ChannelDrain, limit: int, max_conflicts: int, busy: _Busy
+    name: str,
+    run: _ChannelDrain,
+    limit: int,
+    max_conflicts: int,
+    busy: _Busy,
+    releaser: ReserveReleaser,
 ) -> None:
     """Drain one channel in rounds of at most ``ROUND_S`` of claiming, and keep taking its new
     changes while any channel of the drain found work in its last round, so a fast channel's
@@ -200,13 +208,17 @@ def _run_while_busy(
     An error in one round does not end this: the listings it hit back off in the ledger and are
     not claimed again before they are due, and the channel's other listings keep going out
     (a rate-limited channel can keep a drain busy for a whole flash sale). Refused credentials
-    do: every call would be refused the same way."""
+    do: every call would be refused the same way.
+
+    Between rounds the keepers' reserves that have settled are released (``releaser``): a drain
+    can last a whole flash sale."""
     while not run.refused:
         before = len(run.rep.records)
         try:
             _run_channel(name, run, limit, max_conflicts, ROUND_S)
         finally:
             busy.note(name, len(run.rep.records) > before)
+        releaser.maybe()
         if not busy.keep_going():
             return
         time.sleep(KEEP_UP_POLL_S)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from stocksync.domain.clock import utcnow
 from stocksync.domain.sync_lag import SyncLag
@@ -16,7 +16,7 @@ from stocksync.ledger.queries import stock_report
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.sync_lag import forget_readings, measure_lags, record_push_timing
-from stocksync.ledger.tables import ChannelRow
+from stocksync.ledger.tables import ChannelRow, ListingRow
 from tests.factories import channel, shop_with
 
 SKU = "TEAL-MUG-350ML"
@@ -108,4 +108,49 @@ def test_a_seller_can_keep_the_guard_fixed_or_cap_it(
     late_woo_orders(ledger, 25)
 
     assert desired(ledger) == {"shopify-main": 15, "amazon-eu": 15, "woo-site": 15}
+    assert ledger.verify() == []
+
+
+def hide_pushed(ledger: Ledger, channel_id: int, seconds_ago: float) -> None:
+    """The channel's listing of SKU went to 0 by a push ``seconds_ago``."""
+    at = utcnow() - timedelta(seconds=seconds_ago)
+    ledger.run(
+        lambda s: s.execute(
+            update(ListingRow)
+            .where(ListingRow.channel_id == channel_id)  # type: ignore[arg-type]
+            .values(expected_qty=0, pushed_qty=0, pushed_at=at, dirty=False)
+        )
+    )
+
+
+def test_the_keepers_reserve_is_listed_again_once_the_hidden_channel_has_settled(
+    ledger: Ledger,
+) -> None:
+    shop_with(
+        ledger,
+        {SKU: {"berlin": 40}},
+        channels=(
+            channel("shopify-main", "shopify", 30, last_units=2),
+            channel("woo-site", "woocommerce", 10, last_units=2),
+        ),
+    )
+    ids = dict(ledger.run(lambda s: s.execute(select(ChannelRow.name, ChannelRow.id)).all()))
+    late_woo_orders(ledger, 30)  # 10 units/s, reaching the ledger 4 s late
+    forget_readings()
+    ledger.record_order("shopify-main", "s-1", [LineIn(SKU, 1)])  # recompute with the lateness
+    # Woo hidden; Shopify holds back what Woo may have sold in its 4 s: all 9 left
+    assert desired(ledger) == {"shopify-main": 0, "woo-site": 0}
+
+    hide_pushed(ledger, ids["woo-site"], seconds_ago=0.5)
+    assert ledger.release_settled_reserves() == 0  # Woo's late orders may still be coming
+    assert desired(ledger) == {"shopify-main": 0, "woo-site": 0}
+
+    hide_pushed(ledger, ids["woo-site"], seconds_ago=8.0)
+    assert ledger.release_settled_reserves() == 1
+    assert desired(ledger) == {"shopify-main": 9, "woo-site": 0}
+    [shopify] = ledger.call(explain_stock, SKU, "shopify-main")
+    assert shopify.explanation.steps[-1].released
+    # the order path (on PostgreSQL its own statements) reads the hide's time the same way
+    ledger.record_order("shopify-main", "s-2", [LineIn(SKU, 1)])
+    assert desired(ledger) == {"shopify-main": 8, "woo-site": 0}
     assert ledger.verify() == []

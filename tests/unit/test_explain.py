@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from stocksync.domain.explain import (
     ZeroOut,
     explain_sku,
 )
+from stocksync.domain.listing_state import settled_at_zero
 from stocksync.domain.model import ChannelPolicy
 from stocksync.domain.sync_lag import Gap
 from stocksync.ledger.listings import ListingWithRules, desired_quantities
@@ -31,6 +33,7 @@ CHANNELS = ["shopify-main", "amazon-eu", "woo-site", "b2b-portal"]
 LOCATIONS = {1: "berlin-dc", 2: "leeds-3pl", 3: "madrid-store"}
 COMPONENTS = {10: "TEAL-MUG-350ML", 11: "OAK-COASTER", 12: "LINEN-NAPKIN-GREY"}
 BUNDLE_ID, PLAIN_ID = 20, 10
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 policies = st.builds(
     ChannelPolicy,
@@ -68,7 +71,7 @@ class Case:
         }
         recipes = {BUNDLE_ID: self.recipe} if self.recipe else {}
         by_id = desired_quantities(
-            self.listings, available, self.feeds, recipes, self.rates, self.gaps
+            self.listings, available, self.feeds, recipes, self.rates, self.gaps, NOW
         )
         return {row.channel: by_id[row.id] for row in self.listings}
 
@@ -82,9 +85,13 @@ class Case:
         for row in self.listings:
             gap = self.gaps.get(row.channel_id, Gap())
             feeds = self.feeds.get(row.channel_id, frozenset())
-            listed.append(
-                Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s)
+            settled = settled_at_zero(
+                row.expected_qty, row.unheard_qty, row.pushed_at, gap.settle_s, NOW
             )
+            listed.append(
+                Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s,
+                       settled)
+            )  # fmt: skip
         components = {COMPONENTS[c]: n for c, n in self.recipe.items()} if self.recipe else None
         rates = {COMPONENTS[s]: r for s, r in self.rates.items()}
         sku = "MUG-GIFT-SET" if self.recipe else COMPONENTS[PLAIN_ID]
@@ -116,12 +123,14 @@ def cases(draw: st.DrawFn) -> Case:
             channel_id=n + 1,
             sku_id=BUNDLE_ID if recipe else PLAIN_ID,
             desired_qty=0,
-            expected_qty=None,
+            expected_qty=draw(st.sampled_from([None, 0, 0, 3])),
             version=0,
             dirty=False,
             channel=name,
             priority=draw(st.integers(0, 3)),
             policy=draw(policies),
+            unheard_qty=draw(st.sampled_from([0, 0, 0, 1])),
+            pushed_at=draw(st.sampled_from([None, NOW - timedelta(seconds=5), NOW])),
         )
         for n, name in enumerate(names)
     ]
@@ -133,7 +142,9 @@ def cases(draw: st.DrawFn) -> Case:
     rates = draw(st.dictionaries(st.sampled_from(stocked), st.floats(0, 8, allow_nan=False)))
     seconds = st.sampled_from([0.0, 0.0, 0.4, 2.5, 7.0])
     gaps = {
-        row.channel_id: Gap(draw(seconds), draw(seconds)) for row in listings if draw(st.booleans())
+        row.channel_id: Gap(draw(seconds), draw(seconds), draw(seconds))
+        for row in listings
+        if draw(st.booleans())
     }
     return Case(listings, stock, feeds, recipe, rates, gaps)
 
@@ -257,6 +268,15 @@ def test_the_channel_keeping_the_last_units_explains_its_reserve() -> None:
         "channels' orders take to arrive (never below 0)"
     )
     assert (result["shopify-main"].qty, result["amazon-eu"].qty) == (7, 0)
+
+    settled = Listed("amazon-eu", 20, amazon.policy, settled=True)
+    result = explain_sku("TEAL-MUG-350ML", [shop, settled], stock, rates={"TEAL-MUG-350ML": 3.0})
+    released = result["shopify-main"].steps[-1]
+    assert released == Reserve(3.0, 1.5, 5, 12, released=True)
+    assert released.describe().startswith(
+        "nothing held back: the other channels have shown 0 for longer than their orders take"
+    )
+    assert result["shopify-main"].qty == 12
 
 
 def test_a_channel_is_hidden_by_the_higher_ranked_one_it_shares_a_location_with() -> None:

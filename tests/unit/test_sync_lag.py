@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from stocksync.domain.allocation import Claim, sellable_quantities
+from stocksync.domain.listing_state import settled_at_zero
 from stocksync.domain.model import ChannelPolicy
 from stocksync.domain.sync_lag import (
     RECENT_S,
@@ -13,6 +16,7 @@ from stocksync.domain.sync_lag import (
     high_percentile,
     lag_of,
     others_lateness,
+    settle_seconds,
     summarise,
 )
 
@@ -110,12 +114,14 @@ def test_the_keeper_reserves_what_the_others_sold_in_their_order_lateness() -> N
     assert others_lateness({"shopify-main": SyncLag(order_s=3.0)}, "shopify-main") == 0.0
 
 
-def _kept(top: ChannelPolicy, pool: int, rate: float = 3.0) -> list[Claim]:
+def _kept(
+    top: ChannelPolicy, pool: int, rate: float = 3.0, *, amazon_settled: bool = False
+) -> list[Claim]:
     """Shopify keeps the last units; Amazon's orders reach the ledger 2 s late."""
     amazon = ChannelPolicy(last_units=2)
     return [
         Claim("shopify-main", 30, pool, top, LOC, rate, 0.0, 2.0),
-        Claim("amazon-eu", 20, pool, amazon, LOC, rate, 5.0, 0.5),
+        Claim("amazon-eu", 20, pool, amazon, LOC, rate, 5.0, 0.5, amazon_settled),
     ]
 
 
@@ -141,3 +147,46 @@ def test_the_reserve_is_capped_and_only_where_the_guard_follows_the_gap() -> Non
     # nothing behind it hidden: nothing kept, nothing reserved
     above = _kept(ChannelPolicy(last_units=2), pool=40)
     assert sellable_quantities(above) == {"shopify-main": 40, "amazon-eu": 40}
+
+
+def test_the_reserve_is_released_once_every_other_channel_has_settled_at_zero() -> None:
+    top = ChannelPolicy(last_units=2)
+    assert sellable_quantities(_kept(top, pool=5, amazon_settled=True)) == {
+        "shopify-main": 5, "amazon-eu": 0,
+    }  # fmt: skip
+    # a third channel still showing stock (no guard, so never hidden) keeps the reserve
+    unguarded = Claim("b2b-portal", 5, 5, ChannelPolicy(), LOC, 3.0)
+    claims = [*_kept(top, pool=5, amazon_settled=True), unguarded]
+    assert sellable_quantities(claims)["shopify-main"] == 0
+    # one that sells from another location has no say in this one's stock
+    elsewhere = Claim("b2b-portal", 5, 5, ChannelPolicy(), frozenset({2}), 3.0)
+    claims = [*_kept(top, pool=5, amazon_settled=True), elsewhere]
+    assert sellable_quantities(claims)["shopify-main"] == 5
+
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expected", "unheard", "pushed_s_ago", "settled"),
+    [
+        (0, 0, 3.0, True),  # pushed to 0 longer ago than its orders take: every sale is in
+        (0, 0, 1.0, False),  # orders taken before the push may still be on their way
+        (-1, 0, 3.0, True),  # a late sale of its own took it below 0: heard of, in the pool
+        (2, 0, 9.0, False),  # still shows stock
+        (0, 1, 9.0, False),  # sold a unit the ledger has not heard of yet
+        (None, 0, 9.0, False),  # nothing known of what it shows
+        (0, 0, None, False),  # never pushed
+    ],
+)
+def test_a_listing_settles_at_zero_once_its_orders_have_had_time_to_arrive(
+    expected: int | None, unheard: int, pushed_s_ago: float | None, settled: bool
+) -> None:
+    pushed_at = None if pushed_s_ago is None else T0 - timedelta(seconds=pushed_s_ago)
+    assert settled_at_zero(expected, unheard, pushed_at, 2.5, T0) is settled
+
+
+def test_settling_takes_the_channels_own_push_to_shown_and_order_lateness() -> None:
+    lags = {"amazon-eu": SyncLag(push_s=3.0, order_s=1.5), "woo-site": SyncLag(order_s=9.0)}
+    assert settle_seconds(lags, "amazon-eu") == 4.5
+    assert settle_seconds(lags, "shopify-main") == 0.0
