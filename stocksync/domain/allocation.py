@@ -30,7 +30,8 @@ __all__ = [
     "last_units_guard",
     "less_buffer",
     "pool",
-    "reserve_released",
+    "reserve",
+    "reserved_for",
     "sellable_quantities",
     "shape",
     "share_of",
@@ -154,13 +155,20 @@ class Claim:
     """Units of the pool sold per second lately."""
     gap_s: float = 0.0
     """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
-    late_s: float = 0.0
-    """How late the other channels' orders reach the ledger
-    (``stocksync.domain.sync_lag.others_lateness``)."""
+    own_rate: float = 0.0
+    """Units of the pool this channel itself sold per second lately."""
+    own_late_s: float = 0.0
+    """How late this channel's own orders reach the ledger (``SyncLag.order_s``)."""
     settled: bool = False
     """The channel shows 0 of the SKU and has for longer than its orders take to reach the
     ledger (``stocksync.domain.listing_state.settled_at_zero``): it can have sold nothing the
     pool still counts."""
+
+    @property
+    def unheard_estimate(self) -> float:
+        """Units this channel may have sold that the ledger has not heard of yet: its own rate ×
+        its own order lateness; none once it has settled at 0."""
+        return 0.0 if self.settled else self.own_rate * self.own_late_s
 
     @property
     def rank(self) -> tuple[int, str]:
@@ -194,22 +202,6 @@ class Claim:
         """Whether the pool is down to the last units, where only the top channel lists it."""
         return self.pool <= self.last_units
 
-    @property
-    def reserve(self) -> int:
-        """What this channel holds back while it keeps the last units: what the SKU sells at
-        :attr:`rate` in the other channels' order lateness (:attr:`late_s`), rounded up, no more
-        than the policy's ``guard_max``; 0 unless its guard follows the measured gap.
-
-        Those units the other channels may have sold before their guard hid them, and the
-        ledger, not having heard of them yet, still counts them in the pool; the keeper, never
-        hidden, would sell them a second time. Once every other channel is
-        :attr:`settled` the reserve is released (:func:`reserve_released`)."""
-        policy = self.policy
-        if not (policy.guarded and policy.measured_guard):
-            return 0
-        held = math.ceil(self.rate * self.late_s - 1e-9)
-        return held if policy.guard_max is None else min(held, policy.guard_max)
-
 
 def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     """The quantity each channel should list for one SKU, the last-units guard applied.
@@ -217,9 +209,8 @@ def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     A channel whose pool is at or below its ``last_units`` (grown to its sales rate × the
     seconds its guard covers, :attr:`Claim.last_units`) lists 0 if a higher-ranked channel that
     shares a location with it is itself still listing stock (see :func:`last_units_guard`). The
-    channel it leaves the last units to lists them less its :attr:`Claim.reserve`, the units the
-    others may have sold that the ledger has not heard of yet (:func:`keepers`), until every
-    other channel has settled at 0 (:func:`reserve_released`).
+    channel it leaves the last units to (:func:`keepers`) lists them less its :func:`reserve`,
+    the units the others may have sold that the ledger has not heard of yet.
     """
     shaped = {c.channel: shape(c.pool, c.policy) for c in claims}
     ahead = last_units_guard(claims, shaped)
@@ -228,18 +219,30 @@ def sellable_quantities(claims: Sequence[Claim]) -> dict[str, int]:
     for claim in claims:
         if claim.channel in hidden:
             shaped[claim.channel] = 0
-        elif claim.channel in kept and not reserve_released(claims, claim):
-            shaped[claim.channel] = max(0, shaped[claim.channel] - claim.reserve)
+        elif claim.channel in kept:
+            shaped[claim.channel] = max(0, shaped[claim.channel] - reserve(claims, claim))
     return shaped
 
 
-def reserve_released(claims: Sequence[Claim], keeper: Claim) -> bool:
-    """Whether every other channel sharing a location with ``keeper`` has settled at 0
-    (:attr:`Claim.settled`): every unit they sold has reached the pool, so the keeper may list
-    all of it."""
-    return all(
-        c.settled for c in claims if c.channel != keeper.channel and c.locations & keeper.locations
-    )
+def reserve(claims: Sequence[Claim], keeper: Claim) -> int:
+    """What ``keeper`` holds back while it keeps the last units: the units the other channels
+    sharing a location with it may have sold that the ledger has not heard of yet
+    (:attr:`Claim.unheard_estimate`, summed and rounded up), no more than its policy's
+    ``guard_max``; 0 unless its guard follows the measured gap.
+
+    The ledger still counts those units in the pool, and the keeper, never hidden, would sell
+    them a second time. A channel that has settled at 0 adds nothing: once all have, the
+    keeper lists the whole pool again."""
+    policy = keeper.policy
+    if not (policy.guarded and policy.measured_guard):
+        return 0
+    held = math.ceil(sum(c.unheard_estimate for c in reserved_for(claims, keeper)) - 1e-9)
+    return held if policy.guard_max is None else min(held, policy.guard_max)
+
+
+def reserved_for(claims: Sequence[Claim], keeper: Claim) -> list[Claim]:
+    """The other channels sharing a location with ``keeper``: the ones its reserve covers."""
+    return [c for c in claims if c.channel != keeper.channel and c.locations & keeper.locations]
 
 
 def keepers(claims: Sequence[Claim], ahead: Mapping[str, str | None]) -> set[str]:

@@ -20,7 +20,8 @@ from stocksync.domain.allocation import (
     last_units_guard,
     less_buffer,
     pool,
-    reserve_released,
+    reserve,
+    reserved_for,
     share_of,
     zeroed,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "Share",
     "Step",
     "StockAt",
+    "Unheard",
     "ZeroOut",
     "explain_sku",
 ]
@@ -68,7 +70,7 @@ class Listed:
     gap_s: float = 0.0
     """The channel's measured sync gap (``stocksync.domain.sync_lag.gap_seconds``)."""
     late_s: float = 0.0
-    """How late the other channels' orders arrive (``stocksync.domain.sync_lag.others_lateness``)."""
+    """How late the channel's own orders arrive (``stocksync.domain.sync_lag.SyncLag.order_s``)."""
     settled: bool = False
     """The channel has shown 0 longer than its orders take to arrive
     (``stocksync.domain.listing_state.settled_at_zero``)."""
@@ -223,26 +225,42 @@ class Guard:
 
 
 @dataclass(frozen=True, slots=True)
+class Unheard:
+    """One other channel's part of a keeper's reserve."""
+
+    channel: str
+    rate: float
+    """Units it sold per second lately."""
+    late_s: float
+    """How late its orders reach the ledger."""
+    settled: bool
+    """It has shown 0 longer than its orders take to arrive: it adds nothing."""
+
+    def describe(self) -> str:
+        if self.settled:
+            return f"{self.channel} settled at 0"
+        return f"{self.channel} {self.rate:.2f}/s × {self.late_s:.3g} s"
+
+
+@dataclass(frozen=True, slots=True)
 class Reserve:
     rule: ClassVar[str] = "keeper's reserve"
-    rate: float
-    late_s: float
-    """How late the other channels' orders reach the ledger."""
     units: int
     qty: int
+    parts: tuple[Unheard, ...] = ()
+    """The other channels it covers, each with its rate and lateness."""
     guard_max: int | None = None
-    released: bool = False
-    """Every other channel has settled at 0: nothing is held back."""
 
     def describe(self) -> str:
         cap = f", at most {self.guard_max}" if self.guard_max is not None else ""
-        why = f"{self.rate:.2f}/s × {self.late_s:.3g} s the other channels' orders take to arrive"
-        if self.released:
-            return (
-                f"nothing held back: the other channels have shown 0 for longer than their "
-                f"orders take to arrive (while they sold: −{self.units}, {why}{cap})"
-            )
-        return f"−{self.units} held back while this channel keeps the last units: {why}{cap} (never below 0)"
+        parts = "; ".join(p.describe() for p in self.parts)
+        if self.units == 0:
+            return f"nothing held back: the other channels' unheard sales round to 0 ({parts})"
+        return (
+            f"−{self.units} held back while this channel keeps the last units, what the other "
+            f"channels may have sold that the ledger has not heard of yet ({parts}{cap}; "
+            "never below 0)"
+        )
 
 
 Step = Available | Pool | Bundle | ZeroOut | Buffer | Share | MaxListed | Guard | Reserve
@@ -264,20 +282,25 @@ def explain_sku(
     stock: Sequence[StockAt],
     components: Mapping[str, int] | None = None,
     rates: Mapping[str, float] | None = None,
+    channel_rates: Mapping[tuple[str, str], float] | None = None,
 ) -> dict[str, Explanation]:
     """Channel → why it lists what it lists of ``sku``, for every channel listing it.
 
     ``stock`` holds the rows of the stocked SKUs: ``sku`` itself, or the ``components`` of a
-    bundle (component → units per bundle); ``rates``: stocked SKU → units sold per second lately.
-    Every channel listing the SKU must be in ``listed``: the last-units guard looks across them.
+    bundle (component → units per bundle); ``rates``: stocked SKU → units sold per second lately,
+    ``channel_rates`` the same per (stocked SKU, selling channel). Every channel listing the SKU
+    must be in ``listed``: the last-units guard looks across them.
     """
-    rates = rates or {}
+    rates, channel_rates = rates or {}, channel_rates or {}
     parts = dict(components) if components else {sku: 1}
     rows: dict[str, list[StockAt]] = {c: [] for c in parts}
     for row in stock:
         if row.sku in rows:
             rows[row.sku].append(row)
-    pooled = [_pool_steps(sku, ch, parts, rows, rates, bundle=bool(components)) for ch in listed]
+    pooled = [
+        _pool_steps(sku, ch, parts, rows, rates, channel_rates, bundle=bool(components))
+        for ch in listed
+    ]
     claims = [claim for claim, _ in pooled]
     shaped = {}
     steps: dict[str, list[Step]] = {}
@@ -297,12 +320,16 @@ def explain_sku(
                       claim.pool, shaped[claim.channel], ahead.get(claim.channel), hidden, qty,
                       claim.gap_s, policy.measured_guard, policy.guard_max)
             )  # fmt: skip
-        if claim.channel in kept and claim.reserve > 0 and qty > 0:
-            released = reserve_released(claims, claim)
-            qty = qty if released else max(0, qty - claim.reserve)
-            steps[claim.channel].append(
-                Reserve(claim.rate, claim.late_s, claim.reserve, qty, policy.guard_max, released)
-            )
+        if claim.channel in kept and qty > 0:
+            held = reserve(claims, claim)
+            others = reserved_for(claims, claim)
+            released = any(c.settled and c.own_rate > 0 for c in others)
+            if held > 0 or (released and policy.guarded and policy.measured_guard):
+                qty = max(0, qty - held)
+                parts = tuple(
+                    Unheard(c.channel, c.own_rate, c.own_late_s, c.settled) for c in others
+                )
+                steps[claim.channel].append(Reserve(held, qty, parts, policy.guard_max))
         result[claim.channel] = Explanation(sku, claim.channel, tuple(steps[claim.channel]), qty)
     return result
 
@@ -313,6 +340,7 @@ def _pool_steps(
     parts: Mapping[str, int],
     rows: Mapping[str, Sequence[StockAt]],
     rates: Mapping[str, float],
+    channel_rates: Mapping[tuple[str, str], float],
     *,
     bundle: bool,
 ) -> tuple[Claim, list[Step]]:
@@ -335,17 +363,11 @@ def _pool_steps(
     if bundle:
         steps.append(Bundle(tuple(BundlePart(c, n, pools[c]) for c, n in parts.items()), qty))
     rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
+    own = max(channel_rates.get((c, ch.channel), 0.0) / n for c, n in parts.items())
     claim = Claim(
-        ch.channel,
-        ch.priority,
-        qty,
-        ch.policy,
-        frozenset(locations),
-        rate,
-        ch.gap_s,
-        ch.late_s,
-        ch.settled,
-    )
+        ch.channel, ch.priority, qty, ch.policy, frozenset(locations), rate, ch.gap_s, own,
+        ch.late_s, ch.settled,
+    )  # fmt: skip
     return claim, steps
 
 

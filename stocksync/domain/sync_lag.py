@@ -20,9 +20,9 @@ host getting loaded) counts as soon as its first samples arrive, not once it is 
 The guard of C covers the SKU's sales rate × (C's push to shown + the longest order lateness
 among the channels): the units sold on any channel that the ledger has not yet taken into the
 pool are at most the SKU's rate × the longest lateness. The channel that keeps the last units
-(never hidden) holds back the SKU's rate × the other channels' order lateness instead: what they
-may have sold that the pool still counts (``allocation.Claim.reserve``), until each of them has
-shown 0 for longer than its push to shown plus its own order lateness (``settle_seconds``).
+(never hidden) holds back, for each other channel, that channel's own sales rate × its own order
+lateness instead: what it may have sold that the pool still counts (``allocation.reserve``),
+until it has shown 0 for longer than its push to shown plus that lateness (``settle_seconds``).
 
 Pure functions, no I/O; ``stocksync.ledger.sync_lag`` keeps the samples and reads them.
 """
@@ -46,7 +46,6 @@ __all__ = [
     "channel_gap",
     "gap_seconds",
     "high_percentile",
-    "others_lateness",
     "settle_seconds",
     "summarise",
 ]
@@ -120,9 +119,9 @@ class Gap:
 
     guard_s: float = 0.0
     """The seconds its last-units guard covers (:func:`gap_seconds`)."""
-    others_late_s: float = 0.0
-    """How late the other channels' orders reach the ledger (:func:`others_lateness`): what the
-    channel keeping the last units holds back for (``allocation.Claim.reserve``)."""
+    own_late_s: float = 0.0
+    """How late the channel's own orders reach the ledger: with its sales rate, the units it may
+    have sold that the channel keeping the last units holds back (``allocation.reserve``)."""
     settle_s: float = 0.0
     """How long after its last push the channel's orders taken before it are all in the ledger
     (:func:`settle_seconds`)."""
@@ -130,9 +129,9 @@ class Gap:
 
 def channel_gap(lags: Mapping[_K, SyncLag], channel: _K) -> Gap:
     """:class:`Gap` of ``channel``."""
-    return Gap(
-        gap_seconds(lags, channel), others_lateness(lags, channel), settle_seconds(lags, channel)
-    )
+    own = lags.get(channel)
+    late = own.order_s if own else 0.0
+    return Gap(gap_seconds(lags, channel), late, settle_seconds(lags, channel))
 
 
 def settle_seconds(lags: Mapping[_K, SyncLag], channel: _K) -> float:
@@ -140,12 +139,6 @@ def settle_seconds(lags: Mapping[_K, SyncLag], channel: _K) -> float:
     and those orders still be on their way: its push to shown plus its own order lateness."""
     own = lags.get(channel)
     return own.push_s + own.order_s if own else 0.0
-
-
-def others_lateness(lags: Mapping[_K, SyncLag], channel: _K) -> float:
-    """The longest order lateness among the channels other than ``channel``: units they sold
-    that the ledger has not heard of yet are still in the pool ``channel`` lists."""
-    return max((lag.order_s for ch, lag in lags.items() if ch != channel), default=0.0)
 
 
 def gap_seconds(lags: Mapping[_K, SyncLag], channel: _K) -> float:

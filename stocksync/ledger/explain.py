@@ -141,12 +141,18 @@ def _explain(
             row.expected_qty, row.unheard_qty, row.pushed_at, gap.settle_s, now
         )
         listed.append(
-            Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s,
+            Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.own_late_s,
                    settled)
         )  # fmt: skip
     components = {skus[c]: n for c, n in recipe.items()} if recipe else None
-    rates = {skus[s]: r for s, r in inputs.rates.items()}
-    return explain_sku(sku, listed, stock, components, rates)
+    rates = {skus[s]: r for s, r in inputs.rates.by_sku.items()}
+    names = {row.channel_id: row.channel for row in listings}
+    channel_rates = {
+        (skus[s], names[ch]): r
+        for (s, ch), r in inputs.rates.by_channel.items()
+        if ch in names and s in skus
+    }
+    return explain_sku(sku, listed, stock, components, rates, channel_rates)
 
 
 def _held(session: Session, listing_ids: list[int]) -> dict[int, Row[Any]]:

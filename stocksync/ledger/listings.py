@@ -32,7 +32,7 @@ from stocksync.ledger.tables import (
     ListingRow,
     StockRow,
 )
-from stocksync.ledger.velocity import sales_rates
+from stocksync.ledger.velocity import SalesRates, sales_rates
 
 __all__ = [
     "AllocationInputs",
@@ -98,12 +98,15 @@ def desired_quantities(
     rates: Mapping[int, float] | None = None,
     gaps: Mapping[int, Gap] | None = None,
     now: datetime | None = None,
+    *,
+    channel_rates: Mapping[tuple[int, int], float] | None = None,
 ) -> dict[int, int]:
     """Listing id → what the rules let it list. ``feeds``: channel → locations (none = all);
-    ``rates``: stocked SKU → units sold per second lately (see :mod:`velocity`); ``gaps``:
-    channel → what its rules take from the measured lags (see :mod:`sync_lag`); ``now``: when,
-    for whether a listing has settled at 0 (``listing_state.settled_at_zero``)."""
-    rates, gaps = rates or {}, gaps or {}
+    ``rates``: stocked SKU → units sold per second lately, ``channel_rates`` the same per
+    (stocked SKU, selling channel) (see :mod:`velocity`); ``gaps``: channel → what its rules take
+    from the measured lags (see :mod:`sync_lag`); ``now``: when, for whether a listing has
+    settled at 0 (``listing_state.settled_at_zero``)."""
+    rates, gaps, channel_rates = rates or {}, gaps or {}, channel_rates or {}
     now = now or utcnow()
 
     def locations(sku: int, channel_id: int) -> frozenset[int]:
@@ -121,13 +124,14 @@ def desired_quantities(
             qty = bundle_pool(pools, parts) if sku in recipes else pools[sku]
             locs = frozenset().union(*(locations(c, row.channel_id) for c in parts))
             rate = max(rates.get(c, 0.0) / n for c, n in parts.items())
+            own = max(channel_rates.get((c, row.channel_id), 0.0) / n for c, n in parts.items())
             gap = gaps.get(row.channel_id, _NO_GAP)
             settled = settled_at_zero(
                 row.expected_qty, row.unheard_qty, row.pushed_at, gap.settle_s, now
             )
             claims.append(
                 Claim(row.channel, row.priority, qty, row.policy, locs, rate, gap.guard_s,
-                      gap.others_late_s, settled)
+                      own, gap.own_late_s, settled)
             )  # fmt: skip
         shown = sellable_quantities(claims)
         result.update((row.id, shown[row.channel]) for row in rows)
@@ -311,8 +315,9 @@ def compute_desired(session: Session, listings: list[ListingWithRules]) -> dict[
     """Listing id → the quantity the rules give it from the stock as this session sees it."""
     inputs = allocation_inputs(session, listings)
     return desired_quantities(
-        listings, inputs.available, inputs.feeds, inputs.recipes, inputs.rates, inputs.gaps
-    )
+        listings, inputs.available, inputs.feeds, inputs.recipes, inputs.rates.by_sku,
+        inputs.gaps, channel_rates=inputs.rates.by_channel,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,8 +330,8 @@ class AllocationInputs:
     """Listed bundle id → component id → units per bundle."""
     stock: dict[int, dict[int, tuple[int, int]]]
     """Stocked SKU id → location id → (on hand, committed)."""
-    rates: dict[int, float]
-    """Stocked SKU id → units sold per second lately (empty unless a guard grows with it)."""
+    rates: SalesRates
+    """Units sold per second lately (empty unless a guard grows with them)."""
     gaps: dict[int, Gap] = field(default_factory=dict)
     """Channel id → what its rules take from the measured lags (empty unless a guard grows with
     them)."""
@@ -377,7 +382,7 @@ def allocation_inputs(
         stock[sku][loc] = (on_hand, committed)
     frozen = {ch: frozenset(locs) for ch, locs in feeds.items()}
     if not paced(listings):
-        return AllocationInputs(frozen, dict(recipes), dict(stock), {})
+        return AllocationInputs(frozen, dict(recipes), dict(stock), SalesRates())
     rates = sales_rates(session, stocked, now=now)
     lags = measure_lags(session, now) if fresh_lags else cached_lags(session)
     gaps = channel_gaps(lags, {row.channel_id for row in listings})

@@ -194,7 +194,7 @@ def record_on_postgres(
     held = {(s, loc): (on_hand, committed) for s, loc, on_hand, committed in stock_rows}
     plan = plan_order(ch, mapped, held)
     listings = [_listing_state(cfg, row) for row in listing_rows]
-    sums = {sku: units for sku, *units in rate_rows or ()}
+    sums = {(sku, ch): units for sku, ch, *units in rate_rows or ()}
     plan.listing_changes = plan_listings(session, cfg, plan, held, listings, sums)
     c.execute(_WRITE, _write_params(plan, key, op_id, external_id, placed_at)).fetchone()
     return plan

@@ -45,7 +45,7 @@ from stocksync.ledger.results import LineIn
 from stocksync.ledger.sql import claim_operation, conn, lock_stock
 from stocksync.ledger.sync_lag import cached_lags, channel_gaps
 from stocksync.ledger.tables import OrderLineRow, OrderRow
-from stocksync.ledger.velocity import rates_from_sums, sales_rates
+from stocksync.ledger.velocity import SalesRates, Sums, rates_from_sums, sales_rates
 
 __all__ = ["MappedLine", "OrderPlan", "order_key", "record_new_order"]
 
@@ -210,7 +210,7 @@ def plan_listings(
     plan: OrderPlan,
     held: Mapping[tuple[int, int], Sequence[int]],
     listings: Sequence[ListingWithRules],
-    rate_sums: Mapping[int, Sequence[int | None]] | None = None,
+    rate_sums: Sums | None = None,
 ) -> list[ListingChange]:
     """The listing changes once the plan's commitments are applied to the locked stock.
 
@@ -219,11 +219,11 @@ def plan_listings(
     available: dict[int, dict[int, int]] = defaultdict(dict)
     for (sku, loc), (on_hand, committed) in held.items():
         available[sku][loc] = on_hand - committed
-    committing: dict[int, int] = defaultdict(int)
+    committing: dict[tuple[int, int], int] = defaultdict(int)
     for _, t in plan.takes:
         available[t.sku_id][t.location_id] -= t.qty
-        committing[t.sku_id] += t.qty
-    rates: dict[int, float] = {}
+        committing[t.sku_id, plan.channel.id] += t.qty
+    rates = SalesRates()
     gaps: dict[int, Gap] = {}
     if paced(listings):
         if rate_sums is None:
@@ -231,7 +231,10 @@ def plan_listings(
         else:
             rates = rates_from_sums(rate_sums, committing)
         gaps = channel_gaps(cached_lags(session), cfg.by_id)
-    desired = desired_quantities(listings, available, cfg.feeds(), cfg.recipes, rates, gaps)
+    desired = desired_quantities(
+        listings, available, cfg.feeds(), cfg.recipes, rates.by_sku, gaps,
+        channel_rates=rates.by_channel,
+    )  # fmt: skip
     return listing_changes(listings, desired, plan.sold)
 
 

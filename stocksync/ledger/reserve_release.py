@@ -1,6 +1,6 @@
 """Listing a keeper's reserve again once the channels it held back for have settled at 0.
 
-The reserve (``stocksync.domain.allocation.Claim.reserve``) is recomputed whenever the SKU's stock
+The reserve (``stocksync.domain.allocation.reserve``) is recomputed whenever the SKU's stock
 changes. Once the other channels show 0 no sale of theirs changes it, and the keeper, listing
 the pool less its reserve, may be showing 0 as well: nothing would recompute it. The sync worker
 calls :func:`release_settled` between pushes; it recomputes the SKUs hidden on some channel by a

@@ -11,6 +11,7 @@ highest over a short and a longer window so a burst counts at once and a steady 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,8 @@ __all__ = [
     "GUARD_GRACE_S",
     "RATES_SQL",
     "RATE_WINDOWS_S",
+    "SalesRates",
+    "Sums",
     "hidden_by_rate",
     "last_sold",
     "rates_from_sums",
@@ -49,13 +52,14 @@ Two of them: ``RATES_SQL`` names both."""
 
 
 def _sums_statement() -> Select[Any]:
-    """Units committed per SKU in each window, summed in the database (a hot SKU has hundreds of
-    journal entries in them); built once, so SQLAlchemy compiles it once."""
+    """Units committed per SKU and selling channel in each window, summed in the database (a hot
+    SKU has hundreds of journal entries in them); built once, so SQLAlchemy compiles it once."""
     m = MovementRow
     since = [bindparam(f"since_{n}") for n in range(len(RATE_WINDOWS_S))]
     return (
         select(
             m.sku_id,
+            m.channel_id,
             *(func.sum(case((m.created_at >= s, m.delta_committed), else_=0)) for s in since),
         )
         .where(
@@ -63,60 +67,79 @@ def _sums_statement() -> Select[Any]:
             m.created_at >= since[-1],
             m.reason == MovementReason.ORDER_COMMIT.value,
         )
-        .group_by(m.sku_id)
+        .group_by(m.sku_id, m.channel_id)
     )
 
 
 _SUMS = _sums_statement()
 
 RATES_SQL = """
-SELECT coalesce(json_agg(json_build_array(sku_id, u0, u1)), '[]') FROM (
-    SELECT sku_id,
+SELECT coalesce(json_agg(json_build_array(sku_id, channel_id, u0, u1)), '[]') FROM (
+    SELECT sku_id, channel_id,
            sum(delta_committed) FILTER (WHERE created_at >= now() - make_interval(secs => %(w0)s)) AS u0,
            sum(delta_committed) AS u1
     FROM movements
     WHERE sku_id = ANY(%(stock_skus)s::int[]) AND reason = 'order_commit'
       AND created_at >= now() - make_interval(secs => %(w1)s)
-    GROUP BY sku_id
+    GROUP BY sku_id, channel_id
 ) r"""
 """The same sums in PostgreSQL's own SQL, for the order path's raw statements (params ``w0``,
-``w1``: the windows; ``stock_skus``); rows of [sku, units in w0, units in w1]."""
+``w1``: the windows; ``stock_skus``); rows of [sku, channel, units in w0, units in w1]."""
+
+Sums = Mapping[tuple[int, int | None], Sequence[int | None]]
+"""(stocked SKU id, selling channel id) → units committed in each of ``RATE_WINDOWS_S``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRates:
+    """Units committed to orders per second lately, the highest over the windows."""
+
+    by_sku: dict[int, float] = field(default_factory=dict)
+    """Stocked SKU id → all channels together (absent: none sold)."""
+    by_channel: dict[tuple[int, int], float] = field(default_factory=dict)
+    """(stocked SKU id, channel id) → that channel's own sales."""
 
 
 def sales_rates(
     session: Session,
     sku_ids: Iterable[int],
     *,
-    extra: Mapping[int, int] | None = None,
+    extra: Mapping[tuple[int, int], int] | None = None,
     now: datetime | None = None,
-) -> dict[int, float]:
-    """Stocked SKU id → units committed to orders per second lately (absent: none sold).
-
-    ``extra`` adds units committed in this transaction and not yet in the journal.
-    """
+) -> SalesRates:
+    """The sales rates of the stocked ``sku_ids``; ``extra`` adds units committed in this
+    transaction and not yet in the journal ((SKU id, channel id) → units)."""
     skus = sorted(set(sku_ids))
     if not skus:
-        return {}
+        return SalesRates()
     now = now or utcnow()
     windows = {f"since_{n}": now - timedelta(seconds=w) for n, w in enumerate(RATE_WINDOWS_S)}
     rows = conn(session).execute(_SUMS, {"skus": skus, **windows})
-    return rates_from_sums({sku: per_window for sku, *per_window in rows}, extra)
+    return rates_from_sums({(sku, ch): per_window for sku, ch, *per_window in rows}, extra)
 
 
-def rates_from_sums(
-    sums: Mapping[int, Sequence[int | None]], extra: Mapping[int, int] | None = None
-) -> dict[int, float]:
-    """SKU → units per second, the highest over the windows, from SKU → units in each window
-    (in ``RATE_WINDOWS_S`` order) plus ``extra`` units in all of them."""
+def rates_from_sums(sums: Sums, extra: Mapping[tuple[int, int], int] | None = None) -> SalesRates:
+    """The rates, from the units each SKU and channel committed in each window (in
+    ``RATE_WINDOWS_S`` order) plus ``extra`` units in all of them."""
     zero = [0] * len(RATE_WINDOWS_S)
-    units = {sku: [int(u or 0) for u in per_window] for sku, per_window in sums.items()}
-    for sku, qty in (extra or {}).items():
-        units[sku] = [u + qty for u in units.get(sku, zero)]
-    return {
-        sku: max(u / w for u, w in zip(per_window, RATE_WINDOWS_S, strict=True))
-        for sku, per_window in units.items()
-        if any(per_window)
-    }
+    units = {key: [int(u or 0) for u in per_window] for key, per_window in sums.items()}
+    for key, qty in (extra or {}).items():
+        units[key] = [u + qty for u in units.get(key, zero)]
+    per_sku: dict[int, list[int]] = {}
+    for (sku, _), per_window in units.items():
+        per_sku[sku] = [a + b for a, b in zip(per_sku.get(sku, zero), per_window, strict=True)]
+    return SalesRates(
+        {sku: _rate(per_window) for sku, per_window in per_sku.items() if any(per_window)},
+        {
+            (sku, ch): _rate(per_window)
+            for (sku, ch), per_window in units.items()
+            if ch is not None and any(per_window)
+        },
+    )
+
+
+def _rate(per_window: Sequence[int]) -> float:
+    return max(u / w for u, w in zip(per_window, RATE_WINDOWS_S, strict=True))
 
 
 def hidden_by_rate(session: Session) -> set[int]:

@@ -16,7 +16,8 @@ from stocksync.ledger.queries import stock_report
 from stocksync.ledger.results import LineIn
 from stocksync.ledger.service import Ledger
 from stocksync.ledger.sync_lag import forget_readings, measure_lags, record_push_timing
-from stocksync.ledger.tables import ChannelRow, ListingRow
+from stocksync.ledger.tables import ChannelRow, ListingRow, SkuRow
+from stocksync.ledger.velocity import sales_rates
 from tests.factories import channel, shop_with
 
 SKU = "TEAL-MUG-350ML"
@@ -138,7 +139,7 @@ def test_the_keepers_reserve_is_listed_again_once_the_hidden_channel_has_settled
     late_woo_orders(ledger, 30)  # 10 units/s, reaching the ledger 4 s late
     forget_readings()
     ledger.record_order("shopify-main", "s-1", [LineIn(SKU, 1)])  # recompute with the lateness
-    # Woo hidden; Shopify holds back what Woo may have sold in its 4 s: all 9 left
+    # Woo hidden; Shopify holds back what Woo may have sold in its 4 s (10/s): all 9 left
     assert desired(ledger) == {"shopify-main": 0, "woo-site": 0}
 
     hide_pushed(ledger, ids["woo-site"], seconds_ago=0.5)
@@ -149,8 +150,23 @@ def test_the_keepers_reserve_is_listed_again_once_the_hidden_channel_has_settled
     assert ledger.release_settled_reserves() == 1
     assert desired(ledger) == {"shopify-main": 9, "woo-site": 0}
     [shopify] = ledger.call(explain_stock, SKU, "shopify-main")
-    assert shopify.explanation.steps[-1].released
+    held = shopify.explanation.steps[-1]
+    assert held.units == 0 and [p.settled for p in held.parts] == [True]
     # the order path (on PostgreSQL its own statements) reads the hide's time the same way
     ledger.record_order("shopify-main", "s-2", [LineIn(SKU, 1)])
     assert desired(ledger) == {"shopify-main": 8, "woo-site": 0}
     assert ledger.verify() == []
+
+
+def test_sales_rates_are_read_for_the_sku_and_per_selling_channel(ledger: Ledger) -> None:
+    ids = shop(ledger)
+    for n in range(6):
+        ledger.record_order("woo-site", f"w-{n}", [LineIn(SKU, 1)])
+    ledger.record_order("shopify-main", "s-1", [LineIn(SKU, 3)])
+    sku_id = ledger.run(lambda s: s.execute(select(SkuRow.id).where(SkuRow.sku == SKU)).scalar())
+
+    rates = ledger.call(sales_rates, [sku_id])
+
+    # 9 units in the 3 s window: the higher of the two windows' rates
+    assert rates.by_sku == {sku_id: 3.0}
+    assert rates.by_channel == {(sku_id, ids["woo-site"]): 2.0, (sku_id, ids["shopify-main"]): 1.0}

@@ -21,6 +21,7 @@ from stocksync.domain.explain import (
     Reserve,
     Share,
     StockAt,
+    Unheard,
     ZeroOut,
     explain_sku,
 )
@@ -59,6 +60,7 @@ class Case:
     recipe: dict[int, int] | None
     rates: dict[int, float]
     gaps: dict[int, Gap]
+    channel_rates: dict[tuple[int, int], float]
 
     @property
     def sku_id(self) -> int:
@@ -71,8 +73,9 @@ class Case:
         }
         recipes = {BUNDLE_ID: self.recipe} if self.recipe else {}
         by_id = desired_quantities(
-            self.listings, available, self.feeds, recipes, self.rates, self.gaps, NOW
-        )
+            self.listings, available, self.feeds, recipes, self.rates, self.gaps, NOW,
+            channel_rates=self.channel_rates,
+        )  # fmt: skip
         return {row.channel: by_id[row.id] for row in self.listings}
 
     def explained(self) -> dict[str, int]:
@@ -89,13 +92,15 @@ class Case:
                 row.expected_qty, row.unheard_qty, row.pushed_at, gap.settle_s, NOW
             )
             listed.append(
-                Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.others_late_s,
+                Listed(row.channel, row.priority, row.policy, feeds, gap.guard_s, gap.own_late_s,
                        settled)
             )  # fmt: skip
         components = {COMPONENTS[c]: n for c, n in self.recipe.items()} if self.recipe else None
         rates = {COMPONENTS[s]: r for s, r in self.rates.items()}
+        names = {row.channel_id: row.channel for row in self.listings}
+        channel_rates = {(COMPONENTS[s], names[ch]): r for (s, ch), r in self.channel_rates.items()}
         sku = "MUG-GIFT-SET" if self.recipe else COMPONENTS[PLAIN_ID]
-        result = explain_sku(sku, listed, stock, components, rates)
+        result = explain_sku(sku, listed, stock, components, rates, channel_rates)
         return {channel: e.qty for channel, e in result.items()}
 
 
@@ -146,7 +151,13 @@ def cases(draw: st.DrawFn) -> Case:
         for row in listings
         if draw(st.booleans())
     }
-    return Case(listings, stock, feeds, recipe, rates, gaps)
+    channel_rates = {
+        (sku, row.channel_id): draw(st.floats(0, 4, allow_nan=False))
+        for sku in stocked
+        for row in listings
+        if draw(st.booleans())
+    }
+    return Case(listings, stock, feeds, recipe, rates, gaps, channel_rates)
 
 
 @settings(max_examples=400)
@@ -255,26 +266,28 @@ def test_the_guard_grown_by_the_sales_rate_names_the_channel_that_keeps_the_last
 
 
 def test_the_channel_keeping_the_last_units_explains_its_reserve() -> None:
-    shop = Listed("shopify-main", 30, ChannelPolicy(last_units=2), late_s=1.5)
-    amazon = Listed("amazon-eu", 20, ChannelPolicy(last_units=2, last_seconds=5))
+    shop = Listed("shopify-main", 30, ChannelPolicy(last_units=2))
+    amazon = Listed("amazon-eu", 20, ChannelPolicy(last_units=2, last_seconds=5), late_s=1.5)
     stock = [stock_at("TEAL-MUG-350ML", 1, 12)]
+    rates = {"TEAL-MUG-350ML": 3.0}
+    own = {("TEAL-MUG-350ML", "amazon-eu"): 2.0}
 
-    result = explain_sku("TEAL-MUG-350ML", [shop, amazon], stock, rates={"TEAL-MUG-350ML": 3.0})
+    result = explain_sku("TEAL-MUG-350ML", [shop, amazon], stock, rates=rates, channel_rates=own)
 
     reserve = result["shopify-main"].steps[-1]
-    assert reserve == Reserve(3.0, 1.5, 5, 7)
+    assert reserve == Reserve(3, 9, (Unheard("amazon-eu", 2.0, 1.5, False),))
     assert reserve.describe() == (
-        "−5 held back while this channel keeps the last units: 3.00/s × 1.5 s the other "
-        "channels' orders take to arrive (never below 0)"
+        "−3 held back while this channel keeps the last units, what the other channels may "
+        "have sold that the ledger has not heard of yet (amazon-eu 2.00/s × 1.5 s; never below 0)"
     )
-    assert (result["shopify-main"].qty, result["amazon-eu"].qty) == (7, 0)
+    assert (result["shopify-main"].qty, result["amazon-eu"].qty) == (9, 0)
 
-    settled = Listed("amazon-eu", 20, amazon.policy, settled=True)
-    result = explain_sku("TEAL-MUG-350ML", [shop, settled], stock, rates={"TEAL-MUG-350ML": 3.0})
+    settled = Listed("amazon-eu", 20, amazon.policy, late_s=1.5, settled=True)
+    result = explain_sku("TEAL-MUG-350ML", [shop, settled], stock, rates=rates, channel_rates=own)
     released = result["shopify-main"].steps[-1]
-    assert released == Reserve(3.0, 1.5, 5, 12, released=True)
-    assert released.describe().startswith(
-        "nothing held back: the other channels have shown 0 for longer than their orders take"
+    assert released == Reserve(0, 12, (Unheard("amazon-eu", 2.0, 1.5, True),))
+    assert released.describe() == (
+        "nothing held back: the other channels' unheard sales round to 0 (amazon-eu settled at 0)"
     )
     assert result["shopify-main"].qty == 12
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stocksync.domain.allocation import Claim, sellable_quantities
+from stocksync.domain.allocation import Claim, reserve, sellable_quantities
 from stocksync.domain.listing_state import settled_at_zero
 from stocksync.domain.model import ChannelPolicy
 from stocksync.domain.sync_lag import (
@@ -15,7 +15,6 @@ from stocksync.domain.sync_lag import (
     gap_seconds,
     high_percentile,
     lag_of,
-    others_lateness,
     settle_seconds,
     summarise,
 )
@@ -102,41 +101,45 @@ def test_a_channel_whose_gap_outlasts_the_pool_lists_none_while_the_top_channel_
     assert sellable_quantities(quiet) == {"shopify-main": 14, "amazon-eu": 14}
 
 
-def test_the_keeper_reserves_what_the_others_sold_in_their_order_lateness() -> None:
-    lags = {
-        "amazon-eu": SyncLag(push_s=3.0, order_s=1.0),
-        "woo-site": SyncLag(push_s=0.5, order_s=9.0),
-        "shopify-main": SyncLag(push_s=0.2, order_s=12.0),
-    }
-    # Shopify's own late orders are off its own count already: only the others' count
-    assert others_lateness(lags, "shopify-main") == 9.0
-    assert others_lateness(lags, "woo-site") == 12.0
-    assert others_lateness({"shopify-main": SyncLag(order_s=3.0)}, "shopify-main") == 0.0
-
-
 def _kept(
-    top: ChannelPolicy, pool: int, rate: float = 3.0, *, amazon_settled: bool = False
+    top: ChannelPolicy,
+    pool: int,
+    amazon_rate: float = 3.0,
+    *,
+    amazon_settled: bool = False,
 ) -> list[Claim]:
-    """Shopify keeps the last units; Amazon's orders reach the ledger 2 s late."""
+    """Shopify keeps the last units; Amazon sells ``amazon_rate`` a second of the SKU's 4 and its
+    orders reach the ledger 2 s late; Shopify's own 12 s late orders are off its own count."""
     amazon = ChannelPolicy(last_units=2)
+    rate = amazon_rate + 1.0
     return [
-        Claim("shopify-main", 30, pool, top, LOC, rate, 0.0, 2.0),
-        Claim("amazon-eu", 20, pool, amazon, LOC, rate, 5.0, 0.5, amazon_settled),
+        Claim("shopify-main", 30, pool, top, LOC, rate, 0.0, 1.0, 12.0),
+        Claim("amazon-eu", 20, pool, amazon, LOC, rate, 4.0, amazon_rate, 2.0, amazon_settled),
     ]
 
 
 def test_the_channel_keeping_the_last_units_holds_back_the_others_unheard_sales() -> None:
-    # 3/s × 5 s hides Amazon below 15; Shopify lists the pool less 3/s × 2 s
+    # 4/s × 4 s hides Amazon below 17; Shopify lists the pool less Amazon's 3/s × 2 s
     assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=14)) == {
         "shopify-main": 8, "amazon-eu": 0,
     }  # fmt: skip
-    # down to the reserve: no one lists until the late orders arrive or the rush is over
+    # down to the reserve: no one lists until the late orders arrive or Amazon settles
     assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=5)) == {
         "shopify-main": 0, "amazon-eu": 0,
     }  # fmt: skip
-    assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=5, rate=0.0)) == {
-        "shopify-main": 5, "amazon-eu": 5,
+    # Amazon sold nothing lately: nothing of its can be unheard (Shopify's own sales are the
+    # SKU's rate, and they hide Amazon, but Shopify holds nothing back for itself)
+    assert sellable_quantities(_kept(ChannelPolicy(last_units=2), pool=3, amazon_rate=0.0)) == {
+        "shopify-main": 3, "amazon-eu": 0,
     }  # fmt: skip
+
+
+def test_the_reserve_adds_each_other_channels_rate_times_its_own_lateness() -> None:
+    top = ChannelPolicy(last_units=2)
+    woo = Claim("woo-site", 10, 14, ChannelPolicy(last_units=2), LOC, 4.0, 4.0, 0.5, 3.0)
+    claims = [*_kept(top, pool=14), woo]
+    assert reserve(claims, claims[0]) == 8  # 3/s × 2 s + 0.5/s × 3 s = 7.5
+    assert sellable_quantities(claims)["shopify-main"] == 6
 
 
 def test_the_reserve_is_capped_and_only_where_the_guard_follows_the_gap() -> None:
@@ -149,17 +152,17 @@ def test_the_reserve_is_capped_and_only_where_the_guard_follows_the_gap() -> Non
     assert sellable_quantities(above) == {"shopify-main": 40, "amazon-eu": 40}
 
 
-def test_the_reserve_is_released_once_every_other_channel_has_settled_at_zero() -> None:
+def test_a_channel_settled_at_zero_adds_nothing_to_the_reserve() -> None:
     top = ChannelPolicy(last_units=2)
     assert sellable_quantities(_kept(top, pool=5, amazon_settled=True)) == {
         "shopify-main": 5, "amazon-eu": 0,
     }  # fmt: skip
-    # a third channel still showing stock (no guard, so never hidden) keeps the reserve
-    unguarded = Claim("b2b-portal", 5, 5, ChannelPolicy(), LOC, 3.0)
+    # a third channel still showing stock (no guard, so never hidden) still counts
+    unguarded = Claim("b2b-portal", 5, 5, ChannelPolicy(), LOC, 4.0, 0.0, 2.0, 1.0)
     claims = [*_kept(top, pool=5, amazon_settled=True), unguarded]
-    assert sellable_quantities(claims)["shopify-main"] == 0
+    assert sellable_quantities(claims)["shopify-main"] == 3
     # one that sells from another location has no say in this one's stock
-    elsewhere = Claim("b2b-portal", 5, 5, ChannelPolicy(), frozenset({2}), 3.0)
+    elsewhere = Claim("b2b-portal", 5, 5, ChannelPolicy(), frozenset({2}), 4.0, 0.0, 2.0, 1.0)
     claims = [*_kept(top, pool=5, amazon_settled=True), elsewhere]
     assert sellable_quantities(claims)["shopify-main"] == 5
 
