@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlmodel import Session
 
 from stocksync.domain.clock import utcnow
 from stocksync.ledger.listings import compute_desired, load_listings, refresh_listings
 from stocksync.ledger.sql import conn
-from stocksync.ledger.tables import BundleComponentRow, ChannelRow, ListingRow, StockRow
+from stocksync.ledger.tables import ChannelRow, ListingRow
+from stocksync.ledger.velocity import stock_remains
 
 __all__ = ["RELEASE_WINDOW_S", "recently_hidden", "release_settled"]
 
@@ -29,8 +30,6 @@ the measured lags give (their samples are capped, ``stocksync.domain.sync_lag``)
 def recently_hidden(session: Session, now: datetime) -> set[int]:
     """SKU ids a push of the last ``RELEASE_WINDOW_S`` seconds set to 0 on a channel whose guard
     follows the measured gap, while stock remains (or a bundle: its components hold it)."""
-    in_stock = select(StockRow.sku_id).where(StockRow.on_hand > StockRow.committed)
-    bundles = select(BundleComponentRow.bundle_id)
     stmt = (
         select(ListingRow.sku_id)
         .join(ChannelRow, ChannelRow.id == ListingRow.channel_id)
@@ -38,10 +37,7 @@ def recently_hidden(session: Session, now: datetime) -> set[int]:
             and_(ChannelRow.measured_guard, ChannelRow.last_units > 0),  # type: ignore[arg-type]
             ListingRow.expected_qty <= 0,  # type: ignore[operator]
             ListingRow.pushed_at >= now - timedelta(seconds=RELEASE_WINDOW_S),  # type: ignore[operator]
-            or_(
-                ListingRow.sku_id.in_(in_stock),  # type: ignore[attr-defined]
-                ListingRow.sku_id.in_(bundles),  # type: ignore[attr-defined]
-            ),
+            stock_remains(),
         )
     )
     return set(conn(session).execute(stmt).scalars())

@@ -39,6 +39,7 @@ __all__ = [
     "last_sold",
     "rates_from_sums",
     "sales_rates",
+    "stock_remains",
 ]
 
 GUARD_GRACE_S = 180.0
@@ -142,6 +143,17 @@ def _rate(per_window: Sequence[int]) -> float:
     return max(u / w for u, w in zip(per_window, RATE_WINDOWS_S, strict=True))
 
 
+def stock_remains() -> Any:
+    """Where a listing's SKU still has stock available somewhere, or is a bundle (its
+    components hold the stock)."""
+    in_stock = select(StockRow.sku_id).where(StockRow.on_hand > StockRow.committed)
+    bundles = select(BundleComponentRow.bundle_id)
+    return or_(
+        ListingRow.sku_id.in_(in_stock),  # type: ignore[attr-defined]
+        ListingRow.sku_id.in_(bundles),  # type: ignore[attr-defined]
+    )
+
+
 def hidden_by_rate(session: Session) -> set[int]:
     """SKU ids listed at 0 on a channel whose guard grows with the rate, though stock remains.
 
@@ -149,8 +161,6 @@ def hidden_by_rate(session: Session) -> set[int]:
     these once the rush is over lists them again. Bundles hold no stock of their own: every
     bundle listed at 0 there is taken (recomputing one whose components are out changes nothing).
     """
-    in_stock = select(StockRow.sku_id).where(StockRow.on_hand > StockRow.committed)
-    bundles = select(BundleComponentRow.bundle_id)
     return set(
         conn(session)
         .execute(
@@ -162,10 +172,7 @@ def hidden_by_rate(session: Session) -> set[int]:
                     and_(ChannelRow.measured_guard, ChannelRow.last_units > 0),  # type: ignore[arg-type]
                 ),
                 ListingRow.desired_qty == 0,
-                or_(
-                    ListingRow.sku_id.in_(in_stock),  # type: ignore[attr-defined]
-                    ListingRow.sku_id.in_(bundles),  # type: ignore[attr-defined]
-                ),
+                stock_remains(),
             )
         )
         .scalars()
